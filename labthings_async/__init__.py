@@ -1,0 +1,82 @@
+"""labthings_async: lab instruments on the network, asyncio-native.
+
+The root package only re-exports the public API; see the modules for each idea.
+"""
+
+from .action import ActionDescriptor, action
+from .context import (
+    CancelHook,
+    cancellable_sleep,
+    current_invocation,
+    raise_if_cancelled,
+    report_progress,
+)
+from .dependencies import InvocationID, InvocationLogger, ThingDependency
+from .errors import (
+    ActionDefinitionError,
+    AffordanceNotFoundError,
+    IllegalTransitionError,
+    InvalidInputError,
+    InvocationCancelledError,
+    InvocationFinishedError,
+    InvocationNotFinishedError,
+    InvocationNotFoundError,
+    LabThingsError,
+    ManagerNotRunningError,
+    QueueFullError,
+    ReadOnlyPropertyError,
+    ThingNotFoundError,
+    ThingSetupError,
+)
+from .hub import Event, Subscription
+from .invocation import Invocation
+from .manager import ActionManager
+from .models import (
+    InvocationResponse,
+    InvocationStatus,
+    InvocationSummary,
+    LogEntry,
+    ProblemDetails,
+    Progress,
+)
+from .properties import property
+from .thing import Thing
+
+__all__ = (
+    "ActionDefinitionError",
+    "ActionDescriptor",
+    "ActionManager",
+    "AffordanceNotFoundError",
+    "CancelHook",
+    "Event",
+    "IllegalTransitionError",
+    "InvalidInputError",
+    "Invocation",
+    "InvocationCancelledError",
+    "InvocationFinishedError",
+    "InvocationID",
+    "InvocationLogger",
+    "InvocationNotFinishedError",
+    "InvocationNotFoundError",
+    "InvocationResponse",
+    "InvocationStatus",
+    "InvocationSummary",
+    "LabThingsError",
+    "LogEntry",
+    "ManagerNotRunningError",
+    "ProblemDetails",
+    "Progress",
+    "QueueFullError",
+    "ReadOnlyPropertyError",
+    "Subscription",
+    "Thing",
+    "ThingDependency",
+    "ThingNotFoundError",
+    "ThingSetupError",
+    "action",
+    "cancellable_sleep",
+    "current_invocation",
+    "property",
+    "raise_if_cancelled",
+    "report_progress",
+)

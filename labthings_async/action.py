@@ -1,0 +1,280 @@
+"""Actions: methods of a Thing that clients invoke, with typed input and output.
+
+Layer: declarations (stdlib, msgspec). ``@action`` reads the method's signature
+once, at class definition: each parameter becomes a field of a msgspec input
+struct (defaults, ``Optional``, ``Annotated`` constraints, nested structs and
+enums all carry over), except the dependency parameters the framework fills in.
+Anything it cannot serve fails there, naming the method and the parameter.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import typing
+import uuid
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+import msgspec
+
+from .context import CancelHook, current_invocation
+from .dependencies import Dependency, DependencyKind, ThingDependency
+from .errors import ActionDefinitionError, InvalidInputError
+from .validation import convert_value, decode_json
+
+if TYPE_CHECKING:
+    from .thing import Thing
+
+__all__ = ("ActionDescriptor", "action")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_EMPTY_BODIES = (b"", b"null", b"{}")
+
+
+class ActionDescriptor:
+    """One action of a Thing class: its function, schemas and options.
+
+    Attributes:
+        name: The method name, which is also the name on the wire.
+        function: The undecorated method.
+        is_async: True for ``async def`` actions, which run on the event loop.
+        input_model: msgspec struct type of the input (dependencies excluded).
+        output_type: The return annotation (``Any`` when there is none).
+        dependencies: Parameter name to the dependency the framework supplies.
+        retention: Seconds to keep finished invocations (None: manager default).
+        safe: Declared free of side effects (W3C TD ``safe``).
+        idempotent: Declared repeatable with the same result (``idempotent``).
+        title: Short human-readable name.
+        description: The method's docstring.
+    """
+
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        *,
+        retention: float | None = None,
+        safe: bool = False,
+        idempotent: bool = False,
+        title: str | None = None,
+        description: str | None = None,
+    ) -> None:
+        self.function = function
+        self.name = function.__name__
+        self.is_async = inspect.iscoroutinefunction(function)
+        self.retention = retention
+        self.safe = safe
+        self.idempotent = idempotent
+        self.title = title
+        self.description = description or inspect.getdoc(function)
+        self.dependencies: dict[str, Dependency] = {}
+        self._thing_types: dict[str, Any] = {}
+        self.input_fields: tuple[str, ...] = ()
+        self.extra_fields_type: Any = None
+        self.input_model: type[msgspec.Struct] = msgspec.Struct
+        self.output_type: Any = Any
+        functools.update_wrapper(self, function)  # type: ignore[arg-type]
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.name = name
+        self._read_signature(owner)
+
+    def _read_signature(self, owner: type[Any]) -> None:
+        where = f"action {owner.__name__}.{self.name}"
+        try:
+            hints = typing.get_type_hints(self.function, include_extras=True)
+        except NameError as error:
+            raise ActionDefinitionError(f"{where}: cannot resolve an annotation ({error})") from None
+        fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+        parameters = list(inspect.signature(self.function).parameters.values())[1:]
+        for parameter in parameters:
+            kind = parameter.kind
+            if kind is inspect.Parameter.VAR_POSITIONAL:
+                raise ActionDefinitionError(
+                    f"{where}: parameter *{parameter.name} is not supported; clients "
+                    "send named arguments, so declare each one as a keyword parameter"
+                )
+            if kind is inspect.Parameter.POSITIONAL_ONLY:
+                raise ActionDefinitionError(
+                    f"{where}: parameter {parameter.name!r} is positional-only; clients "
+                    "send named arguments, so remove the '/'"
+                )
+            if kind is inspect.Parameter.VAR_KEYWORD:
+                self.extra_fields_type = hints.get(parameter.name, Any)
+                continue
+            if parameter.name not in hints:
+                raise ActionDefinitionError(
+                    f"{where}: parameter {parameter.name!r} has no type annotation; "
+                    "annotate it so its input can be validated"
+                )
+            hint = hints[parameter.name]
+            dependency = _dependency_of(hint)
+            if dependency is not None:
+                self.dependencies[parameter.name] = dependency
+                if dependency.kind is DependencyKind.THING:
+                    self._thing_types[parameter.name] = _strip_annotated(hint)
+                continue
+            if parameter.default is inspect.Parameter.empty:
+                fields.append((parameter.name, hint))
+            else:
+                fields.append((parameter.name, hint, parameter.default))
+        self.input_fields = tuple(field[0] for field in fields)
+        self.output_type = hints.get("return", Any)
+        try:
+            self.input_model = msgspec.defstruct(
+                f"{owner.__name__}_{self.name}_input",
+                fields,
+                kw_only=True,
+                forbid_unknown_fields=self.extra_fields_type is None,
+            )
+            msgspec.json.Decoder(self.input_model)
+            msgspec.json.Decoder(self.output_type)
+        except (TypeError, ValueError) as error:
+            raise ActionDefinitionError(f"{where}: unsupported type ({error})") from None
+
+    # -- input -----------------------------------------------------------------
+
+    def decode_input(self, raw: bytes | None) -> dict[str, Any]:
+        """Validate a JSON request body into keyword arguments.
+
+        An absent, empty or ``null`` body means "no arguments".
+
+        Raises:
+            InvalidInputError: The body is not JSON, or does not fit the input.
+        """
+        what = f"the input of action {self.name!r}"
+        if raw is None or raw.strip() in _EMPTY_BODIES:
+            return self.validate_input(None)
+        if self.extra_fields_type is None:
+            return self._arguments(decode_json(raw, self.input_model, what))
+        return self._split_extras(decode_json(raw, dict[str, Any], what))
+
+    def validate_input(self, value: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Validate Python input (a mapping of argument names) into keyword arguments.
+
+        Raises:
+            InvalidInputError: The input does not fit the action's parameters.
+        """
+        what = f"the input of action {self.name!r}"
+        if value is None:
+            value = {}
+        elif not isinstance(value, Mapping):
+            raise InvalidInputError(
+                f"{what} must be an object of named arguments, got {type(value).__name__}"
+            )
+        if self.extra_fields_type is None:
+            return self._arguments(convert_value(value, self.input_model, what))
+        return self._split_extras(dict(value))
+
+    def _arguments(self, struct: msgspec.Struct) -> dict[str, Any]:
+        return {name: getattr(struct, name) for name in self.input_fields}
+
+    def _split_extras(self, value: dict[str, Any]) -> dict[str, Any]:
+        what = f"the input of action {self.name!r}"
+        known = {name: value.pop(name) for name in self.input_fields if name in value}
+        arguments = self._arguments(convert_value(known, self.input_model, what))
+        extras = convert_value(value, dict[str, self.extra_fields_type], what)  # type: ignore[name-defined]
+        arguments.update(extras)
+        return arguments
+
+    # -- calling ---------------------------------------------------------------
+
+    @overload
+    def __get__(self, obj: None, owner: type[Any]) -> ActionDescriptor: ...
+    @overload
+    def __get__(self, obj: object, owner: type[Any]) -> Callable[..., Any]: ...
+    def __get__(self, obj: object | None, owner: type[Any]) -> Any:
+        if obj is None:
+            return self
+        if not self.dependencies:
+            return self.function.__get__(obj, owner)
+        return functools.partial(self._call_from_python, obj)
+
+    def _call_from_python(self, thing: Thing, *args: Any, **kwargs: Any) -> Any:
+        """Call from Python code (e.g. nested in another action), supplying dependencies."""
+        for name, dependency in self.dependencies.items():
+            if name not in kwargs:
+                kwargs[name] = self._supply(dependency, thing, name)
+        return self.function(thing, *args, **kwargs)
+
+    def call(self, thing: Thing, arguments: Mapping[str, Any]) -> Any:
+        """Run the action with validated arguments, supplying its dependencies."""
+        if not self.dependencies:
+            return self.function(thing, **arguments)
+        supplied = {
+            name: self._supply(dependency, thing, name)
+            for name, dependency in self.dependencies.items()
+        }
+        return self.function(thing, **arguments, **supplied)
+
+    def _supply(self, dependency: Dependency, thing: Thing, parameter: str) -> Any:
+        """The value of one dependency for the current invocation (if any)."""
+        invocation = current_invocation()
+        kind = dependency.kind
+        if kind is DependencyKind.CANCEL_HOOK:
+            return invocation.cancel_hook if invocation else CancelHook()
+        if kind is DependencyKind.LOGGER:
+            return invocation.logger if invocation else thing.logger
+        if kind is DependencyKind.INVOCATION_ID:
+            return invocation.id if invocation else None
+        if invocation is None:
+            raise ActionDefinitionError(
+                f"action {self.name!r} needs another Thing for {parameter!r}, which only "
+                "a manager can supply: invoke it through an ActionManager or pass it in"
+            )
+        name = dependency.thing_name if isinstance(dependency, ThingDependency) else None
+        return invocation.find_thing(self._thing_types[parameter], name)
+
+
+def _strip_annotated(hint: Any) -> Any:
+    return typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
+
+
+def _dependency_of(hint: Any) -> Dependency | None:
+    """The dependency a parameter annotation asks for, or None for client input."""
+    if typing.get_origin(hint) is typing.Annotated:
+        for marker in hint.__metadata__:
+            if isinstance(marker, Dependency):
+                return marker
+        hint = typing.get_args(hint)[0]
+    if hint is CancelHook:
+        return Dependency(DependencyKind.CANCEL_HOOK)
+    if hint is logging.Logger:
+        return Dependency(DependencyKind.LOGGER)
+    if hint is uuid.UUID:
+        return None
+    if isinstance(hint, type) and getattr(hint, "_is_labthings_thing", False):
+        return ThingDependency()
+    return None
+
+
+@overload
+def action(function: F, /) -> F: ...
+@overload
+def action(
+    *,
+    retention: float | None = None,
+    safe: bool = False,
+    idempotent: bool = False,
+    title: str | None = None,
+    description: str | None = None,
+) -> Callable[[F], F]: ...
+def action(function: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+    """Mark a method of a Thing as an action, bare (``@action``) or with options.
+
+    A ``def`` action runs in the manager's bounded thread pool; an ``async def``
+    action runs on the event loop.
+
+    Args:
+        function: The method (bare use).
+        **options: ``retention`` (seconds to keep finished invocations),
+            ``safe``, ``idempotent``, ``title``, ``description``.
+
+    Returns:
+        The action descriptor (or a decorator making one).
+    """
+    if function is not None:
+        return ActionDescriptor(function)
+    return lambda function: ActionDescriptor(function, **options)

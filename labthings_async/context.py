@@ -1,0 +1,127 @@
+"""What an action can ask about the invocation it runs in, from any thread.
+
+Layer: invocation (stdlib only at runtime). The current invocation lives in a
+``contextvars.ContextVar``: anyio copies the context into worker threads and
+asyncio copies it into tasks, so the helpers work in threaded and async actions
+alike, and with many invocations running at once each sees its own.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from .errors import InvocationCancelledError
+
+if TYPE_CHECKING:
+    from .invocation import Invocation
+
+__all__ = (
+    "CancelHook",
+    "cancellable_sleep",
+    "current_invocation",
+    "raise_if_cancelled",
+    "report_progress",
+)
+
+_current: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar(
+    "labthings_async_invocation", default=None
+)
+
+
+class CancelHook:
+    """A flag a client sets to ask a running invocation to stop.
+
+    Threaded actions cannot be interrupted, so they look at this flag through
+    ``raise_if_set()`` or ``sleep()``; both raise ``InvocationCancelledError``,
+    which, let escape, ends the invocation as ``cancelled``.
+    """
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        """Ask the invocation to stop."""
+        self._event.set()
+
+    def is_set(self) -> bool:
+        """True once cancellation has been asked for."""
+        return self._event.is_set()
+
+    def raise_if_set(self) -> None:
+        """Raise ``InvocationCancelledError`` if cancellation has been asked for."""
+        if self._event.is_set():
+            raise InvocationCancelledError("the invocation was cancelled")
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep, waking early to raise ``InvocationCancelledError`` if cancelled."""
+        if self._event.wait(seconds):
+            raise InvocationCancelledError("the invocation was cancelled during a sleep")
+
+
+def current_invocation() -> Invocation | None:
+    """The invocation the calling code runs in, or None outside any action."""
+    return _current.get()
+
+
+def raise_if_cancelled() -> None:
+    """Raise ``InvocationCancelledError`` if the current invocation was cancelled.
+
+    Outside an invocation this does nothing.
+    """
+    invocation = _current.get()
+    if invocation is not None:
+        invocation.cancel_hook.raise_if_set()
+
+
+def cancellable_sleep(seconds: float) -> None:
+    """Sleep in a threaded action, ending early if the invocation is cancelled.
+
+    Outside an invocation this is ``time.sleep``. An async action should
+    ``await anyio.sleep(...)`` instead: async actions are cancelled for real.
+
+    Raises:
+        InvocationCancelledError: The invocation was cancelled.
+        RuntimeError: Called on the event loop thread, where it would block
+            every other request.
+    """
+    invocation = _current.get()
+    if invocation is None:
+        time.sleep(seconds)
+        return
+    if invocation.on_loop_thread():
+        raise RuntimeError(
+            "cancellable_sleep() blocks, so it would stall the event loop in the "
+            "async action "
+            f"{invocation.action_name!r}; use `await anyio.sleep(...)` there instead"
+        )
+    invocation.cancel_hook.sleep(seconds)
+
+
+def report_progress(percent: float | None, message: str | None = None) -> None:
+    """Report how far the current invocation has got.
+
+    Bursts of reports are coalesced: subscribers see the latest value, never a
+    queue of stale ones. Outside an invocation this does nothing.
+
+    Args:
+        percent: Completion, 0 to 100, or None if unknown.
+        message: What the action is doing now.
+    """
+    invocation = _current.get()
+    if invocation is not None:
+        invocation.set_progress(percent, message)
+
+
+def bind_invocation(invocation: Invocation | None) -> contextvars.Token[Invocation | None]:
+    """Make ``invocation`` current in this context; returns the token to reset."""
+    return _current.set(invocation)
+
+
+def unbind_invocation(token: contextvars.Token[Invocation | None]) -> None:
+    """Undo ``bind_invocation``."""
+    _current.reset(token)

@@ -1,0 +1,311 @@
+"""Event fan-out: topics with a replay buffer, and bounded subscriptions.
+
+Layer: invocation (stdlib, asyncio; no starlette). Everything here runs on the
+event loop thread; worker threads hand events over with
+``loop.call_soon_threadsafe`` (see ``invocation.py``), never a blocking call.
+
+A ``Topic`` keeps the last N events. A ``Subscription`` reads a topic through a
+bounded queue: when the queue is full it stops queueing and is marked
+*lagged*; once its reader has drained the queue it catches up from the topic's
+replay buffer, starting after the last event it delivered. So a slow reader
+never blocks a publisher, never grows memory beyond its bound, and loses
+nothing still in the buffer. When events it never saw have left the buffer, it
+yields one ``lost`` event (``Event.name == "lost"``) saying so, instead of
+skipping silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import itertools
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+__all__ = ("LOST", "Event", "EventHub", "Subscription", "Topic")
+
+LOST = "lost"
+"""Name of the event a subscription yields when events it missed are gone."""
+
+
+class Event:
+    """One event: a name, a JSON payload encoded once, and an ID set on publish.
+
+    Attributes:
+        id: Monotonically increasing across the hub (0 until published).
+        name: What happened: ``status``, ``log``, ``progress``, a property
+            name, or ``lost``.
+        data: The payload, already encoded as JSON (shared by all readers).
+        thing: Name of the Thing it concerns, for filtering.
+        affordance: Name of the action or property it concerns, for filtering.
+        terminal: True for the last event of an invocation.
+        cache: Scratch space for encodings derived from the event (the SSE
+            layer keeps the framed bytes here so they are built once).
+    """
+
+    __slots__ = ("affordance", "cache", "data", "id", "name", "terminal", "thing")
+
+    def __init__(
+        self,
+        name: str,
+        data: bytes,
+        *,
+        thing: str = "",
+        affordance: str = "",
+        terminal: bool = False,
+    ) -> None:
+        self.id = 0
+        self.name = name
+        self.data = data
+        self.thing = thing
+        self.affordance = affordance
+        self.terminal = terminal
+        self.cache: bytes | None = None
+
+    @classmethod
+    def encode(cls, name: str, payload: Any, **tags: Any) -> Event:
+        """Build an event whose data is ``payload`` encoded as JSON."""
+        return cls(name, msgspec.json.encode(payload), **tags)
+
+    def json(self) -> Any:
+        """Decode the payload."""
+        return msgspec.json.decode(self.data)
+
+    def __repr__(self) -> str:
+        return f"Event(id={self.id}, name={self.name!r}, data={self.data[:60]!r})"
+
+
+EventFilter = Callable[[Event], bool]
+
+
+class Topic:
+    """A stream of events with a bounded replay buffer and live subscribers."""
+
+    __slots__ = ("_events", "_ids", "_subscribers", "closed", "evicted_through", "maxlen")
+
+    def __init__(self, maxlen: int) -> None:
+        self.maxlen = maxlen
+        self._events: deque[Event] = deque()
+        self._ids: deque[int] = deque()
+        self._subscribers: set[Subscription] = set()
+        self.evicted_through = 0
+        """ID of the newest event that has left the buffer (0: none has)."""
+        self.closed = False
+
+    def append(self, event: Event) -> None:
+        """Store a published event and offer it to every subscriber."""
+        if len(self._events) >= self.maxlen:
+            self._events.popleft()
+            self.evicted_through = self._ids.popleft()
+        self._events.append(event)
+        self._ids.append(event.id)
+        for subscriber in tuple(self._subscribers):
+            subscriber.offer(event)
+
+    def events_after(self, event_id: int) -> list[Event]:
+        """The buffered events with an ID greater than ``event_id``, oldest first."""
+        start = bisect.bisect_right(self._ids, event_id)
+        return list(itertools.islice(self._events, start, None))
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    @property
+    def subscriber_count(self) -> int:
+        """How many subscriptions are open on this topic."""
+        return len(self._subscribers)
+
+    def subscribe(
+        self,
+        *,
+        after: int | None,
+        accept: EventFilter | None = None,
+        maxsize: int = 1000,
+        end_on_terminal: bool = False,
+    ) -> Subscription:
+        """Open a subscription.
+
+        Args:
+            after: Replay the buffered events after this ID first (0 replays
+                the whole buffer); None means live events only.
+            accept: Keep only the events for which this returns True.
+            maxsize: Bound of the subscription's queue.
+            end_on_terminal: End after delivering an event marked terminal.
+        """
+        subscription = Subscription(self, after, accept, maxsize, end_on_terminal)
+        if not self.closed:
+            self._subscribers.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Forget a subscription (idempotent)."""
+        self._subscribers.discard(subscription)
+
+    def close(self) -> None:
+        """End the topic: every subscription ends once it has drained."""
+        self.closed = True
+        for subscriber in tuple(self._subscribers):
+            subscriber.wake()
+        self._subscribers.clear()
+
+
+class Subscription:
+    """An async iterator over a topic's events, bounded and resumable.
+
+    Use it as ``async with`` (or call ``close()``) so it is forgotten promptly
+    when the reader stops early; it also forgets itself when it ends.
+    """
+
+    __slots__ = (
+        "_accept",
+        "_end_on_terminal",
+        "_finished",
+        "_lagged",
+        "_queue",
+        "_topic",
+        "_waiter",
+        "last_id",
+        "maxsize",
+    )
+
+    def __init__(
+        self,
+        topic: Topic,
+        after: int | None,
+        accept: EventFilter | None,
+        maxsize: int,
+        end_on_terminal: bool,
+    ) -> None:
+        self._topic = topic
+        self._accept = accept
+        self.maxsize = maxsize
+        self._end_on_terminal = end_on_terminal
+        self._queue: deque[Event] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._finished = False
+        # A replay is a catch-up from the buffer, exactly like recovering from lag.
+        self._lagged = after is not None
+        self.last_id = after if after is not None else 0
+        """ID of the last event delivered (or the resume point)."""
+
+    @property
+    def lagged(self) -> bool:
+        """True while the subscription reads from the replay buffer, not live."""
+        return self._lagged
+
+    def offer(self, event: Event) -> None:
+        """Queue a live event, or mark the subscription lagged if it is full."""
+        if self._lagged or self._finished:
+            return
+        if self._accept is not None and not self._accept(event):
+            return
+        if len(self._queue) >= self.maxsize:
+            self._lagged = True
+        else:
+            self._queue.append(event)
+        self.wake()
+
+    def wake(self) -> None:
+        """Wake the reader, if it is waiting."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def close(self) -> None:
+        """Stop the subscription and forget it."""
+        self._finished = True
+        self._queue.clear()
+        self._topic.unsubscribe(self)
+        self.wake()
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        while True:
+            event = self.next_nowait()
+            if event is not None:
+                return event
+            if self._finished or (self._topic.closed and not self._lagged):
+                self.close()
+                raise StopAsyncIteration
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    def next_nowait(self) -> Event | None:
+        """The next event if one is ready without waiting, else None."""
+        if not self._queue and self._lagged and not self._finished:
+            self._catch_up()
+        if not self._queue:
+            return None
+        event = self._queue.popleft()
+        if event.name != LOST:
+            self.last_id = event.id
+        if event.terminal and self._end_on_terminal:
+            self.close()
+        return event
+
+    def _catch_up(self) -> None:
+        """Refill the drained queue from the topic's buffer after ``last_id``."""
+        topic = self._topic
+        if topic.evicted_through > self.last_id:
+            lost = Event.encode(
+                LOST, {"lastEventId": self.last_id, "resumedAfter": topic.evicted_through}
+            )
+            lost.id = topic.evicted_through
+            self.last_id = topic.evicted_through
+            self._queue.append(lost)
+        backlog = topic.events_after(self.last_id)
+        if self._accept is not None:
+            backlog = [event for event in backlog if self._accept(event)]
+        self._queue.extend(backlog[: self.maxsize])
+        if len(backlog) <= self.maxsize:
+            # Everything newer than the buffer's end will now arrive live.
+            self._lagged = False
+
+    async def __aenter__(self) -> Subscription:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class EventHub:
+    """Assigns event IDs and owns the manager-wide topics.
+
+    Attributes:
+        invocations: Status changes of every invocation (the firehose).
+        properties: Property changes of every Thing.
+    """
+
+    def __init__(self, *, buffer_len: int = 10_000) -> None:
+        self._next_id = itertools.count(1).__next__
+        self.invocations = Topic(buffer_len)
+        self.properties = Topic(buffer_len)
+
+    def publish(self, event: Event, *topics: Topic) -> None:
+        """Give ``event`` the next ID and append it to each topic (loop thread only)."""
+        event.id = self._next_id()
+        for topic in topics:
+            topic.append(event)
+
+    def publish_pair(self, detailed: Event, summary: Event, own: Topic, shared: Topic) -> None:
+        """Publish one change as two renderings that share an ID.
+
+        The invocation's own topic gets ``detailed`` (with output or error), the
+        shared firehose gets the smaller ``summary``.
+        """
+        detailed.id = summary.id = self._next_id()
+        own.append(detailed)
+        shared.append(summary)
+
+    def close(self) -> None:
+        """End the manager-wide topics."""
+        self.invocations.close()
+        self.properties.close()

@@ -1,0 +1,559 @@
+"""The ActionManager: the asyncio service that runs and tracks invocations.
+
+Layer: manager (anyio, msgspec, the layers below; no starlette). It owns the
+task group every invocation runs in, the thread-slot limiter for threaded
+actions (its own, never anyio's default, which Starlette shares), the table of
+invocations with its retention bounds, the event hub, and the Things' setup
+and teardown. Use it as ``async with ActionManager(things={...}) as manager``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import inspect
+import itertools
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+import anyio
+import anyio.abc
+import msgspec
+
+from .context import bind_invocation, unbind_invocation
+from .errors import (
+    InvocationCancelledError,
+    InvocationNotFoundError,
+    ManagerNotRunningError,
+    QueueFullError,
+    ThingNotFoundError,
+    ThingSetupError,
+)
+from .hub import Event, EventHub, Subscription
+from .invocation import Invocation, problem_from_exception
+from .logs import install_log_capture
+from .models import InvocationStatus, InvocationSummary
+from .thing import Thing
+
+__all__ = ("ActionManager",)
+
+Status = InvocationStatus
+logger = logging.getLogger("labthings_async.manager")
+
+_THING_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_SIMPLE_OUTPUTS = (type(None), bool, int, float, str)
+
+
+def _check_serialisable(output: Any, action: str) -> None:
+    """Fail now, in the action, rather than on every later read of the invocation."""
+    if not isinstance(output, _SIMPLE_OUTPUTS):
+        try:
+            msgspec.json.encode(output)
+        except (TypeError, msgspec.EncodeError) as error:
+            raise TypeError(
+                f"action {action!r} returned a {type(output).__name__}, which cannot be "
+                f"sent as JSON ({error}); return JSON-compatible data or a msgspec Struct"
+            ) from None
+
+
+class ActionManager:
+    """Runs invocations of the actions of a set of Things.
+
+    Args:
+        things: The Things to manage, by name (the name is their URL segment).
+        max_threads: Most threaded actions running at once; the rest wait as
+            ``pending``.
+        max_pending: Most invocations waiting for a thread; beyond it
+            ``invoke_action`` raises ``QueueFullError``.
+        retention: Default seconds a finished invocation is kept.
+        max_retained: Most finished invocations kept; the soonest to expire go
+            first.
+        log_len: Most log records kept per invocation.
+        history_len: Most events kept per invocation for replay.
+        event_buffer: Most events the manager-wide topics keep for replay.
+        subscriber_queue: Bound of each subscription's queue.
+        expiry_interval: Seconds between expiry runs.
+        shutdown_grace: Seconds running actions get to stop at shutdown.
+    """
+
+    def __init__(
+        self,
+        things: Mapping[str, Thing] | None = None,
+        *,
+        max_threads: int = 32,
+        max_pending: int = 10_000,
+        retention: float = 300.0,
+        max_retained: int = 10_000,
+        log_len: int = 1000,
+        history_len: int = 2000,
+        event_buffer: int = 10_000,
+        subscriber_queue: int = 1000,
+        expiry_interval: float = 1.0,
+        shutdown_grace: float = 5.0,
+    ) -> None:
+        self.max_threads = max_threads
+        self.max_pending = max_pending
+        self.retention = retention
+        self.max_retained = max_retained
+        self.log_len = log_len
+        self.history_len = history_len
+        self.subscriber_queue = subscriber_queue
+        self.expiry_interval = expiry_interval
+        self.shutdown_grace = shutdown_grace
+        self.hub = EventHub(buffer_len=event_buffer)
+        self._things: dict[str, Thing] = {}
+        for name, thing in (things or {}).items():
+            self.add_thing(name, thing)
+        self._invocations: dict[uuid.UUID, Invocation] = {}
+        self._expiries: list[tuple[datetime, int, Invocation]] = []
+        self._sequence = itertools.count(1).__next__
+        self._pending_threaded = 0
+        # Admits invocations to the pool; run_sync needs a limiter of its own,
+        # equally sized and so never contended, to keep off anyio's default.
+        self._slots = anyio.CapacityLimiter(max_threads)
+        self._thread_limiter = anyio.CapacityLimiter(max_threads)
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._running = False
+        self._set_up: list[Thing] = []
+        self.loop: asyncio.AbstractEventLoop
+        self.loop_thread_id = 0
+
+    # -- Things -----------------------------------------------------------------
+
+    def add_thing(self, name: str, thing: Thing) -> None:
+        """Manage ``thing`` under ``name`` (before the manager starts)."""
+        if not isinstance(thing, Thing):
+            raise TypeError(f"{name!r} is a {type(thing).__name__}, not a Thing instance")
+        if not _THING_NAME.match(name):
+            raise ValueError(
+                f"Thing name {name!r} cannot be a URL path segment; use letters, digits, "
+                "'_', '-' and '.'"
+            )
+        if name in self._things:
+            raise ValueError(f"a Thing called {name!r} is already managed")
+        thing.name = name
+        self._things[name] = thing
+
+    @property
+    def things(self) -> Mapping[str, Thing]:
+        """The managed Things, by name."""
+        return self._things
+
+    def get_thing(self, thing: Thing | str) -> Thing:
+        """A managed Thing, by name or instance.
+
+        Raises:
+            ThingNotFoundError: No such Thing is managed here.
+        """
+        if isinstance(thing, Thing):
+            if self._things.get(thing.name) is thing:
+                return thing
+            raise ThingNotFoundError(
+                f"{thing!r} is not managed by this ActionManager; pass it in `things=`"
+            )
+        try:
+            return self._things[thing]
+        except KeyError:
+            raise ThingNotFoundError(
+                f"no Thing called {thing!r}; the Things here are {sorted(self._things)}"
+            ) from None
+
+    def find_thing(self, cls: type[Any], name: str | None) -> Thing:
+        """The Thing a Thing dependency asks for: by name, else the one of class ``cls``."""
+        if name is not None:
+            found = self.get_thing(name)
+            if not isinstance(found, cls):
+                raise ThingNotFoundError(f"Thing {name!r} is not a {cls.__name__}")
+            return found
+        matches = [thing for thing in self._things.values() if isinstance(thing, cls)]
+        if len(matches) != 1:
+            raise ThingNotFoundError(
+                f"found {len(matches)} Things of class {cls.__name__}, not one; "
+                "name the one you want with lt.ThingDependency('name')"
+            )
+        return matches[0]
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def __aenter__(self) -> ActionManager:
+        self.loop = asyncio.get_running_loop()
+        self.loop_thread_id = threading.get_ident()
+        install_log_capture()
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        try:
+            for thing in self._things.values():
+                thing.observe_properties(self._publish_property)
+                await self._call_lifecycle(thing, "setup")
+                self._set_up.append(thing)
+        except BaseException:
+            await self._teardown_things()
+            task_group.cancel_scope.cancel()
+            await task_group.__aexit__(None, None, None)
+            raise
+        task_group.start_soon(self._expire_periodically)
+        self._running = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Stop: cancel what is pending, ask what runs to stop, end every stream.
+
+        Running actions get ``shutdown_grace`` seconds; a threaded action still
+        running after that is marked ``cancelled`` and left to finish on its
+        own, since a thread cannot be killed. Every invocation ends terminal.
+        """
+        task_group = self._task_group
+        if task_group is None:
+            return
+        self._running = False
+        unfinished = [inv for inv in self._invocations.values() if not inv.finished]
+        for invocation in unfinished:
+            if not invocation.finished:
+                invocation.cancel()
+        with anyio.move_on_after(self.shutdown_grace):
+            for invocation in unfinished:
+                await invocation.wait()
+        task_group.cancel_scope.cancel()
+        await task_group.__aexit__(None, None, None)
+        self._task_group = None
+        self.hub.close()
+        await self._teardown_things()
+
+    async def _teardown_things(self) -> None:
+        while self._set_up:
+            thing = self._set_up.pop()
+            try:
+                await self._call_lifecycle(thing, "teardown")
+            except ThingSetupError:
+                logger.exception("teardown of Thing %r failed", thing.name)
+            thing.observe_properties(None)
+
+    async def _call_lifecycle(self, thing: Thing, method: str) -> None:
+        function = getattr(thing, method)
+        try:
+            if inspect.iscoroutinefunction(function):
+                await function()
+            else:
+                await anyio.to_thread.run_sync(function, limiter=self._thread_limiter)
+        except Exception as error:
+            raise ThingSetupError(
+                f"{method} of Thing {thing.name!r} ({type(thing).__name__}) failed: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+
+    # -- invoking -----------------------------------------------------------------
+
+    def invoke_action(
+        self, thing: Thing | str, action: str, input: Any = None, /
+    ) -> Invocation:
+        """Start an invocation and return it at once, ``pending`` (loop thread only).
+
+        Args:
+            thing: The Thing, or its name.
+            action: The action's name.
+            input: The arguments: a mapping, a JSON body as bytes, or None.
+
+        Raises:
+            ThingNotFoundError: No such Thing.
+            AffordanceNotFoundError: No such action.
+            InvalidInputError: The input does not fit; no invocation is made.
+            QueueFullError: ``max_pending`` invocations already wait for a thread.
+            ManagerNotRunningError: The manager is not running.
+        """
+        task_group = self._task_group
+        if task_group is None or not self._running:
+            raise ManagerNotRunningError("the ActionManager is not running; use `async with`")
+        target = self.get_thing(thing)
+        descriptor = type(target).get_action(action)
+        if isinstance(input, bytes | bytearray | memoryview):
+            arguments = descriptor.decode_input(bytes(input))
+        else:
+            arguments = descriptor.validate_input(input)
+        if not descriptor.is_async:
+            if self._pending_threaded >= self.max_pending:
+                raise QueueFullError(
+                    f"{self._pending_threaded} invocations are already waiting for one of "
+                    f"{self.max_threads} threads; retry later"
+                )
+            self._pending_threaded += 1
+        invocation = Invocation(
+            self,
+            target,
+            descriptor,
+            arguments,
+            retention_time=self.retention if descriptor.retention is None else descriptor.retention,
+            log_len=self.log_len,
+            history_len=self.history_len,
+            sequence=self._sequence(),
+        )
+        self._invocations[invocation.id] = invocation
+        invocation.publish_created()
+        if descriptor.is_async:
+            task_group.start_soon(self._run_async, invocation)
+        else:
+            task_group.start_soon(self._run_threaded, invocation)
+        return invocation
+
+    async def _run_threaded(self, invocation: Invocation) -> None:
+        with anyio.CancelScope() as scope:
+            invocation.scope = scope
+            await self._slots.acquire_on_behalf_of(invocation)
+        if scope.cancelled_caught:
+            return  # Cancelled while pending: cancel() has already finished it.
+        try:
+            if invocation.status is not Status.PENDING:
+                return
+            invocation.scope = None
+            invocation.transition(Status.RUNNING)
+            try:
+                output = await anyio.to_thread.run_sync(
+                    self._call_in_thread,
+                    invocation,
+                    abandon_on_cancel=True,
+                    limiter=self._thread_limiter,
+                )
+            except anyio.get_cancelled_exc_class():
+                self._finish_abandoned(invocation)
+                raise
+            except Exception as error:
+                self._finish_failed(invocation, error)
+            else:
+                invocation.transition(Status.COMPLETED, output=output)
+        finally:
+            self._slots.release_on_behalf_of(invocation)
+
+    @staticmethod
+    def _call_in_thread(invocation: Invocation) -> Any:
+        token = bind_invocation(invocation)
+        try:
+            output = invocation.action.call(invocation.thing, invocation.input)
+            _check_serialisable(output, invocation.action_name)
+            return output
+        except InvocationCancelledError:
+            raise
+        except Exception as error:
+            _log_failure(invocation, error)
+            raise
+        finally:
+            unbind_invocation(token)
+
+    async def _run_async(self, invocation: Invocation) -> None:
+        if invocation.status is not Status.PENDING:
+            return  # Cancelled before it started.
+        token = bind_invocation(invocation)
+        try:
+            with anyio.CancelScope() as scope:
+                invocation.scope = scope
+                invocation.transition(Status.RUNNING)
+                try:
+                    output = await invocation.action.call(invocation.thing, invocation.input)
+                    _check_serialisable(output, invocation.action_name)
+                except InvocationCancelledError as error:
+                    self._finish_failed(invocation, error)
+                except Exception as error:
+                    _log_failure(invocation, error)
+                    self._finish_failed(invocation, error)
+                else:
+                    invocation.transition(Status.COMPLETED, output=output)
+            if not invocation.finished:
+                # Its own scope was cancelled: a client cancelled it.
+                self._finish_failed(invocation, InvocationCancelledError("the invocation was cancelled"))
+        except anyio.get_cancelled_exc_class():
+            self._finish_abandoned(invocation)
+            raise
+        finally:
+            unbind_invocation(token)
+
+    @staticmethod
+    def _finish_failed(invocation: Invocation, error: Exception) -> None:
+        if isinstance(error, InvocationCancelledError):
+            invocation.transition(Status.CANCELLED, error=problem_from_exception(error))
+        else:
+            invocation.transition(
+                Status.ERROR, error=problem_from_exception(error), exception=error
+            )
+
+    def _finish_abandoned(self, invocation: Invocation) -> None:
+        if not invocation.finished:
+            error = InvocationCancelledError(
+                f"the server shut down and the action did not stop within "
+                f"{self.shutdown_grace} s"
+            )
+            invocation.transition(Status.CANCELLED, error=problem_from_exception(error))
+
+    # -- bookkeeping (called by Invocation.transition) -------------------------------
+
+    def status_changed(self, invocation: Invocation, old: Status) -> None:
+        """Keep the pending count and the retention queue up to date."""
+        if old is Status.PENDING and not invocation.action.is_async:
+            self._pending_threaded -= 1
+        expiry = invocation.expiry_time
+        if invocation.finished and expiry is not None:
+            heapq.heappush(self._expiries, (expiry, invocation.sequence, invocation))
+            while len(self._expiries) > self.max_retained:
+                _, _, oldest = heapq.heappop(self._expiries)
+                self._invocations.pop(oldest.id, None)
+
+    # -- reading --------------------------------------------------------------------
+
+    def get_invocation(self, invocation_id: uuid.UUID | str) -> Invocation:
+        """The invocation with this ID.
+
+        Raises:
+            InvocationNotFoundError: No such invocation is retained.
+        """
+        if not isinstance(invocation_id, uuid.UUID):
+            try:
+                invocation_id = uuid.UUID(invocation_id)
+            except ValueError:
+                raise InvocationNotFoundError(
+                    f"{invocation_id!r} is not an invocation ID (a UUID)"
+                ) from None
+        try:
+            return self._invocations[invocation_id]
+        except KeyError:
+            raise InvocationNotFoundError(
+                f"no invocation {invocation_id}: it never existed or has expired"
+            ) from None
+
+    def iter_invocations(
+        self,
+        *,
+        thing: str | None = None,
+        action: str | None = None,
+        status: Status | str | None = None,
+    ) -> Iterator[Invocation]:
+        """The retained invocations, newest first, optionally filtered."""
+        wanted = Status(status) if status is not None else None
+        for invocation in reversed(self._invocations.values()):
+            if thing is not None and invocation.thing_name != thing:
+                continue
+            if action is not None and invocation.action.name != action:
+                continue
+            if wanted is not None and invocation.status is not wanted:
+                continue
+            yield invocation
+
+    def list_invocations(
+        self,
+        *,
+        thing: str | None = None,
+        action: str | None = None,
+        status: Status | str | None = None,
+        limit: int | None = None,
+        base_url: str = "",
+    ) -> list[InvocationSummary]:
+        """Summaries of the retained invocations, newest first."""
+        selected = self.iter_invocations(thing=thing, action=action, status=status)
+        return [
+            invocation.summary_model(base_url)
+            for invocation in itertools.islice(selected, limit)
+        ]
+
+    def __len__(self) -> int:
+        return len(self._invocations)
+
+    # -- retention ------------------------------------------------------------------
+
+    def expire_invocations(self, now: datetime | None = None) -> int:
+        """Forget finished invocations whose retention has run out; returns how many."""
+        now = now or datetime.now(UTC)
+        expired = 0
+        while self._expiries and self._expiries[0][0] <= now:
+            _, _, invocation = heapq.heappop(self._expiries)
+            if self._invocations.pop(invocation.id, None) is not None:
+                expired += 1
+        return expired
+
+    async def _expire_periodically(self) -> None:
+        while True:
+            await anyio.sleep(self.expiry_interval)
+            self.expire_invocations()
+
+    # -- events ---------------------------------------------------------------------
+
+    def subscribe(
+        self,
+        invocation: Invocation | uuid.UUID | str | None = None,
+        *,
+        thing: str | None = None,
+        action: str | None = None,
+        after: int | None = None,
+    ) -> Subscription:
+        """Subscribe to events, as an async iterator.
+
+        With ``invocation``: its status, log and progress events, replayed from
+        the start (or after event ID ``after``), then live, ending after the
+        terminal event. Without: every invocation's status changes, filtered
+        by ``thing`` and ``action``, live (or replayed after ``after``),
+        ending when the manager stops.
+        """
+        if invocation is not None:
+            if not isinstance(invocation, Invocation):
+                invocation = self.get_invocation(invocation)
+            return invocation.events.subscribe(
+                after=after or 0, maxsize=self.subscriber_queue, end_on_terminal=True
+            )
+        return self.hub.invocations.subscribe(
+            after=after, accept=_tag_filter(thing, action), maxsize=self.subscriber_queue
+        )
+
+    def subscribe_properties(
+        self, *, thing: str | None = None, name: str | None = None, after: int | None = None
+    ) -> Subscription:
+        """Subscribe to property changes (events named after the property)."""
+        return self.hub.properties.subscribe(
+            after=after, accept=_tag_filter(thing, name), maxsize=self.subscriber_queue
+        )
+
+    def _publish_property(self, thing: Thing, name: str, value: Any) -> None:
+        """Publish a property change, from any thread."""
+        try:
+            event = Event.encode(name, value, thing=thing.name, affordance=name)
+        except (TypeError, msgspec.EncodeError):
+            logger.warning("property %s.%s was set to a value JSON cannot carry", thing.name, name)
+            return
+        if threading.get_ident() == self.loop_thread_id:
+            self.hub.publish(event, self.hub.properties)
+            return
+        try:
+            self.loop.call_soon_threadsafe(self.hub.publish, event, self.hub.properties)
+        except RuntimeError:
+            pass  # The loop has closed.
+
+
+def _tag_filter(thing: str | None, affordance: str | None) -> Any:
+    if thing is None and affordance is None:
+        return None
+
+    def accept(event: Event) -> bool:
+        return (thing is None or event.thing == thing) and (
+            affordance is None or event.affordance == affordance
+        )
+
+    return accept
+
+
+def _log_failure(invocation: Invocation, error: Exception) -> None:
+    invocation.thing.logger.error(
+        "action %s failed: %s: %s",
+        invocation.action_name,
+        type(error).__name__,
+        error,
+        exc_info=error,
+    )

@@ -1,0 +1,262 @@
+"""Properties: typed values of a Thing that clients read, write and observe.
+
+Layer: declarations (stdlib, msgspec). ``property`` makes either a *data*
+property (a value stored on the Thing, typed by the class annotation) or a
+*functional* property (a getter, optionally a setter). Python code reads and
+assigns them as plain attributes; clients go through ``read``/``write``, which
+validate. Every change is reported to the Thing, which publishes it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import typing
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar, overload
+
+import msgspec
+
+from .errors import ActionDefinitionError, ReadOnlyPropertyError
+from .validation import convert_value, decode_json
+
+if TYPE_CHECKING:
+    from .thing import Thing
+
+__all__ = ("DataProperty", "FunctionalProperty", "PropertyDescriptor", "property")
+
+T = TypeVar("T")
+
+_MISSING: Any = object()
+
+_CONSTRAINTS = frozenset(
+    {
+        "gt",
+        "ge",
+        "lt",
+        "le",
+        "multiple_of",
+        "pattern",
+        "min_length",
+        "max_length",
+        "tz",
+        "examples",
+        "extra_json_schema",
+    }
+)
+
+
+class PropertyDescriptor:
+    """What every property has: a name, a type, and validated client access.
+
+    Attributes:
+        name: The attribute name, which is also the name on the wire.
+        value_type: The type values are validated against (with constraints).
+        readonly: True when clients may not write it.
+        observable: True when changes are published as events.
+        title: Short human-readable name.
+        description: Longer text, shown in the Thing Description.
+    """
+
+    name: str
+    value_type: Any
+
+    def __init__(
+        self,
+        *,
+        readonly: bool,
+        observable: bool,
+        title: str | None,
+        description: str | None,
+        constraints: dict[str, Any],
+    ) -> None:
+        unknown = set(constraints) - _CONSTRAINTS
+        if unknown:
+            raise ActionDefinitionError(
+                f"unknown property option(s) {sorted(unknown)}; constraints are "
+                f"msgspec.Meta keywords: {sorted(_CONSTRAINTS)}"
+            )
+        self.readonly = readonly
+        self.observable = observable
+        self.title = title
+        self.description = description
+        self._constraints = constraints
+        self.name = ""
+        self.value_type = Any
+
+    def _constrain(self, tp: Any) -> Any:
+        if not self._constraints:
+            return tp
+        return Annotated[tp, msgspec.Meta(**self._constraints)]
+
+    def resolve_type(self, owner: builtins.type[Thing], hints: dict[str, Any]) -> None:
+        """Settle the value type once the owning class exists."""
+
+    def decode(self, raw: bytes) -> Any:
+        """Validate a JSON body as a new value for this property."""
+        return decode_json(raw, self.value_type, f"the value for property {self.name!r}")
+
+    def convert(self, value: Any) -> Any:
+        """Validate a Python value as a new value for this property."""
+        return convert_value(value, self.value_type, f"the value for property {self.name!r}")
+
+    def read(self, thing: Thing) -> Any:
+        """The current value (a functional getter may block: call it in a thread)."""
+        return getattr(thing, self.name)
+
+    def write(self, thing: Thing, value: Any) -> None:
+        """Set an already validated value on behalf of a client."""
+        if self.readonly:
+            raise ReadOnlyPropertyError(f"property {self.name!r} is read-only")
+        setattr(thing, self.name, value)
+
+    def __set_name__(self, owner: builtins.type[Any], name: str) -> None:
+        self.name = name
+
+
+class DataProperty(PropertyDescriptor):
+    """A property whose value is stored on the Thing instance."""
+
+    def __init__(
+        self,
+        default: Any = _MISSING,
+        *,
+        default_factory: Callable[[], Any] | None = None,
+        readonly: bool = False,
+        observable: bool = True,
+        title: str | None = None,
+        description: str | None = None,
+        **constraints: Any,
+    ) -> None:
+        super().__init__(
+            readonly=readonly,
+            observable=observable,
+            title=title,
+            description=description,
+            constraints=constraints,
+        )
+        if default is _MISSING and default_factory is None:
+            raise ActionDefinitionError("a data property needs a default or a default_factory")
+        self.default = default
+        self.default_factory = default_factory
+
+    def resolve_type(self, owner: builtins.type[Thing], hints: dict[str, Any]) -> None:
+        """Take the value type from the class annotation of the attribute."""
+        if self.name not in hints:
+            raise ActionDefinitionError(
+                f"property {owner.__name__}.{self.name} has no type annotation; "
+                f"write `{self.name}: int = lt.property(...)` with its type"
+            )
+        self.value_type = self._constrain(hints[self.name])
+
+    @overload
+    def __get__(self, obj: None, owner: builtins.type[Any]) -> DataProperty: ...
+    @overload
+    def __get__(self, obj: object, owner: builtins.type[Any]) -> Any: ...
+    def __get__(self, obj: object | None, owner: builtins.type[Any]) -> Any:
+        if obj is None:
+            return self
+        try:
+            return obj.__dict__[self.name]
+        except KeyError:
+            value = self.default_factory() if self.default_factory else self.default
+            obj.__dict__[self.name] = value
+            return value
+
+    def __set__(self, obj: Thing, value: Any) -> None:
+        obj.__dict__[self.name] = value
+        if self.observable:
+            obj.property_changed(self.name, value)
+
+
+class FunctionalProperty(PropertyDescriptor, Generic[T]):
+    """A property computed by a getter, writable only through its setter."""
+
+    def __init__(
+        self,
+        getter: Callable[[Any], T],
+        *,
+        observable: bool = True,
+        title: str | None = None,
+        description: str | None = None,
+        **constraints: Any,
+    ) -> None:
+        super().__init__(
+            readonly=True,
+            observable=observable,
+            title=title,
+            description=description or inspect.getdoc(getter),
+            constraints=constraints,
+        )
+        self.getter = getter
+        self.setter_function: Callable[[Any, T], None] | None = None
+
+    def setter(self, function: Callable[[Any, T], None]) -> FunctionalProperty[T]:
+        """Decorate the setter; the property becomes writable by clients."""
+        self.setter_function = function
+        self.readonly = False
+        return self
+
+    def resolve_type(self, owner: builtins.type[Thing], hints: dict[str, Any]) -> None:
+        """Take the value type from the getter's return annotation."""
+        try:
+            returned = typing.get_type_hints(self.getter, include_extras=True).get("return")
+        except NameError as error:
+            raise ActionDefinitionError(
+                f"property {owner.__name__}.{self.name}: cannot resolve its type ({error})"
+            ) from None
+        if returned is None:
+            raise ActionDefinitionError(
+                f"property {owner.__name__}.{self.name}: its getter needs a return annotation"
+            )
+        self.value_type = self._constrain(returned)
+
+    @overload
+    def __get__(self, obj: None, owner: builtins.type[Any]) -> FunctionalProperty[T]: ...
+    @overload
+    def __get__(self, obj: object, owner: builtins.type[Any]) -> T: ...
+    def __get__(self, obj: object | None, owner: builtins.type[Any]) -> Any:
+        if obj is None:
+            return self
+        return self.getter(obj)
+
+    def __set__(self, obj: Thing, value: T) -> None:
+        if self.setter_function is None:
+            raise ReadOnlyPropertyError(f"property {self.name!r} has no setter")
+        self.setter_function(obj, value)
+        if self.observable:
+            obj.property_changed(self.name, value)
+
+
+@overload
+def property(getter: Callable[[Any], T], /) -> FunctionalProperty[T]: ...
+@overload
+def property(
+    *,
+    default: Any = ...,
+    default_factory: Callable[[], Any] | None = ...,
+    readonly: bool = ...,
+    observable: bool = ...,
+    title: str | None = ...,
+    description: str | None = ...,
+    **constraints: Any,
+) -> Any: ...
+def property(getter: Callable[[Any], Any] | None = None, /, **options: Any) -> Any:
+    """Declare a property of a Thing.
+
+    As ``position: int = lt.property(default=0, ge=0)``, a data property stored
+    on the Thing, its type taken from the annotation and its constraints from
+    msgspec.Meta keywords (``ge``, ``le``, ``pattern``...). As a decorator on a
+    getter, a functional property; add ``@name.setter`` to make it writable.
+
+    Args:
+        getter: The getter of a functional property (decorator use).
+        **options: ``default``, ``default_factory``, ``readonly``,
+            ``observable``, ``title``, ``description`` and constraints.
+
+    Returns:
+        The property descriptor.
+    """
+    if getter is not None:
+        return FunctionalProperty(getter, **options)
+    return DataProperty(**options)

@@ -1,0 +1,140 @@
+"""The ``Thing`` base class: an instrument with actions and properties.
+
+Layer: declarations (stdlib). Subclasses declare ``@action`` methods and
+``lt.property`` attributes; this module collects them when the class is
+defined, so a bad declaration fails at import time, not on the first request.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from .action import ActionDescriptor
+from .errors import ActionDefinitionError, AffordanceNotFoundError
+from .properties import PropertyDescriptor
+
+__all__ = ("PropertyObserver", "Thing")
+
+PropertyObserver = Callable[["Thing", str, Any], None]
+"""Called as ``observer(thing, property_name, new_value)`` after every change."""
+
+LOGGER_PREFIX = "labthings_async.things"
+
+
+class Thing:
+    """Base class of every instrument.
+
+    Override ``setup``/``teardown`` (plain or ``async def``; plain ones run in
+    a worker thread) to connect to and release the hardware. The manager gives
+    each Thing its name when it takes it in.
+
+    Attributes:
+        actions: The class's actions by name.
+        properties: The class's properties by name.
+    """
+
+    actions: ClassVar[Mapping[str, ActionDescriptor]] = {}
+    properties: ClassVar[Mapping[str, PropertyDescriptor]] = {}
+    _is_labthings_thing: ClassVar[bool] = True
+    _thing_name: str | None = None
+    _property_observer: PropertyObserver | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        actions: dict[str, ActionDescriptor] = {}
+        properties: dict[str, PropertyDescriptor] = {}
+        for klass in reversed(cls.__mro__):
+            for name, attribute in vars(klass).items():
+                if isinstance(attribute, ActionDescriptor):
+                    actions[name] = attribute
+                elif isinstance(attribute, PropertyDescriptor):
+                    properties[name] = attribute
+        if properties:
+            try:
+                hints = typing.get_type_hints(cls, include_extras=True)
+            except NameError as error:
+                raise ActionDefinitionError(
+                    f"Thing {cls.__name__}: cannot resolve a property annotation ({error})"
+                ) from None
+            for descriptor in properties.values():
+                descriptor.resolve_type(cls, hints)
+        clash = actions.keys() & properties.keys()
+        if clash:
+            raise ActionDefinitionError(
+                f"Thing {cls.__name__}: {sorted(clash)} are both actions and properties"
+            )
+        cls.actions = actions
+        cls.properties = properties
+
+    @property
+    def name(self) -> str:
+        """The Thing's name on the server (its class name until it is given one)."""
+        return self._thing_name or type(self).__name__.lower()
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._thing_name = value
+
+    @property
+    def title(self) -> str:
+        """Human-readable title: the class name."""
+        return type(self).__name__
+
+    @property
+    def description(self) -> str | None:
+        """The class docstring, if the class has its own."""
+        return inspect.getdoc(type(self)) if type(self).__doc__ else None
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The Thing's logger; records logged during an invocation land in its log."""
+        return logging.getLogger(f"{LOGGER_PREFIX}.{self.name}")
+
+    @classmethod
+    def get_action(cls, name: str) -> ActionDescriptor:
+        """The action called ``name``.
+
+        Raises:
+            AffordanceNotFoundError: The Thing has no such action.
+        """
+        try:
+            return cls.actions[name]
+        except KeyError:
+            raise AffordanceNotFoundError(
+                f"{cls.__name__} has no action {name!r}; its actions are {sorted(cls.actions)}"
+            ) from None
+
+    @classmethod
+    def get_property(cls, name: str) -> PropertyDescriptor:
+        """The property called ``name``.
+
+        Raises:
+            AffordanceNotFoundError: The Thing has no such property.
+        """
+        try:
+            return cls.properties[name]
+        except KeyError:
+            raise AffordanceNotFoundError(
+                f"{cls.__name__} has no property {name!r}; "
+                f"its properties are {sorted(cls.properties)}"
+            ) from None
+
+    def observe_properties(self, observer: PropertyObserver | None) -> None:
+        """Route this Thing's property changes to ``observer`` (None: nowhere)."""
+        self._property_observer = observer
+
+    def property_changed(self, name: str, value: Any) -> None:
+        """Announce a new value of property ``name`` (called by the descriptors)."""
+        observer = self._property_observer
+        if observer is not None:
+            observer(self, name, value)
+
+    def setup(self) -> Any:
+        """Connect to the hardware. Runs once before the server takes requests."""
+
+    def teardown(self) -> Any:
+        """Release the hardware. Runs once when the server stops."""
