@@ -2,8 +2,8 @@
 
 The parser follows the WHATWG HTML "event stream interpretation" algorithm
 (https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation),
-so a test that passes here passes in a browser. Imports only the standard
-library and httpx2; nothing from labthings_async, so it can test any server.
+so tests see the events a browser would. Imports only the standard library
+and httpx2; nothing from labthings_async, so it can test any server.
 """
 
 from __future__ import annotations
@@ -174,6 +174,8 @@ async def aiter_events(
         event at the end of the body is discarded.
     """
     parser = EventStreamParser() if parser is None else parser
+    # aiter_bytes rather than aiter_raw: it undoes any Content-Encoding, as a
+    # browser would, and otherwise passes each received chunk straight on.
     async with contextlib.aclosing(response.aiter_bytes()) as chunks:
         async for chunk in chunks:
             for event in parser.feed(chunk):

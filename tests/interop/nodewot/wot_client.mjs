@@ -31,7 +31,13 @@
 // values. Result: {"ok": true, "value": [v1, v2, ...], "then": [results...]}
 // (ok false with the partial "value" list on timeout). Then the subscription
 // is stopped (ConsumedThing unobserve/unsubscribe) — failure to stop is
-// reported in "stopError" but does not make the step fail.
+// reported in "stopError" but does not make the step fail (node-wot only
+// *warns* when it cannot find the SSE connection to close: see "warnings").
+// Also reported when they occur: "valueErrors" (value() failed for a
+// notification, e.g. DataSchemaError — such values are not counted) and
+// "subscriptionErrors" (errors node-wot passed to the error listener; for SSE
+// these are "[object Object]" — node-wot stringifies the event, and one is
+// reported each time the server ends the stream; eventsource then reconnects).
 //
 // Optional per-step fields:
 //   "uriVariables": {...}, "formIndex": n   passed to node-wot as InteractionOptions

@@ -1,0 +1,72 @@
+"""The Starlette application: routes, error handling and CORS, put together.
+
+Layer: app (starlette and the HTTP modules below it). Building the app is a
+pure function of the server's state, so an app can be made, mounted and
+tested without hypercorn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import BaseRoute, Mount
+
+from .problem import http_error_handler
+from .routes_invocations import invocation_routes
+from .routes_things import thing_routes
+from .state import ServerState
+
+__all__ = ("RESERVED_NAMES", "build_app")
+
+RESERVED_NAMES = frozenset({"things", "thing_descriptions", "action_invocations"})
+"""Path segments the server uses itself, so no Thing may be called them."""
+
+
+def build_app(
+    state: ServerState,
+    *,
+    prefix: str = "",
+    lifespan: Any = None,
+    cors_origins: Sequence[str] = (),
+) -> Starlette:
+    """Build the Starlette app serving ``state.manager``'s Things.
+
+    Args:
+        state: The manager and settings the routes share.
+        prefix: Path prefix of every route (e.g. ``/api``), or "".
+        lifespan: The app's lifespan (a callable returning an async context
+            manager), usually ``ThingServer.lifespan``.
+        cors_origins: Origins whose pages may call the API (``["*"]`` for any).
+    """
+    routes: list[BaseRoute] = [*invocation_routes(state), *thing_routes(state)]
+    if prefix:
+        routes = [Mount(prefix, routes=routes)]
+    middleware = []
+    if cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(cors_origins),
+                allow_methods=["*"],
+                allow_headers=["*"],
+                expose_headers=["Location", "Link", "Retry-After", "Preference-Applied"],
+            )
+        )
+    lifespan_factory: Any = None
+    if lifespan is not None:
+
+        def lifespan_factory(app: Starlette) -> AbstractAsyncContextManager[None]:
+            return lifespan()  # type: ignore[no-any-return]
+
+    return Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan_factory,
+        exception_handlers={HTTPException: http_error_handler},
+    )

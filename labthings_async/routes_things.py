@@ -1,0 +1,154 @@
+"""Routes for Things: the index, Thing Descriptions, properties and actions.
+
+Layer: HTTP (starlette, the manager). ``/{thing}/{name}`` serves both kinds of
+affordance, so one endpoint dispatches on what ``name`` is and answers a wrong
+method with 405 and an ``Allow`` header listing the right ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from .action import ActionDescriptor
+from .endpoint import problem_endpoint
+from .errors import AffordanceNotFoundError, InvalidInputError, LabThingsError
+from .properties import DataProperty, PropertyDescriptor
+from .routes_invocations import invocation_list_response
+from .state import ServerState
+from .td import thing_description
+from .thing import Thing
+from .wire import base_url, json_response, prefer_wait, read_json_body
+
+__all__ = ("PropertyAccessError", "thing_routes")
+
+
+class PropertyAccessError(LabThingsError):
+    """A property's getter or setter raised."""
+
+    title = "Property access failed"
+    http_status = 500
+
+
+def _not_allowed(request: Request, allowed: list[str]) -> HTTPException:
+    return HTTPException(
+        405,
+        f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}",
+        headers={"Allow": ", ".join(allowed)},
+    )
+
+
+def thing_routes(state: ServerState) -> list[BaseRoute]:
+    """The routes for the index, the TDs and every Thing's affordances."""
+    manager = state.manager
+
+    def thing_url(request: Request, name: str) -> str:
+        return f"{base_url(request)}/{name}/"
+
+    async def index(request: Request) -> Response:
+        return json_response({name: thing_url(request, name) for name in manager.things})
+
+    async def descriptions(request: Request) -> Response:
+        return json_response(
+            {
+                name: thing_description(thing, thing_url(request, name))
+                for name, thing in manager.things.items()
+            }
+        )
+
+    async def description(request: Request) -> Response:
+        thing = manager.get_thing(request.path_params["thing"])
+        return json_response(thing_description(thing, thing_url(request, thing.name)))
+
+    async def affordance(request: Request) -> Response:
+        thing = manager.get_thing(request.path_params["thing"])
+        name = request.path_params["name"]
+        cls = type(thing)
+        if name in cls.properties:
+            return await property_endpoint(request, thing, cls.properties[name])
+        if name in cls.actions:
+            return await action_endpoint(request, thing, cls.actions[name])
+        raise AffordanceNotFoundError(
+            f"Thing {thing.name!r} has no property or action {name!r}; it has "
+            f"properties {sorted(cls.properties)} and actions {sorted(cls.actions)}"
+        )
+
+    async def property_endpoint(
+        request: Request, thing: Thing, descriptor: PropertyDescriptor
+    ) -> Response:
+        allowed = ["GET"] if descriptor.readonly else ["GET", "PUT"]
+        if request.method in ("GET", "HEAD"):
+            value = await _access(descriptor, "reading", descriptor.read, thing)
+            return json_response(value)
+        if request.method != "PUT" or descriptor.readonly:
+            if request.method == "PUT":
+                detail = f"property {descriptor.name!r} of {thing.name!r} is read-only"
+                raise HTTPException(405, detail, headers={"Allow": "GET"})
+            raise _not_allowed(request, allowed)
+        body = await read_json_body(request, state.body_limit)
+        value = descriptor.decode(body)
+        await _access(descriptor, "setting", descriptor.write, thing, value)
+        return Response(status_code=204)
+
+    async def _access(
+        descriptor: PropertyDescriptor, verb: str, call: Callable[..., Any], *args: Any
+    ) -> Any:
+        try:
+            if isinstance(descriptor, DataProperty):
+                return call(*args)  # A stored value: no need for a thread.
+            return await anyio.to_thread.run_sync(call, *args, limiter=state.property_limiter)
+        except LabThingsError:
+            raise
+        except ValueError as error:
+            raise InvalidInputError(
+                f"{verb} property {descriptor.name!r} failed: {error}"
+            ) from error
+        except Exception as error:
+            raise PropertyAccessError(
+                f"{verb} property {descriptor.name!r} failed: {type(error).__name__}: {error}"
+            ) from error
+
+    async def action_endpoint(
+        request: Request, thing: Thing, descriptor: ActionDescriptor
+    ) -> Response:
+        if request.method in ("GET", "HEAD"):
+            return invocation_list_response(
+                request, state, thing=thing.name, action=descriptor.name
+            )
+        if request.method != "POST":
+            raise _not_allowed(request, ["GET", "POST"])
+        body = await read_json_body(request, state.body_limit)
+        invocation = manager.invoke_action(thing, descriptor.name, body)
+        wait = prefer_wait(request, state.max_wait)
+        headers = {}
+        if wait:
+            with anyio.move_on_after(wait) as scope:
+                state.held.add(scope)
+                try:
+                    await invocation.wait()
+                finally:
+                    state.held.discard(scope)
+            headers["Preference-Applied"] = f"wait={wait:g}"
+        base = base_url(request)
+        response = invocation.response(base)
+        headers["Location"] = response.href
+        return json_response(response, 201, headers)
+
+    def route(path: str, endpoint: Callable[[Request], Awaitable[Response]], methods: list[str]) -> Route:
+        return Route(path, problem_endpoint(endpoint, debug=state.debug), methods=methods)
+
+    return [
+        route("/things/", index, ["GET"]),
+        route("/things", index, ["GET"]),
+        route("/thing_descriptions/", descriptions, ["GET"]),
+        route("/thing_descriptions", descriptions, ["GET"]),
+        route("/{thing}/", description, ["GET"]),
+        route("/{thing}", description, ["GET"]),
+        route("/{thing}/{name}", affordance, ["GET", "PUT", "POST", "DELETE", "PATCH"]),
+    ]

@@ -1,0 +1,133 @@
+"""ThingServer: Things, an ActionManager and the app, served by hypercorn.
+
+Layer: server (the only module besides the CLI that imports hypercorn). The
+lifespan starts the manager, which sets up the Things, and stops it in
+reverse. For a host app that mounts ours, ``server.lifespan()`` is the async
+context manager to compose into its own lifespan, since Starlette does not run
+a mounted app's lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import hypercorn.asyncio
+from hypercorn.config import Config
+from hypercorn.typing import ASGIFramework
+
+from .app import RESERVED_NAMES, build_app
+from .manager import ActionManager
+from .state import ServerState
+from .thing import Thing
+
+__all__ = ("ThingServer",)
+
+ShutdownTrigger = Callable[[], Awaitable[Any]]
+
+
+class ThingServer:
+    """Serves a set of Things over HTTP.
+
+    Args:
+        things: The Things, by name (each name is a URL path segment).
+        prefix: Path prefix of every route, e.g. ``/api``.
+        body_limit: Largest request body accepted, in bytes.
+        max_wait: Cap on ``Prefer: wait=N``, in seconds.
+        debug: Put tracebacks in 500 responses.
+        cors_origins: Origins whose web pages may call the API.
+        **manager_options: ``max_threads``, ``max_pending``, ``retention``,
+            ``max_retained``, ``log_len``, ``shutdown_grace`` and the other
+            options of ``ActionManager``.
+
+    Attributes:
+        manager: The ActionManager running the invocations.
+        app: The Starlette app (an ASGI app; mount it, or serve it).
+    """
+
+    def __init__(
+        self,
+        things: Mapping[str, Thing],
+        *,
+        prefix: str = "",
+        body_limit: int = 1024 * 1024,
+        max_wait: float = 30.0,
+        debug: bool = False,
+        cors_origins: Sequence[str] = (),
+        **manager_options: Any,
+    ) -> None:
+        reserved = RESERVED_NAMES & set(things)
+        if reserved:
+            raise ValueError(
+                f"{sorted(reserved)} cannot name a Thing: the server uses those paths itself"
+            )
+        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+            raise ValueError(f"prefix {prefix!r} must start with '/' and not end with one")
+        self.manager = ActionManager(things, **manager_options)
+        self.state = ServerState(
+            self.manager, body_limit=body_limit, max_wait=max_wait, debug=debug
+        )
+        self.app = build_app(
+            self.state, prefix=prefix, lifespan=self.lifespan, cors_origins=cors_origins
+        )
+
+    @asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        """Run the manager (and so the Things' setup and teardown) around the app."""
+        async with self.manager:
+            yield
+
+    def begin_shutdown(self) -> None:
+        """Release held requests so open connections can close (loop thread)."""
+        self.state.release_held()
+
+    async def serve(
+        self,
+        bind: str | Sequence[str] = "127.0.0.1:5000",
+        *,
+        shutdown_trigger: ShutdownTrigger | None = None,
+        config: Config | None = None,
+    ) -> None:
+        """Serve until ``shutdown_trigger`` returns (default: SIGINT or SIGTERM).
+
+        Args:
+            bind: ``host:port``, ``unix:PATH`` or ``fd://N``, or a list of them.
+                The default is loopback only, never all interfaces.
+            shutdown_trigger: An awaitable factory; when it returns, the server
+                stops taking requests, releases held ones, and shuts down.
+            config: A hypercorn Config for anything else (its bind is replaced).
+        """
+        config = config or Config()
+        config.bind = [bind] if isinstance(bind, str) else list(bind)
+        trigger = shutdown_trigger or _signal_trigger()
+
+        async def shutdown() -> None:
+            await trigger()
+            self.begin_shutdown()
+
+        app: ASGIFramework = self.app  # type: ignore[assignment]
+        await hypercorn.asyncio.serve(app, config, shutdown_trigger=shutdown)
+
+    def run(self, host: str = "127.0.0.1", port: int = 5000) -> None:
+        """Serve on ``host:port`` until SIGINT or SIGTERM (blocking)."""
+        asyncio.run(self.serve(f"{host}:{port}"))
+
+
+def _signal_trigger() -> ShutdownTrigger:
+    """A trigger that fires on SIGINT or SIGTERM."""
+
+    async def wait_for_signal() -> None:
+        loop = asyncio.get_running_loop()
+        received = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, received.set)
+        try:
+            await received.wait()
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+
+    return wait_for_signal

@@ -1,0 +1,78 @@
+"""Reading request bodies and writing JSON responses, the same way on every route.
+
+Layer: HTTP (starlette). Bodies are read as a stream with a size limit, so a
+chunked upload (no Content-Length, as node-wot sends) is bounded as well as a
+declared one. JSON is encoded by msgspec straight to bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .problem import BodyTooLargeError, UnsupportedMediaTypeError
+
+__all__ = ("base_url", "json_response", "prefer_wait", "read_json_body")
+
+_JSON_TYPES = re.compile(r"^(application/([\w.+-]+\+)?json|text/json)\s*(;.*)?$", re.IGNORECASE)
+_PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*\"?(\d+(?:\.\d+)?)\"?", re.IGNORECASE)
+
+
+def json_response(
+    content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    """A JSON response encoded by msgspec."""
+    return Response(
+        msgspec.json.encode(content),
+        status_code=status_code,
+        headers=headers,
+        media_type="application/json",
+    )
+
+
+async def read_json_body(request: Request, limit: int) -> bytes:
+    """The request body, checked to be JSON and at most ``limit`` bytes.
+
+    An empty body is returned as ``b""`` whatever its content type.
+
+    Raises:
+        BodyTooLargeError: The body is over ``limit`` (declared or streamed).
+        UnsupportedMediaTypeError: A non-empty body is not declared as JSON.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLargeError(f"the body is {declared} bytes; this server accepts {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLargeError(f"the body is over the {limit}-byte limit of this server")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    content_type = request.headers.get("content-type")
+    if body and content_type is not None and not _JSON_TYPES.match(content_type):
+        raise UnsupportedMediaTypeError(
+            f"the body is {content_type}, but this endpoint reads JSON; send it with "
+            "`Content-Type: application/json`"
+        )
+    return body
+
+
+def prefer_wait(request: Request, cap: float) -> float:
+    """Seconds to hold the reply, from an RFC 7240 ``Prefer: wait=N`` header (capped)."""
+    header = request.headers.get("prefer")
+    if not header:
+        return 0.0
+    match = _PREFER_WAIT.search(header)
+    return min(float(match.group(1)), cap) if match else 0.0
+
+
+def base_url(request: Request) -> str:
+    """The absolute URL of the API root, honouring the mount point (``root_path``)."""
+    return str(request.base_url).rstrip("/")
