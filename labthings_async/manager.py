@@ -119,6 +119,7 @@ class ActionManager:
         self._slots = anyio.CapacityLimiter(max_threads)
         self._thread_limiter = anyio.CapacityLimiter(max_threads)
         self._task_group: anyio.abc.TaskGroup | None = None
+        self._expiry_scope: anyio.CancelScope | None = None
         self._running = False
         self._set_up: list[Thing] = []
         self.loop: asyncio.AbstractEventLoop
@@ -195,7 +196,6 @@ class ActionManager:
                 self._set_up.append(thing)
         except BaseException:
             await self._teardown_things()
-            task_group.cancel_scope.cancel()
             await task_group.__aexit__(None, None, None)
             raise
         task_group.start_soon(self._expire_periodically)
@@ -228,7 +228,13 @@ class ActionManager:
         with anyio.move_on_after(self.shutdown_grace):
             for invocation in unfinished:
                 await invocation.wait()
-        task_group.cancel_scope.cancel()
+        # Cancel each task through its own scope: cancelling the task group's
+        # scope would cancel the host task that entered it, not just its children.
+        for invocation in unfinished:
+            if invocation.scope is not None:
+                invocation.scope.cancel()
+        if self._expiry_scope is not None:
+            self._expiry_scope.cancel()
         await task_group.__aexit__(None, None, None)
         self._task_group = None
         self.hub.close()
@@ -318,22 +324,24 @@ class ActionManager:
         try:
             if invocation.status is not Status.PENDING:
                 return
-            invocation.scope = None
             invocation.transition(Status.RUNNING)
-            try:
-                output = await anyio.to_thread.run_sync(
-                    self._call_in_thread,
-                    invocation,
-                    abandon_on_cancel=True,
-                    limiter=self._thread_limiter,
-                )
-            except anyio.get_cancelled_exc_class():
-                self._finish_abandoned(invocation)
-                raise
-            except Exception as error:
-                self._finish_failed(invocation, error)
-            else:
-                invocation.transition(Status.COMPLETED, output=output)
+            # Clients cancel a threaded action cooperatively; this scope is
+            # cancelled only at shutdown, to abandon a thread that will not stop.
+            with anyio.CancelScope() as invocation.scope:
+                try:
+                    output = await anyio.to_thread.run_sync(
+                        self._call_in_thread,
+                        invocation,
+                        abandon_on_cancel=True,
+                        limiter=self._thread_limiter,
+                    )
+                except anyio.get_cancelled_exc_class():
+                    self._finish_abandoned(invocation)
+                    raise
+                except Exception as error:
+                    self._finish_failed(invocation, error)
+                else:
+                    invocation.transition(Status.COMPLETED, output=output)
         finally:
             self._slots.release_on_behalf_of(invocation)
 
@@ -481,9 +489,10 @@ class ActionManager:
         return expired
 
     async def _expire_periodically(self) -> None:
-        while True:
-            await anyio.sleep(self.expiry_interval)
-            self.expire_invocations()
+        with anyio.CancelScope() as self._expiry_scope:
+            while True:
+                await anyio.sleep(self.expiry_interval)
+                self.expire_invocations()
 
     # -- events ---------------------------------------------------------------------
 

@@ -176,7 +176,7 @@ class FunctionalProperty(PropertyDescriptor, Generic[T]):
         self,
         getter: Callable[[Any], T],
         *,
-        observable: bool = True,
+        observable: bool = False,
         title: str | None = None,
         description: str | None = None,
         **constraints: Any,

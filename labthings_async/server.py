@@ -66,6 +66,7 @@ class ThingServer:
             )
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"prefix {prefix!r} must start with '/' and not end with one")
+        self._active = False
         self.manager = ActionManager(things, **manager_options)
         self.state = ServerState(
             self.manager, body_limit=body_limit, max_wait=max_wait, debug=debug
@@ -76,9 +77,21 @@ class ThingServer:
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
-        """Run the manager (and so the Things' setup and teardown) around the app."""
-        async with self.manager:
+        """Run the manager (and so the Things' setup and teardown) around the app.
+
+        Re-entering while it is already running does nothing, so ``serve()``
+        can start the Things itself, before binding, and the app's own
+        lifespan inside hypercorn then finds them running.
+        """
+        if self._active:
             yield
+            return
+        self._active = True
+        try:
+            async with self.manager:
+                yield
+        finally:
+            self._active = False
 
     def begin_shutdown(self) -> None:
         """Release held requests so open connections can close (loop thread)."""
@@ -109,7 +122,10 @@ class ThingServer:
             self.begin_shutdown()
 
         app: ASGIFramework = self.app  # type: ignore[assignment]
-        await hypercorn.asyncio.serve(app, config, shutdown_trigger=shutdown)
+        # Start the Things before binding, so a failing setup is a plain
+        # ThingSetupError here rather than a lifespan failure inside hypercorn.
+        async with self.lifespan():
+            await hypercorn.asyncio.serve(app, config, shutdown_trigger=shutdown)
 
     def run(self, host: str = "127.0.0.1", port: int = 5000) -> None:
         """Serve on ``host:port`` until SIGINT or SIGTERM (blocking)."""

@@ -1,0 +1,127 @@
+"""Server configuration files, in LabThings-FastAPI's format plus our own keys.
+
+Layer: server (stdlib, msgspec). ``{"things": {"name": "module:Class" |
+{"class": "module:Class", "args": [...], "kwargs": {...}}}}``, optionally with
+``prefix`` (or LabThings' ``api_prefix``), ``host``, ``port`` and the
+ThingServer options. Keys only LabThings uses are accepted and ignored, so an
+existing config file works unchanged.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from .errors import LabThingsError
+from .thing import Thing
+
+__all__ = ("ConfigError", "ServerConfig", "ThingConfig", "import_thing_class", "load_config")
+
+# LabThings-FastAPI config keys with no meaning here.
+_LABTHINGS_ONLY = ("settings_folder", "enable_global_lock", "global_lock_log_level",
+                   "application_config")
+
+
+class ConfigError(LabThingsError, ValueError):
+    """A config file, or a Thing named in it, cannot be used."""
+
+    title = "Invalid configuration"
+
+
+class ThingConfig(msgspec.Struct, forbid_unknown_fields=True):
+    """How to make one Thing: its class and the arguments to construct it with."""
+
+    cls: str = msgspec.field(name="class")
+    args: list[Any] = msgspec.field(default_factory=list)
+    kwargs: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class ServerConfig(msgspec.Struct, forbid_unknown_fields=True):
+    """A whole server: its Things and options."""
+
+    things: dict[str, str | ThingConfig]
+    prefix: str = ""
+    host: str = "127.0.0.1"
+    port: int = 5000
+    options: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Keyword options for ThingServer (``max_threads``, ``retention``...)."""
+
+
+def import_thing_class(path: str) -> type[Thing]:
+    """Import ``module:Class`` (or ``module.Class``), from the current directory too.
+
+    Raises:
+        ConfigError: It cannot be imported, or is not a Thing class.
+    """
+    module_name, sep, class_name = path.partition(":")
+    if not sep:
+        module_name, _, class_name = path.rpartition(".")
+    if not module_name or not class_name:
+        raise ConfigError(f"{path!r} is not of the form module:Class")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # As uvicorn does: modules beside the user.
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ConfigError(f"cannot import module {module_name!r}: {error}") from None
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise ConfigError(f"module {module_name!r} has no attribute {class_name!r}")
+    if not (isinstance(cls, type) and issubclass(cls, Thing)):
+        raise ConfigError(f"{path!r} is not a subclass of labthings_async.Thing")
+    return cls
+
+
+def make_things(config: ServerConfig) -> dict[str, Thing]:
+    """Construct the Things a config names.
+
+    Raises:
+        ConfigError: A class cannot be imported or its constructor fails.
+    """
+    things: dict[str, Thing] = {}
+    for name, spec in config.things.items():
+        if isinstance(spec, str):
+            spec = ThingConfig(cls=spec)
+        cls = import_thing_class(spec.cls)
+        try:
+            things[name] = cls(*spec.args, **spec.kwargs)
+        except Exception as error:
+            raise ConfigError(
+                f"creating Thing {name!r} ({spec.cls}) failed: {type(error).__name__}: {error}"
+            ) from None
+    return things
+
+
+def load_config(path: str | Path) -> ServerConfig:
+    """Read and validate a JSON config file.
+
+    Raises:
+        ConfigError: The file is missing, not JSON, or not a valid config.
+    """
+    try:
+        raw = msgspec.json.decode(Path(path).read_bytes())
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {error.strerror}") from None
+    except msgspec.DecodeError as error:
+        raise ConfigError(f"config file {str(path)!r} is not valid JSON: {error}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a JSON object")
+    for key in _LABTHINGS_ONLY:
+        raw.pop(key, None)
+    if "api_prefix" in raw:
+        raw.setdefault("prefix", raw.pop("api_prefix"))
+    for spec in raw.get("things", {}).values() if isinstance(raw.get("things"), dict) else ():
+        if isinstance(spec, dict) and "cls" in spec:
+            spec.setdefault("class", spec.pop("cls"))
+            spec.pop("thing_slots", None)
+        elif isinstance(spec, dict):
+            spec.pop("thing_slots", None)
+    try:
+        return msgspec.convert(raw, ServerConfig)
+    except msgspec.ValidationError as error:
+        raise ConfigError(f"config file {str(path)!r} is invalid: {error}") from None
