@@ -18,14 +18,18 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount
 
 from .problem import http_error_handler
+from .routes_events import event_routes
 from .routes_invocations import invocation_routes
 from .routes_things import thing_routes
 from .state import ServerState
 
-__all__ = ("RESERVED_NAMES", "build_app")
+__all__ = ("RESERVED_AFFORDANCES", "RESERVED_NAMES", "build_app")
 
 RESERVED_NAMES = frozenset({"things", "thing_descriptions", "action_invocations"})
 """Path segments the server uses itself, so no Thing may be called them."""
+
+RESERVED_AFFORDANCES = frozenset({"events"})
+"""``/{thing}/events`` streams property changes, so no affordance may be called that."""
 
 
 def build_app(
@@ -44,7 +48,12 @@ def build_app(
             manager), usually ``ThingServer.lifespan``.
         cors_origins: Origins whose pages may call the API (``["*"]`` for any).
     """
-    routes: list[BaseRoute] = [*invocation_routes(state), *thing_routes(state)]
+    # Event routes first: their fixed segments would otherwise match as IDs and names.
+    routes: list[BaseRoute] = [
+        *event_routes(state),
+        *invocation_routes(state),
+        *thing_routes(state),
+    ]
     if prefix:
         routes = [Mount(prefix, routes=routes)]
     middleware = []

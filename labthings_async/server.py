@@ -19,7 +19,7 @@ import hypercorn.asyncio
 from hypercorn.config import Config
 from hypercorn.typing import ASGIFramework
 
-from .app import RESERVED_NAMES, build_app
+from .app import RESERVED_AFFORDANCES, RESERVED_NAMES, build_app
 from .manager import ActionManager
 from .state import ServerState
 from .thing import Thing
@@ -39,6 +39,7 @@ class ThingServer:
         max_wait: Cap on ``Prefer: wait=N``, in seconds.
         debug: Put tracebacks in 500 responses.
         cors_origins: Origins whose web pages may call the API.
+        keepalive: Seconds between keep-alive comments on idle event streams.
         **manager_options: ``max_threads``, ``max_pending``, ``retention``,
             ``max_retained``, ``log_len``, ``shutdown_grace`` and the other
             options of ``ActionManager``.
@@ -57,6 +58,7 @@ class ThingServer:
         max_wait: float = 30.0,
         debug: bool = False,
         cors_origins: Sequence[str] = (),
+        keepalive: float = 15.0,
         **manager_options: Any,
     ) -> None:
         reserved = RESERVED_NAMES & set(things)
@@ -64,12 +66,23 @@ class ThingServer:
             raise ValueError(
                 f"{sorted(reserved)} cannot name a Thing: the server uses those paths itself"
             )
+        for name, thing in things.items():
+            clash = RESERVED_AFFORDANCES & (type(thing).actions.keys() | type(thing).properties.keys())
+            if clash:
+                raise ValueError(
+                    f"Thing {name!r} has an affordance called {sorted(clash)}, a path the "
+                    "server uses for its event stream; rename it"
+                )
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"prefix {prefix!r} must start with '/' and not end with one")
         self._active = False
         self.manager = ActionManager(things, **manager_options)
         self.state = ServerState(
-            self.manager, body_limit=body_limit, max_wait=max_wait, debug=debug
+            self.manager,
+            body_limit=body_limit,
+            max_wait=max_wait,
+            debug=debug,
+            keepalive=keepalive,
         )
         self.app = build_app(
             self.state, prefix=prefix, lifespan=self.lifespan, cors_origins=cors_origins
@@ -94,8 +107,8 @@ class ThingServer:
             self._active = False
 
     def begin_shutdown(self) -> None:
-        """Release held requests so open connections can close (loop thread)."""
-        self.state.release_held()
+        """Close event streams and held requests so connections can close (loop thread)."""
+        self.state.begin_shutdown()
 
     async def serve(
         self,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from .hub import Subscription
 from .manager import ActionManager
 
 __all__ = ("ServerState",)
@@ -28,6 +29,10 @@ class ServerState:
         debug: Put tracebacks in 500 responses.
         property_limiter: Bounds the threads that run functional property
             getters and setters (which may block on hardware).
+        keepalive: Seconds between keep-alive comments on idle event streams.
+        retry_ms: Reconnection delay suggested to event-stream clients.
+        streams: The subscriptions of open event streams.
+        closing: True once the server has begun to shut down.
         held: Cancel scopes of requests held open by ``Prefer: wait``,
             released at once when the server starts shutting down.
     """
@@ -41,9 +46,20 @@ class ServerState:
     property_limiter: anyio.CapacityLimiter = field(
         default_factory=lambda: anyio.CapacityLimiter(8)
     )
+    keepalive: float = 15.0
+    retry_ms: int = 2000
+    streams: set[Subscription] = field(default_factory=set)
+    closing: bool = False
     held: set[anyio.CancelScope] = field(default_factory=set)
 
-    def release_held(self) -> None:
-        """Answer every request held by ``Prefer: wait`` now (at shutdown)."""
+    def begin_shutdown(self) -> None:
+        """Close every event stream and answer every held request, now.
+
+        hypercorn waits for open connections to finish before the lifespan
+        shuts the manager down, so these must end first.
+        """
+        self.closing = True
+        for subscription in tuple(self.streams):
+            subscription.close()
         for scope in tuple(self.held):
             scope.cancel()

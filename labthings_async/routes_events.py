@@ -1,0 +1,130 @@
+"""Routes for Server-Sent Event streams: invocations, the firehose, properties.
+
+Layer: HTTP (starlette, the manager). Every stream resumes from the standard
+``Last-Event-ID`` header (or a ``lastEventId`` query parameter, for clients
+that cannot set headers) and is closed by the server's shutdown trigger before
+hypercorn waits for open connections.
+
+- ``/action_invocations/{id}/events``: one invocation's ``status``, ``log`` and
+  ``progress`` events, replayed from the start, then live; the stream closes
+  after the terminal ``status`` event, which carries the output or error.
+- ``/action_invocations/events``: every invocation's ``status`` changes,
+  filterable with ``?thing=`` and ``?action=``.
+- ``/{thing}/events``: changes of all the Thing's properties.
+- ``/{thing}/{property}/events``: changes of one property, ``event:`` set to
+  its name (WoT HTTP SSE profile); ``/{thing}/{property}/values`` sends the
+  same as unnamed events, which is all node-wot 0.9 reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from .endpoint import Endpoint, problem_endpoint
+from .errors import AffordanceNotFoundError, InvalidInputError, ValidationIssue
+from .hub import Event, Subscription
+from .sse import EventStreamResponse, event_frames, named_frame, unnamed_frame
+from .state import ServerState
+
+__all__ = ("event_routes",)
+
+
+def _last_event_id(request: Request) -> int | None:
+    raw = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        raise InvalidInputError(
+            f"Last-Event-ID must be an event ID this server sent (a whole number), got {raw!r}",
+            [ValidationIssue("$.headers.Last-Event-ID", "Expected a whole number")],
+        )
+    return int(raw)
+
+
+def event_routes(state: ServerState) -> list[BaseRoute]:
+    """The routes of every event stream."""
+    manager = state.manager
+
+    def stream(
+        request: Request,
+        subscription: Subscription,
+        render: Callable[[Event], bytes] = named_frame,
+    ) -> Response:
+        if state.closing:
+            subscription.close()
+        else:
+            state.streams.add(subscription)
+        frames = _tracked(
+            event_frames(
+                subscription,
+                render=render,
+                keepalive=state.keepalive,
+                retry_ms=state.retry_ms,
+            ),
+            state,
+            subscription,
+        )
+        return EventStreamResponse(frames, head_only=request.method == "HEAD")
+
+    async def invocation_events(request: Request) -> Response:
+        invocation = manager.get_invocation(request.path_params["id"])
+        subscription = manager.subscribe(invocation, after=_last_event_id(request))
+        return stream(request, subscription)
+
+    async def all_invocation_events(request: Request) -> Response:
+        query = request.query_params
+        subscription = manager.subscribe(
+            thing=query.get("thing"), action=query.get("action"), after=_last_event_id(request)
+        )
+        return stream(request, subscription)
+
+    async def thing_events(request: Request) -> Response:
+        thing = manager.get_thing(request.path_params["thing"])
+        subscription = manager.subscribe_properties(
+            thing=thing.name, after=_last_event_id(request)
+        )
+        return stream(request, subscription)
+
+    def property_subscription(request: Request) -> Subscription:
+        thing = manager.get_thing(request.path_params["thing"])
+        name = request.path_params["name"]
+        descriptor = type(thing).get_property(name)
+        if not descriptor.observable:
+            raise AffordanceNotFoundError(
+                f"property {name!r} of {thing.name!r} is not observable: its changes are "
+                "not published, so poll it with GET instead"
+            )
+        return manager.subscribe_properties(
+            thing=thing.name, name=name, after=_last_event_id(request)
+        )
+
+    async def property_events(request: Request) -> Response:
+        return stream(request, property_subscription(request))
+
+    async def property_values(request: Request) -> Response:
+        return stream(request, property_subscription(request), unnamed_frame)
+
+    def route(path: str, endpoint: Endpoint) -> Route:
+        return Route(path, problem_endpoint(endpoint, debug=state.debug), methods=["GET"])
+
+    return [
+        route("/action_invocations/events", all_invocation_events),
+        route("/action_invocations/{id}/events", invocation_events),
+        route("/{thing}/events", thing_events),
+        route("/{thing}/{name}/events", property_events),
+        route("/{thing}/{name}/values", property_values),
+    ]
+
+
+async def _tracked(frames, state: ServerState, subscription: Subscription):  # type: ignore[no-untyped-def]
+    """Forget the subscription in the server's open-stream set when the stream ends."""
+    try:
+        async for chunk in frames:
+            yield chunk
+    finally:
+        state.streams.discard(subscription)
+        await frames.aclose()
