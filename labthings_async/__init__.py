@@ -40,6 +40,7 @@ from .models import (
     Progress,
 )
 from .properties import property
+from .server import ThingServer
 from .thing import Thing
 
 __all__ = (
@@ -72,6 +73,7 @@ __all__ = (
     "Thing",
     "ThingDependency",
     "ThingNotFoundError",
+    "ThingServer",
     "ThingSetupError",
     "action",
     "cancellable_sleep",
