@@ -21,6 +21,7 @@ from .problem import http_error_handler
 from .routes_events import event_routes
 from .routes_invocations import invocation_routes
 from .routes_things import thing_routes
+from .routes_wot import wot_routes
 from .state import ServerState
 
 __all__ = ("RESERVED_AFFORDANCES", "RESERVED_NAMES", "build_app")
@@ -28,8 +29,8 @@ __all__ = ("RESERVED_AFFORDANCES", "RESERVED_NAMES", "build_app")
 RESERVED_NAMES = frozenset({"things", "thing_descriptions", "action_invocations"})
 """Path segments the server uses itself, so no Thing may be called them."""
 
-RESERVED_AFFORDANCES = frozenset({"events"})
-"""``/{thing}/events`` streams property changes, so no affordance may be called that."""
+RESERVED_AFFORDANCES = frozenset({"events", "properties"})
+"""``/{thing}/events`` and ``/{thing}/properties`` are the Thing's own routes."""
 
 
 def build_app(
@@ -51,6 +52,7 @@ def build_app(
     # Event routes first: their fixed segments would otherwise match as IDs and names.
     routes: list[BaseRoute] = [
         *event_routes(state),
+        *wot_routes(state),
         *invocation_routes(state),
         *thing_routes(state),
     ]

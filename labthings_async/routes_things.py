@@ -18,7 +18,10 @@ from starlette.routing import BaseRoute, Route
 
 from .action import ActionDescriptor
 from .endpoint import problem_endpoint
-from .errors import AffordanceNotFoundError, InvalidInputError, LabThingsError
+from .errors import AffordanceNotFoundError, InvalidInputError, LabThingsError, ValidationIssue
+from .invocation import Invocation
+from .models import InvocationStatus, ProblemDetails
+from .problem import problem_response
 from .properties import DataProperty, PropertyDescriptor
 from .routes_invocations import invocation_list_response
 from .state import ServerState
@@ -123,22 +126,55 @@ def thing_routes(state: ServerState) -> list[BaseRoute]:
             )
         if request.method != "POST":
             raise _not_allowed(request, ["GET", "POST"])
+        reply = request.query_params.get("reply")
+        if reply not in (None, "output"):
+            raise InvalidInputError(
+                f"query parameter 'reply' may only be 'output', got {reply!r}",
+                [ValidationIssue("$.query.reply", "Expected `output`")],
+            )
         body = await read_json_body(request, state.body_limit)
         invocation = manager.invoke_action(thing, descriptor.name, body)
+        href = f"{base_url(request)}/action_invocations/{invocation.id}"
+        if reply == "output":
+            return await _output_reply(invocation, href)
         wait = prefer_wait(request, state.max_wait)
         headers = {}
         if wait:
-            with anyio.move_on_after(wait) as scope:
-                state.held.add(scope)
-                try:
-                    await invocation.wait()
-                finally:
-                    state.held.discard(scope)
+            await _hold(invocation, wait)
             headers["Preference-Applied"] = f"wait={wait:g}"
-        base = base_url(request)
-        response = invocation.response(base)
-        headers["Location"] = response.href
-        return json_response(response, 201, headers)
+        headers["Location"] = href
+        return json_response(invocation.response(base_url(request)), 201, headers)
+
+    async def _hold(invocation: Invocation, seconds: float) -> None:
+        """Wait for the invocation to finish, at most ``seconds`` or until shutdown."""
+        with anyio.move_on_after(seconds) as scope:
+            state.held.add(scope)
+            try:
+                await invocation.wait()
+            finally:
+                state.held.discard(scope)
+
+    async def _output_reply(invocation: Invocation, href: str) -> Response:
+        """Reply as a W3C consumer expects: the output itself, or a failure status.
+
+        This is what the first ``invokeaction`` form of the TD asks for.
+        """
+        await _hold(invocation, state.sync_timeout)
+        headers = {"Location": href}
+        if invocation.status is InvocationStatus.COMPLETED:
+            return json_response(invocation.output, 200, headers)
+        if invocation.error is not None:
+            return problem_response(invocation.error, headers)
+        problem = ProblemDetails(
+            title="Invocation still running",
+            status=504,
+            detail=(
+                f"the invocation is still {invocation.status.value} after "
+                f"{state.sync_timeout:g} s; follow it at {href}"
+            ),
+            instance=href,
+        )
+        return problem_response(problem, headers)
 
     def route(path: str, endpoint: Callable[[Request], Awaitable[Response]], methods: list[str]) -> Route:
         return Route(path, problem_endpoint(endpoint, debug=state.debug), methods=methods)

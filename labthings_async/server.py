@@ -37,6 +37,7 @@ class ThingServer:
         prefix: Path prefix of every route, e.g. ``/api``.
         body_limit: Largest request body accepted, in bytes.
         max_wait: Cap on ``Prefer: wait=N``, in seconds.
+        sync_timeout: Longest wait for a ``?reply=output`` invocation.
         debug: Put tracebacks in 500 responses.
         cors_origins: Origins whose web pages may call the API.
         keepalive: Seconds between keep-alive comments on idle event streams.
@@ -56,6 +57,7 @@ class ThingServer:
         prefix: str = "",
         body_limit: int = 1024 * 1024,
         max_wait: float = 30.0,
+        sync_timeout: float = 300.0,
         debug: bool = False,
         cors_origins: Sequence[str] = (),
         keepalive: float = 15.0,
@@ -81,6 +83,7 @@ class ThingServer:
             self.manager,
             body_limit=body_limit,
             max_wait=max_wait,
+            sync_timeout=sync_timeout,
             debug=debug,
             keepalive=keepalive,
         )

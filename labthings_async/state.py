@@ -24,6 +24,8 @@ class ServerState:
         manager: Runs the invocations.
         body_limit: Largest request body accepted, in bytes.
         max_wait: Cap on ``Prefer: wait=N``, in seconds.
+        sync_timeout: How long a ``?reply=output`` invocation may take before
+            the reply gives up (504) and points at the invocation instead.
         page_size: Default number of invocations per list page.
         max_page_size: Largest page a client may ask for.
         debug: Put tracebacks in 500 responses.
@@ -40,6 +42,7 @@ class ServerState:
     manager: ActionManager
     body_limit: int = 1024 * 1024
     max_wait: float = 30.0
+    sync_timeout: float = 300.0
     page_size: int = 100
     max_page_size: int = 10_000
     debug: bool = False

@@ -25,9 +25,33 @@ TD_CONTEXT = ["https://www.w3.org/2019/wot/td/v1", "https://www.w3.org/2022/wot/
 
 _JSON = "application/json"
 
+_INVOCATION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An invocation, as LabThings serves it; follow links[rel=self] or "
+    "links[rel=events] until status is completed, error or cancelled.",
+    "properties": {
+        "id": {"type": "string"},
+        "status": {"type": "string", "enum": ["pending", "running", "completed", "cancelled",
+                                              "error"]},
+        "href": {"type": "string"},
+        "output": {},
+    },
+}
+
+
+def _form(href: str, op: str | list[str], method: str, **extra: Any) -> dict[str, Any]:
+    """One form; ``op`` always an array, the method always explicit (node-wot uses it as is)."""
+    ops = [op] if isinstance(op, str) else op
+    return {"href": href, "op": ops, "htv:methodName": method, "contentType": _JSON, **extra}
+
 
 def property_affordance(descriptor: PropertyDescriptor) -> dict[str, Any]:
-    """The PropertyAffordance of one property (forms relative to the Thing's URL)."""
+    """The PropertyAffordance of one property (forms relative to the Thing's URL).
+
+    Observable properties get two SSE forms: first ``{name}/values``, unnamed
+    events, the only kind node-wot 0.9 reads; then ``{name}/events``, events
+    named after the property as the WoT HTTP SSE profile has them.
+    """
     affordance = data_schema(descriptor.value_type)
     affordance.pop("title", None)
     if descriptor.title:
@@ -37,29 +61,27 @@ def property_affordance(descriptor: PropertyDescriptor) -> dict[str, Any]:
     affordance["readOnly"] = descriptor.readonly
     affordance["writeOnly"] = False
     affordance["observable"] = descriptor.observable
-    forms: list[dict[str, Any]] = [
-        {
-            "href": descriptor.name,
-            "op": ["readproperty"],
-            "htv:methodName": "GET",
-            "contentType": _JSON,
-        }
-    ]
+    name = descriptor.name
+    forms = [_form(name, "readproperty", "GET")]
     if not descriptor.readonly:
-        forms.append(
-            {
-                "href": descriptor.name,
-                "op": ["writeproperty"],
-                "htv:methodName": "PUT",
-                "contentType": _JSON,
-            }
-        )
+        forms.append(_form(name, "writeproperty", "PUT"))
+    if descriptor.observable:
+        observe = ["observeproperty", "unobserveproperty"]
+        forms.append(_form(f"{name}/values", observe, "GET", subprotocol="sse"))
+        forms.append(_form(f"{name}/events", observe, "GET", subprotocol="sse"))
     affordance["forms"] = forms
     return affordance
 
 
 def action_affordance(descriptor: ActionDescriptor) -> dict[str, Any]:
-    """The ActionAffordance of one action (forms relative to the Thing's URL)."""
+    """The ActionAffordance of one action (forms relative to the Thing's URL).
+
+    Two ways to invoke, for two kinds of client. The first ``invokeaction``
+    form, which W3C consumers such as node-wot take, asks for a synchronous
+    reply (``?reply=output``): the response body is the output, and a failure
+    is a 4xx/5xx problem. The second is the LabThings way, which LabThings'
+    ThingClient uses without reading forms: 201 and the invocation, to follow.
+    """
     input_schema = data_schema(descriptor.input_model)
     input_schema.pop("title", None)
     affordance: dict[str, Any] = {}
@@ -71,13 +93,22 @@ def action_affordance(descriptor: ActionDescriptor) -> dict[str, Any]:
     affordance["output"] = data_schema(descriptor.output_type)
     affordance["safe"] = descriptor.safe
     affordance["idempotent"] = descriptor.idempotent
+    affordance["uriVariables"] = {
+        "id": {"type": "string", "format": "uuid", "description": "An invocation's ID."}
+    }
+    name = descriptor.name
     affordance["forms"] = [
-        {
-            "href": descriptor.name,
-            "op": ["invokeaction"],
-            "htv:methodName": "POST",
-            "contentType": _JSON,
-        }
+        _form(f"{name}?reply=output", "invokeaction", "POST"),
+        _form(
+            name,
+            "invokeaction",
+            "POST",
+            additionalResponses=[
+                {"success": True, "contentType": _JSON, "schema": "invocation"}
+            ],
+        ),
+        _form("../action_invocations/{id}", "queryaction", "GET"),
+        _form("../action_invocations/{id}", "cancelaction", "DELETE"),
     ]
     return affordance
 
@@ -114,6 +145,13 @@ def thing_description(thing: Thing, thing_url: str) -> dict[str, Any]:
     description["base"] = thing_url
     description["securityDefinitions"] = {"nosec_sc": {"scheme": "nosec"}}
     description["security"] = ["nosec_sc"]
+    description["schemaDefinitions"] = {"invocation": _INVOCATION_SCHEMA}
     description["properties"] = affordances["properties"]
     description["actions"] = affordances["actions"]
+    description["forms"] = [
+        _form("properties", "readallproperties", "GET"),
+        _form("events", ["observeallproperties", "unobserveallproperties"], "GET",
+              subprotocol="sse"),
+        _form(f"../action_invocations/?thing={thing.name}", "queryallactions", "GET"),
+    ]
     return description
