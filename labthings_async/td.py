@@ -31,8 +31,10 @@ _INVOCATION_SCHEMA: dict[str, Any] = {
     "links[rel=events] until status is completed, error or cancelled.",
     "properties": {
         "id": {"type": "string"},
-        "status": {"type": "string", "enum": ["pending", "running", "completed", "cancelled",
-                                              "error"]},
+        "status": {
+            "type": "string",
+            "enum": ["pending", "running", "completed", "cancelled", "error"],
+        },
         "href": {"type": "string"},
         "output": {},
     },
@@ -103,9 +105,7 @@ def action_affordance(descriptor: ActionDescriptor) -> dict[str, Any]:
             name,
             "invokeaction",
             "POST",
-            additionalResponses=[
-                {"success": True, "contentType": _JSON, "schema": "invocation"}
-            ],
+            additionalResponses=[{"success": True, "contentType": _JSON, "schema": "invocation"}],
         ),
         _form("../action_invocations/{id}", "queryaction", "GET"),
         _form("../action_invocations/{id}", "cancelaction", "DELETE"),
@@ -150,8 +150,9 @@ def thing_description(thing: Thing, thing_url: str) -> dict[str, Any]:
     description["actions"] = affordances["actions"]
     description["forms"] = [
         _form("properties", "readallproperties", "GET"),
-        _form("events", ["observeallproperties", "unobserveallproperties"], "GET",
-              subprotocol="sse"),
+        _form(
+            "events", ["observeallproperties", "unobserveallproperties"], "GET", subprotocol="sse"
+        ),
         _form(f"../action_invocations/?thing={thing.name}", "queryallactions", "GET"),
     ]
     return description

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from .action import ActionDescriptor
 from .errors import ActionDefinitionError, AffordanceNotFoundError
 from .properties import PropertyDescriptor
+from .schema import SchemaError, data_schema
 
 __all__ = ("PropertyObserver", "Thing")
 
@@ -53,6 +54,9 @@ class Thing:
                     actions[name] = attribute
                 elif isinstance(attribute, PropertyDescriptor):
                     properties[name] = attribute
+        for attribute in vars(cls).values():
+            if isinstance(attribute, ActionDescriptor):
+                attribute.read_signature(cls)
         if properties:
             try:
                 hints = typing.get_type_hints(cls, include_extras=True)
@@ -67,6 +71,11 @@ class Thing:
             raise ActionDefinitionError(
                 f"Thing {cls.__name__}: {sorted(clash)} are both actions and properties"
             )
+        for name, prop in properties.items():
+            _check_describable(cls, f"property {name!r}", prop.value_type)
+        for name, act in actions.items():
+            _check_describable(cls, f"the input of action {name!r}", act.input_model)
+            _check_describable(cls, f"the output of action {name!r}", act.output_type)
         cls.actions = actions
         cls.properties = properties
 
@@ -138,3 +147,11 @@ class Thing:
 
     def teardown(self) -> Any:
         """Release the hardware. Runs once when the server stops."""
+
+
+def _check_describable(cls: type[Thing], what: str, tp: Any) -> None:
+    """Fail at class definition if a Thing Description cannot describe ``tp``."""
+    try:
+        data_schema(tp)
+    except SchemaError as error:
+        raise ActionDefinitionError(f"Thing {cls.__name__}: {what}: {error}") from None

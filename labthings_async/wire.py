@@ -74,5 +74,10 @@ def prefer_wait(request: Request, cap: float) -> float:
 
 
 def base_url(request: Request) -> str:
-    """The absolute URL of the API root, honouring the mount point (``root_path``)."""
-    return str(request.base_url).rstrip("/")
+    """The absolute URL of the API root, honouring every mount point on the way.
+
+    Starlette's ``request.base_url`` is the root of the outermost app, so a
+    host app's mount would be missed; ``root_path`` holds all of them.
+    """
+    url = request.url
+    return f"{url.scheme}://{url.netloc}{request.scope.get('root_path', '')}".rstrip("/")
