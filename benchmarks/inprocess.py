@@ -91,12 +91,12 @@ def main() -> None:
     count, repeats = (200, 3) if args.quick else (3000, 7)
     results = asyncio.run(measure(count, repeats))
     bare = results["bare_thread"]["median_us"]
-    print(f"in-process invoke→result, {count} calls × {repeats} repeats (median [min–max])")
+    print(f"in-process invoke→result, {count} calls x {repeats} repeats (median [min-max])")
     for name, figures in results.items():
         ratio = figures["median_us"] / bare
         print(
             f"  {name:12s} {figures['median_us']:8.1f} µs  "
-            f"[{figures['min_us']:.1f}–{figures['max_us']:.1f}]  {ratio:5.2f}× bare thread"
+            f"[{figures['min_us']:.1f}-{figures['max_us']:.1f}]  {ratio:5.2f}x bare thread"
         )
     if args.json:
         record = {

@@ -4,6 +4,20 @@ The root package only re-exports the public API; see the modules for each idea.
 """
 
 from .action import ActionDescriptor, action
+from .client import AsyncActionHandle, AsyncThingClient
+from .client_errors import (
+    ActionCancelledError,
+    ActionFailedError,
+    ClientError,
+    ClientTimeoutError,
+    InvalidArgumentsError,
+    NotFoundError,
+    PropertyNotWritableError,
+    RequestFailedError,
+    ServerUnavailableError,
+)
+from .client_protocol import ClientSettings
+from .client_sync import ActionHandle, ThingClient
 from .context import (
     CancelHook,
     cancellable_sleep,
@@ -40,20 +54,31 @@ from .models import (
     Progress,
 )
 from .properties import property
+from .remote_invocation import InvocationEvent
 from .server import ThingServer
 from .thing import Thing
 
 __all__ = (
+    "ActionCancelledError",
     "ActionDefinitionError",
     "ActionDescriptor",
+    "ActionFailedError",
+    "ActionHandle",
     "ActionManager",
     "AffordanceNotFoundError",
+    "AsyncActionHandle",
+    "AsyncThingClient",
     "CancelHook",
+    "ClientError",
+    "ClientSettings",
+    "ClientTimeoutError",
     "Event",
     "IllegalTransitionError",
+    "InvalidArgumentsError",
     "InvalidInputError",
     "Invocation",
     "InvocationCancelledError",
+    "InvocationEvent",
     "InvocationFinishedError",
     "InvocationID",
     "InvocationLogger",
@@ -65,12 +90,17 @@ __all__ = (
     "LabThingsError",
     "LogEntry",
     "ManagerNotRunningError",
+    "NotFoundError",
     "ProblemDetails",
     "Progress",
+    "PropertyNotWritableError",
     "QueueFullError",
     "ReadOnlyPropertyError",
+    "RequestFailedError",
+    "ServerUnavailableError",
     "Subscription",
     "Thing",
+    "ThingClient",
     "ThingDependency",
     "ThingNotFoundError",
     "ThingServer",

@@ -21,7 +21,7 @@ import msgspec
 
 from .context import CancelHook, current_invocation
 from .dependencies import Dependency, DependencyKind, ThingDependency
-from .errors import ActionDefinitionError, InvalidInputError
+from .errors import ActionDefinitionError, InvalidInputError, ValidationIssue
 from .validation import convert_value, decode_json
 
 if TYPE_CHECKING:
@@ -73,20 +73,32 @@ class ActionDescriptor:
         self._thing_types: dict[str, Any] = {}
         self.input_fields: tuple[str, ...] = ()
         self.extra_fields_type: Any = None
+        self._self_name = "self"
         self.input_model: type[msgspec.Struct] = msgspec.Struct
         self.output_type: Any = Any
         functools.update_wrapper(self, function)  # type: ignore[arg-type]
 
     def __set_name__(self, owner: type[Any], name: str) -> None:
         self.name = name
-        self._read_signature(owner)
 
-    def _read_signature(self, owner: type[Any]) -> None:
+    def read_signature(self, owner: type[Any]) -> None:
+        """Build the input model from the signature, once the owning class exists.
+
+        ``Thing.__init_subclass__`` calls this rather than ``__set_name__``:
+        Python 3.11 wraps any error raised in ``__set_name__`` in a
+        ``RuntimeError``, which would hide the ``ActionDefinitionError``.
+
+        Raises:
+            ActionDefinitionError: The signature cannot be served.
+        """
         where = f"action {owner.__name__}.{self.name}"
         try:
             hints = typing.get_type_hints(self.function, include_extras=True)
         except NameError as error:
-            raise ActionDefinitionError(f"{where}: cannot resolve an annotation ({error})") from None
+            raise ActionDefinitionError(
+                f"{where}: cannot resolve an annotation ({error})"
+            ) from None
+        self._self_name = next(iter(inspect.signature(self.function).parameters), "self")
         fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
         parameters = list(inspect.signature(self.function).parameters.values())[1:]
         for parameter in parameters:
@@ -175,9 +187,29 @@ class ActionDescriptor:
         what = f"the input of action {self.name!r}"
         known = {name: value.pop(name) for name in self.input_fields if name in value}
         arguments = self._arguments(convert_value(known, self.input_model, what))
-        extras = convert_value(value, dict[str, self.extra_fields_type], what)  # type: ignore[name-defined]
-        arguments.update(extras)
+        for name, extra in value.items():
+            if name in self.dependencies or name == self._self_name:
+                raise InvalidInputError(
+                    f"{what} is invalid: {name!r} is not an argument clients can send",
+                    [ValidationIssue(f"$.{name}", "Object contains a reserved field")],
+                )
+            arguments[name] = self._convert_extra(name, extra, what)
         return arguments
+
+    def _convert_extra(self, name: str, value: Any, what: str) -> Any:
+        """Validate one ``**kwargs`` value, naming its field in the error path.
+
+        msgspec would report a failing ``dict`` value only as ``$[...]``.
+        """
+        try:
+            return convert_value(value, self.extra_fields_type, what)
+        except InvalidInputError as error:
+            issue = error.issues[0]
+            path = f"$.{name}{issue.path[1:]}"
+            raise InvalidInputError(
+                f"{what} is invalid: {issue.message} - at `{path}`",
+                [ValidationIssue(path, issue.message)],
+            ) from None
 
     # -- calling ---------------------------------------------------------------
 

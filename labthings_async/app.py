@@ -15,7 +15,8 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute, Match, Mount, Route
+from starlette.types import Scope
 
 from .problem import http_error_handler
 from .routes_events import event_routes
@@ -31,6 +32,32 @@ RESERVED_NAMES = frozenset({"things", "thing_descriptions", "action_invocations"
 
 RESERVED_AFFORDANCES = frozenset({"events", "properties"})
 """``/{thing}/events`` and ``/{thing}/properties`` are the Thing's own routes."""
+
+
+class _PathRoute(Route):
+    """A route that answers every request for its path, whatever the method.
+
+    Starlette prefers a later route that takes the method to an earlier one that
+    only matched the path, and ``/{thing}/{name}`` takes every method: a POST to
+    ``/action_invocations/{id}`` or ``/{thing}/events`` would reach it and be
+    told "no Thing called 'action_invocations'" (404) instead of a 405 with
+    ``Allow``. Routes are listed most specific first, so the first whose path
+    matches owns the request.
+    """
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        """Match on the path alone; ``handle`` answers a wrong method with 405."""
+        match, child_scope = super().matches(scope)
+        return (Match.FULL if match is Match.PARTIAL else match), child_scope
+
+
+def _owning_paths(routes: list[BaseRoute]) -> list[BaseRoute]:
+    return [
+        _PathRoute(route.path, route.endpoint, methods=list(route.methods), name=route.name)
+        if type(route) is Route and route.methods
+        else route
+        for route in routes
+    ]
 
 
 def build_app(
@@ -50,12 +77,14 @@ def build_app(
         cors_origins: Origins whose pages may call the API (``["*"]`` for any).
     """
     # Event routes first: their fixed segments would otherwise match as IDs and names.
-    routes: list[BaseRoute] = [
-        *event_routes(state),
-        *wot_routes(state),
-        *invocation_routes(state),
-        *thing_routes(state),
-    ]
+    routes: list[BaseRoute] = _owning_paths(
+        [
+            *event_routes(state),
+            *wot_routes(state),
+            *invocation_routes(state),
+            *thing_routes(state),
+        ]
+    )
     if prefix:
         routes = [Mount(prefix, routes=routes)]
     middleware = []

@@ -32,7 +32,10 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         ),
     )
     serve.add_argument("target", metavar="TARGET", help="CONFIG.json or module:Class")
-    serve.add_argument("--name", help="the Thing's name when TARGET is a class (default: its class name in lower case)")
+    serve.add_argument(
+        "--name",
+        help="the Thing's name when TARGET is a class (default: its class name in lower case)",
+    )
     serve.add_argument("--host", help="interface to listen on (default 127.0.0.1, loopback only)")
     serve.add_argument("--port", type=int, help="port to listen on (default 5000)")
     serve.add_argument("--prefix", help="path prefix for every route, e.g. /api")
@@ -61,9 +64,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         config = _server_config(args)
         things = make_things(config)
-        server = ThingServer(
-            things, prefix=config.prefix, debug=args.debug, **config.options
-        )
+        server = ThingServer(things, prefix=config.prefix, debug=args.debug, **config.options)
     except (ConfigError, ValueError, TypeError) as error:
         print(f"labthings-async: {error}", file=sys.stderr)
         return EXIT_CONFIG
@@ -89,7 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _serve_parser(commands)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     if args.command == "serve":
         return _serve(args)
     parser.error(f"unknown command {args.command!r}")

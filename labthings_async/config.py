@@ -23,8 +23,12 @@ from .thing import Thing
 __all__ = ("ConfigError", "ServerConfig", "ThingConfig", "import_thing_class", "load_config")
 
 # LabThings-FastAPI config keys with no meaning here.
-_LABTHINGS_ONLY = ("settings_folder", "enable_global_lock", "global_lock_log_level",
-                   "application_config")
+_LABTHINGS_ONLY = (
+    "settings_folder",
+    "enable_global_lock",
+    "global_lock_log_level",
+    "application_config",
+)
 
 
 class ConfigError(LabThingsError, ValueError):

@@ -298,9 +298,7 @@ class Invocation:
     def add_log(self, entry: LogEntry) -> None:
         """Append a log record and publish it (any thread)."""
         self.log.append(entry)
-        self._emit(
-            Event.encode("log", entry, thing=self.thing_name, affordance=self.action.name)
-        )
+        self._emit(Event.encode("log", entry, thing=self.thing_name, affordance=self.action.name))
 
     def set_progress(self, percent: float | None, message: str | None = None) -> None:
         """Record progress; subscribers get the latest value, coalesced (any thread)."""
@@ -322,7 +320,9 @@ class Invocation:
         if self.status.is_finished:
             return
         self._host.hub.publish(
-            Event.encode("progress", self.progress, thing=self.thing_name, affordance=self.action.name),
+            Event.encode(
+                "progress", self.progress, thing=self.thing_name, affordance=self.action.name
+            ),
             self.events,
         )
 

@@ -195,10 +195,14 @@ class ActionManager:
                 await self._call_lifecycle(thing, "setup")
                 self._set_up.append(thing)
         except BaseException:
-            await self._teardown_things()
+            with anyio.CancelScope(shield=True):
+                await self._teardown_things()
             await task_group.__aexit__(None, None, None)
             raise
-        task_group.start_soon(self._expire_periodically)
+        # Made here, not in the task: a shutdown before the task first runs
+        # must still find the scope to cancel.
+        self._expiry_scope = anyio.CancelScope()
+        task_group.start_soon(self._expire_periodically, self._expiry_scope)
         self._running = True
         return self
 
@@ -222,12 +226,16 @@ class ActionManager:
             return
         self._running = False
         unfinished = [inv for inv in self._invocations.values() if not inv.finished]
-        for invocation in unfinished:
-            if not invocation.finished:
-                invocation.cancel()
-        with anyio.move_on_after(self.shutdown_grace):
+        # Shielded, like the teardown below: a host that is itself being
+        # cancelled (Ctrl-C, a timeout) must still stop every invocation and
+        # release the hardware. The grace keeps the wait bounded.
+        with anyio.CancelScope(shield=True):
             for invocation in unfinished:
-                await invocation.wait()
+                if not invocation.finished:
+                    invocation.cancel()
+            with anyio.move_on_after(self.shutdown_grace):
+                for invocation in unfinished:
+                    await invocation.wait()
         # Cancel each task through its own scope: cancelling the task group's
         # scope would cancel the host task that entered it, not just its children.
         for invocation in unfinished:
@@ -235,10 +243,13 @@ class ActionManager:
                 invocation.scope.cancel()
         if self._expiry_scope is not None:
             self._expiry_scope.cancel()
-        await task_group.__aexit__(None, None, None)
-        self._task_group = None
-        self.hub.close()
-        await self._teardown_things()
+        try:
+            await task_group.__aexit__(None, None, None)
+        finally:
+            self._task_group = None
+            self.hub.close()
+            with anyio.CancelScope(shield=True):
+                await self._teardown_things()
 
     async def _teardown_things(self) -> None:
         while self._set_up:
@@ -264,9 +275,7 @@ class ActionManager:
 
     # -- invoking -----------------------------------------------------------------
 
-    def invoke_action(
-        self, thing: Thing | str, action: str, input: Any = None, /
-    ) -> Invocation:
+    def invoke_action(self, thing: Thing | str, action: str, input: Any = None, /) -> Invocation:
         """Start an invocation and return it at once, ``pending`` (loop thread only).
 
         Args:
@@ -380,7 +389,9 @@ class ActionManager:
                     invocation.transition(Status.COMPLETED, output=output)
             if not invocation.finished:
                 # Its own scope was cancelled: a client cancelled it.
-                self._finish_failed(invocation, InvocationCancelledError("the invocation was cancelled"))
+                self._finish_failed(
+                    invocation, InvocationCancelledError("the invocation was cancelled")
+                )
         except anyio.get_cancelled_exc_class():
             self._finish_abandoned(invocation)
             raise
@@ -399,8 +410,7 @@ class ActionManager:
     def _finish_abandoned(self, invocation: Invocation) -> None:
         if not invocation.finished:
             error = InvocationCancelledError(
-                f"the server shut down and the action did not stop within "
-                f"{self.shutdown_grace} s"
+                f"the server shut down and the action did not stop within {self.shutdown_grace} s"
             )
             invocation.transition(Status.CANCELLED, error=problem_from_exception(error))
 
@@ -469,8 +479,7 @@ class ActionManager:
         """Summaries of the retained invocations, newest first."""
         selected = self.iter_invocations(thing=thing, action=action, status=status)
         return [
-            invocation.summary_model(base_url)
-            for invocation in itertools.islice(selected, limit)
+            invocation.summary_model(base_url) for invocation in itertools.islice(selected, limit)
         ]
 
     def __len__(self) -> int:
@@ -488,8 +497,8 @@ class ActionManager:
                 expired += 1
         return expired
 
-    async def _expire_periodically(self) -> None:
-        with anyio.CancelScope() as self._expiry_scope:
+    async def _expire_periodically(self, scope: anyio.CancelScope) -> None:
+        with scope:
             while True:
                 await anyio.sleep(self.expiry_interval)
                 self.expire_invocations()

@@ -60,9 +60,7 @@ class UnsupportedMediaTypeError(LabThingsError):
     http_status = 415
 
 
-def problem_response(
-    problem: ProblemDetails, headers: Mapping[str, str] | None = None
-) -> Response:
+def problem_response(problem: ProblemDetails, headers: Mapping[str, str] | None = None) -> Response:
     """Encode a problem as an ``application/problem+json`` response."""
     return Response(
         msgspec.json.encode(problem),
@@ -89,8 +87,13 @@ def problem_for(
             errors=issues or None,
         )
     elif isinstance(error, LabThingsError):
+        detail = str(error)
+        if error.http_status == 500:  # Something failed in the server, not in the request.
+            logger.error("error in %s %s", request.method, instance, exc_info=error)
+            if debug:
+                detail = "".join(traceback.format_exception(error))
         problem = ProblemDetails(
-            title=error.title, status=error.http_status, detail=str(error), instance=instance
+            title=error.title, status=error.http_status, detail=detail, instance=instance
         )
         if isinstance(error, QueueFullError):
             headers["Retry-After"] = str(error.retry_after)
@@ -108,9 +111,7 @@ def problem_for(
         )
         headers.update(error.headers or {})
     else:
-        logger.error(
-            "unhandled error in %s %s", request.method, instance, exc_info=error
-        )
+        logger.error("unhandled error in %s %s", request.method, instance, exc_info=error)
         detail = "the server failed unexpectedly; the error is in the server log"
         if debug:
             detail = "".join(traceback.format_exception(error))

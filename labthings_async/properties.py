@@ -229,7 +229,15 @@ class FunctionalProperty(PropertyDescriptor, Generic[T]):
 
 
 @overload
-def property(getter: Callable[[Any], T], /) -> FunctionalProperty[T]: ...
+def property(
+    getter: Callable[[Any], T],
+    /,
+    *,
+    observable: bool = ...,
+    title: str | None = ...,
+    description: str | None = ...,
+    **constraints: Any,
+) -> FunctionalProperty[T]: ...
 @overload
 def property(
     *,

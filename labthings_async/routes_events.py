@@ -18,6 +18,7 @@ hypercorn waits for open connections.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from starlette.requests import Request
@@ -33,13 +34,20 @@ from .state import ServerState
 __all__ = ("event_routes",)
 
 
+# ASCII digits only: str.isdigit() also accepts "²", which int() rejects. Event
+# IDs count up from 1, so more digits than an int64 holds is never one we sent
+# (and int() refuses strings past a few thousand digits).
+_EVENT_ID = re.compile(r"[0-9]{1,19}")
+
+
 def _last_event_id(request: Request) -> int | None:
     raw = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
     if raw is None or raw == "":
         return None
-    if not raw.isdigit():
+    if not _EVENT_ID.fullmatch(raw):
         raise InvalidInputError(
-            f"Last-Event-ID must be an event ID this server sent (a whole number), got {raw!r}",
+            f"Last-Event-ID must be an event ID this server sent (a whole number), "
+            f"got {raw[:40]!r}",
             [ValidationIssue("$.headers.Last-Event-ID", "Expected a whole number")],
         )
     return int(raw)
@@ -58,17 +66,20 @@ def event_routes(state: ServerState) -> list[BaseRoute]:
             subscription.close()
         else:
             state.streams.add(subscription)
-        frames = _tracked(
-            event_frames(
-                subscription,
-                render=render,
-                keepalive=state.keepalive,
-                retry_ms=state.retry_ms,
-            ),
-            state,
-            subscription,
+
+        def forget() -> None:
+            state.streams.discard(subscription)
+            subscription.close()
+
+        frames = event_frames(
+            subscription, render=render, keepalive=state.keepalive, retry_ms=state.retry_ms
         )
-        return EventStreamResponse(frames, head_only=request.method == "HEAD")
+        return EventStreamResponse(
+            frames,
+            head_only=request.method == "HEAD",
+            on_close=forget,
+            shutdown_scopes=state.held,
+        )
 
     async def invocation_events(request: Request) -> Response:
         invocation = manager.get_invocation(request.path_params["id"])
@@ -84,9 +95,7 @@ def event_routes(state: ServerState) -> list[BaseRoute]:
 
     async def thing_events(request: Request) -> Response:
         thing = manager.get_thing(request.path_params["thing"])
-        subscription = manager.subscribe_properties(
-            thing=thing.name, after=_last_event_id(request)
-        )
+        subscription = manager.subscribe_properties(thing=thing.name, after=_last_event_id(request))
         return stream(request, subscription)
 
     def property_subscription(request: Request) -> Subscription:
@@ -118,13 +127,3 @@ def event_routes(state: ServerState) -> list[BaseRoute]:
         route("/{thing}/{name}/events", property_events),
         route("/{thing}/{name}/values", property_values),
     ]
-
-
-async def _tracked(frames, state: ServerState, subscription: Subscription):  # type: ignore[no-untyped-def]
-    """Forget the subscription in the server's open-stream set when the stream ends."""
-    try:
-        async for chunk in frames:
-            yield chunk
-    finally:
-        state.streams.discard(subscription)
-        await frames.aclose()

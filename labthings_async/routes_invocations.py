@@ -9,6 +9,7 @@ the position of the last invocation shown.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 
 from starlette.requests import Request
@@ -26,14 +27,19 @@ __all__ = ("invocation_list_response", "invocation_routes")
 
 _STATUSES = ", ".join(status.value for status in InvocationStatus)
 
+# ASCII digits only: str.isdigit() also accepts "²", which int() rejects, and
+# int() refuses strings of more than a few thousand digits.
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,20}")
+
 
 def _query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not _WHOLE_NUMBER.fullmatch(raw) or not low <= int(raw) <= high:
         raise InvalidInputError(
-            f"query parameter {name!r} must be a whole number from {low} to {high}, got {raw!r}",
+            f"query parameter {name!r} must be a whole number from {low} to {high}, "
+            f"got {raw[:40]!r}",
             [ValidationIssue(f"$.query.{name}", f"Expected an integer in [{low}, {high}]")],
         )
     return int(raw)

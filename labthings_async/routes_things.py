@@ -109,6 +109,11 @@ def thing_routes(state: ServerState) -> list[BaseRoute]:
         except LabThingsError:
             raise
         except ValueError as error:
+            if verb != "setting":
+                raise PropertyAccessError(
+                    f"{verb} property {descriptor.name!r} failed: ValueError: {error}"
+                ) from error
+            # A setter that refuses a value is the client's mistake; a getter's is not.
             raise InvalidInputError(
                 f"{verb} property {descriptor.name!r} failed: {error}"
             ) from error
@@ -176,7 +181,9 @@ def thing_routes(state: ServerState) -> list[BaseRoute]:
         )
         return problem_response(problem, headers)
 
-    def route(path: str, endpoint: Callable[[Request], Awaitable[Response]], methods: list[str]) -> Route:
+    def route(
+        path: str, endpoint: Callable[[Request], Awaitable[Response]], methods: list[str]
+    ) -> Route:
         return Route(path, problem_endpoint(endpoint, debug=state.debug), methods=methods)
 
     return [
@@ -186,5 +193,10 @@ def thing_routes(state: ServerState) -> list[BaseRoute]:
         route("/thing_descriptions", descriptions, ["GET"]),
         route("/{thing}/", description, ["GET"]),
         route("/{thing}", description, ["GET"]),
-        route("/{thing}/{name}", affordance, ["GET", "PUT", "POST", "DELETE", "PATCH"]),
+        route(
+            "/{thing}/{name}",
+            affordance,
+            # Every method reaches the endpoint, which knows what the affordance allows.
+            ["GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"],
+        ),
     ]

@@ -10,7 +10,9 @@ a mounted app's lifespan.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -69,7 +71,9 @@ class ThingServer:
                 f"{sorted(reserved)} cannot name a Thing: the server uses those paths itself"
             )
         for name, thing in things.items():
-            clash = RESERVED_AFFORDANCES & (type(thing).actions.keys() | type(thing).properties.keys())
+            clash = RESERVED_AFFORDANCES & (
+                type(thing).actions.keys() | type(thing).properties.keys()
+            )
             if clash:
                 raise ValueError(
                     f"Thing {name!r} has an affordance called {sorted(clash)}, a path the "
@@ -131,6 +135,10 @@ class ThingServer:
         """
         config = config or Config()
         config.bind = [bind] if isinstance(bind, str) else list(bind)
+        if config.errorlog == "-" and logging.getLogger().handlers:
+            # The program has configured logging: log through it. hypercorn's own
+            # stderr handler would print every line a second time, via the root.
+            config.errorlog = logging.getLogger("hypercorn.error")
         trigger = shutdown_trigger or _signal_trigger()
 
         async def shutdown() -> None:
@@ -141,11 +149,36 @@ class ThingServer:
         # Start the Things before binding, so a failing setup is a plain
         # ThingSetupError here rather than a lifespan failure inside hypercorn.
         async with self.lifespan():
+            _bind_now(config)
             await hypercorn.asyncio.serve(app, config, shutdown_trigger=shutdown)
 
     def run(self, host: str = "127.0.0.1", port: int = 5000) -> None:
         """Serve on ``host:port`` until SIGINT or SIGTERM (blocking)."""
         asyncio.run(self.serve(f"{host}:{port}"))
+
+
+def _bind_now(config: Config) -> None:
+    """Bind the sockets here, handing them to hypercorn as ``fd://N``.
+
+    hypercorn binds only after it has started the app's lifespan, and a bind
+    that fails (a busy port) leaves that lifespan task behind, to be cancelled
+    at loop shutdown with a traceback wall. Bound here, a busy port is a plain
+    ``OSError`` from ``serve()``.
+
+    Raises:
+        OSError: A socket cannot be bound.
+    """
+    sockets = config.create_sockets()
+
+    def handed_over(bound: list[socket.socket]) -> list[str]:
+        return [f"fd://{sock.detach()}" for sock in bound]
+
+    if config.ssl_enabled:
+        config.bind = handed_over(sockets.secure_sockets)
+        config.insecure_bind = handed_over(sockets.insecure_sockets)
+        config.quic_bind = handed_over(sockets.quic_sockets)
+    else:
+        config.bind = handed_over(sockets.insecure_sockets)
 
 
 def _signal_trigger() -> ShutdownTrigger:

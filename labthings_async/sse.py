@@ -57,10 +57,11 @@ async def event_frames(
 ) -> AsyncIterator[bytes]:
     """The bytes of an event stream: a greeting, then events and keep-alives.
 
-    The subscription is closed when the stream ends for any reason.
+    The subscription is closed when the stream ends for any reason, including
+    a client that goes away while the greeting is being sent.
     """
-    yield b"retry: %d\n: connected\n\n" % retry_ms
     async with subscription:
+        yield b"retry: %d\n: connected\n\n" % retry_ms
         while True:
             ready: list[bytes] = []
             while len(ready) < _BATCH:
@@ -87,6 +88,14 @@ class EventStreamResponse(Response):
         frames: The stream's bytes (see ``event_frames``).
         head_only: Answer the headers only (for ``HEAD``); ``frames`` is closed.
         headers: Extra headers.
+        on_close: Called once the response is over, however it ends. An async
+            generator that never started runs none of its own clean-up when
+            closed (a ``HEAD``, or a client gone before the first chunk), so
+            whatever the stream holds is released here.
+        shutdown_scopes: Cancel scopes the server cancels when it starts to
+            shut down. While a write waits for the client to take more bytes,
+            its scope is in this set, so a client that has stopped reading
+            cannot hold up the shutdown.
     """
 
     media_type = "text/event-stream"
@@ -97,34 +106,64 @@ class EventStreamResponse(Response):
         *,
         head_only: bool = False,
         headers: Mapping[str, str] | None = None,
+        on_close: Callable[[], object] | None = None,
+        shutdown_scopes: set[anyio.CancelScope] | None = None,
     ) -> None:
         self.frames = frames
         self.head_only = head_only
+        self.on_close = on_close
+        self.shutdown_scopes = shutdown_scopes if shutdown_scopes is not None else set()
         self.status_code = 200
         self.background = None
         self.init_headers({**SSE_HEADERS, **(headers or {})})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Send the stream until it ends or the client goes away."""
-        await send(
-            {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
-        )
-        async with aclosing(self.frames) as frames:  # type: ignore[type-var]
-            if self.head_only:
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-                return
-            async with anyio.create_task_group() as task_group:
-
-                async def watch_for_disconnect() -> None:
-                    while (await receive())["type"] != "http.disconnect":
-                        pass
-                    task_group.cancel_scope.cancel()
-
-                task_group.start_soon(watch_for_disconnect)
-                try:
-                    async for chunk in frames:
-                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        try:
+            async with aclosing(self.frames) as frames:  # type: ignore[type-var]
+                await send(
+                    {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
+                )
+                if self.head_only:
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
-                except OSError:
-                    pass  # The client went away mid-write.
+                    return
+                await self._stream(frames, receive, send)
+        finally:
+            if self.on_close is not None:
+                self.on_close()
+
+    async def _stream(self, frames: AsyncIterator[bytes], receive: Receive, send: Send) -> None:
+        async with anyio.create_task_group() as task_group:
+
+            async def watch_for_disconnect() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
                 task_group.cancel_scope.cancel()
+
+            task_group.start_soon(watch_for_disconnect)
+            try:
+                async for chunk in frames:
+                    if not await self._write(send, chunk, more_body=True):
+                        break
+                else:
+                    await self._write(send, b"", more_body=False)
+            except OSError:
+                pass  # The client went away mid-write.
+            task_group.cancel_scope.cancel()
+
+    async def _write(self, send: Send, body: bytes, *, more_body: bool) -> bool:
+        """Send one chunk; False if the server's shutdown interrupted the write.
+
+        hypercorn's write waits until the client has taken most of what was
+        sent before. A client that stopped reading (asleep, or wedged) makes it
+        wait for good; hypercorn would then wait for that connection at
+        shutdown, and a cancellation arriving there later leaves its own
+        close waiting on the same full buffer, indefinitely.
+        """
+        with anyio.CancelScope() as scope:
+            self.shutdown_scopes.add(scope)
+            try:
+                await send({"type": "http.response.body", "body": body, "more_body": more_body})
+            finally:
+                self.shutdown_scopes.discard(scope)
+        return not scope.cancelled_caught

@@ -48,7 +48,7 @@ def decode_json(raw: bytes, type_: type[T] | Any, what: str) -> T:
 def convert_value(value: Any, type_: type[T] | Any, what: str) -> T:
     """Validate a Python value against ``type_`` as if it had come as JSON."""
     try:
-        result: T = msgspec.convert(value, type_, strict=False)
+        result: T = msgspec.convert(value, type_)
     except msgspec.MsgspecError as error:
         raise invalid_input(error, what) from None
     return result

@@ -12,18 +12,14 @@ import httpx2
 import hypercorn.asyncio
 import hypercorn.config
 import pytest
-from eventsource import (
-    EventStreamParser,
-    SSEEvent,
-    aiter_events,
-    iter_events,
-    read_events,
-)
+from eventsource import aiter_events, iter_events, read_events
 from hypercorn.typing import ASGIFramework
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.routing import Route
+
+from labthings_async.eventsource import EventStreamParser, SSEEvent
 
 
 def message(data: str, last_event_id: str = "") -> SSEEvent:
