@@ -18,6 +18,7 @@ import matplotlib
 matplotlib.use("Agg")  # No display: render to files only.
 
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 
 from .results import Ratio, Series
 from .stats import spread
@@ -40,7 +41,7 @@ def _label(text: str, width: int = 44) -> str:
     return "\n".join(textwrap.wrap(text, width)) or text
 
 
-def _draw_series(axes: plt.Axes, title: str, items: list[Series]) -> None:
+def _draw_series(axes: Axes, title: str, items: list[Series]) -> None:
     medians, lows, highs = zip(*(spread(item.samples) for item in items), strict=True)
     positions = range(len(items))
     axes.barh(
@@ -61,7 +62,7 @@ def _draw_series(axes: plt.Axes, title: str, items: list[Series]) -> None:
         axes.set_xscale("log")
 
 
-def _draw_ratios(axes: plt.Axes, ratios: Sequence[Ratio]) -> None:
+def _draw_ratios(axes: Axes, ratios: Sequence[Ratio]) -> None:
     shown = [r for r in ratios if math.isfinite(r.median) and r.median > 0]
     if not shown:
         axes.set_axis_off()

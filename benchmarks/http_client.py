@@ -12,6 +12,7 @@ bodies, and can stream a chunked body (for Server-Sent Events).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -77,10 +78,8 @@ class Connection:
         writer, self._writer, self._reader = self._writer, None, None
         if writer is not None:
             writer.close()
-            try:
+            with contextlib.suppress(OSError):
                 await writer.wait_closed()
-            except OSError:
-                pass
 
     def _head(
         self, method: str, target: str, body: bytes | None, headers: Mapping[str, str] | None

@@ -70,7 +70,10 @@ async def _create(server: Server, connections: list[Connection], count: int) -> 
     # Noops finish in creation order, so once each client's last one has, all have.
     for invocation in last:
         target = link(invocation, "self")
-        while (await connections[0].request("GET", target)).json()["status"] not in FINISHED:
+        while True:
+            reply = await connections[0].request("GET", target)
+            if reply.json()["status"] in FINISHED:
+                break
             await asyncio.sleep(0.01)
     await asyncio.sleep(0.5)  # Let the server settle before its memory is read.
     return rate

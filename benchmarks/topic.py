@@ -14,10 +14,10 @@ import json
 import math
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from types import FrameType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .affinity import CPUPlan, plan
 from .results import Ratio, Series, Target, TopicResult
@@ -27,7 +27,7 @@ from .table import ratio_table, series_table
 __all__ = ("Settings", "paired_ratio", "run_topic")
 
 T = TypeVar("T")
-Measure = Callable[["Settings", TopicResult], Awaitable[None]]
+Measure = Callable[["Settings", TopicResult], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True)

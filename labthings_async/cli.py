@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from .cli_client import add_client_commands
 from .config import ConfigError, ServerConfig, load_config, make_things
 from .errors import ThingSetupError
 
@@ -89,12 +90,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _serve_parser(commands)
+    add_client_commands(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if args.command == "serve":
         return _serve(args)
+    if hasattr(args, "run"):  # call, watch, describe (cli_client)
+        return int(args.run(args))
     parser.error(f"unknown command {args.command!r}")
     return EXIT_CONFIG
 

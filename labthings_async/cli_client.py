@@ -47,10 +47,9 @@ _PROG = "labthings-async"
 _URL_HELP = "the Thing's URL, where its Thing Description is (http://host:5000/thing/)"
 
 Command = Callable[[argparse.Namespace], int]
-Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
-def add_client_commands(commands: Subcommands) -> None:
+def add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``call``, ``watch`` and ``describe`` to the command line's subcommands.
 
     Each parser's ``run`` default is the function that runs the command and
