@@ -28,7 +28,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from . import chart
 from .adapters import from_inprocess
 from .affinity import plan
 from .environment import describe, summary_line
@@ -211,6 +210,27 @@ def _write_json(
         json.dump(record, file, indent=1, allow_nan=True)
 
 
+def _draw_chart(
+    args: argparse.Namespace,
+    results: Sequence[TopicResult],
+    ratios: Sequence[Ratio],
+    environment: dict[str, Any],
+) -> str:
+    """Save the run's PNG chart under benchmarks/results/; its path, or "" without matplotlib."""
+    try:
+        from . import chart
+    except ImportError:
+        print("note: matplotlib is not installed, so no chart: `pip install -e '.[bench]'`")
+        return ""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = RESULTS_DIR / f"bench-{stamp}{'-quick' if args.quick else ''}.png"
+    series = [s for r in results for s in r.series]
+    title = f"labthings_async benchmarks, {stamp}: {summary_line(environment)}"
+    chart.draw(series, ratios, title, path)
+    print(f"chart: {path}")
+    return str(path)
+
+
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
@@ -265,14 +285,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ratios.append(headroom)
     _print_report(outcomes, environment, ratios)
     print(f"total {format_number(seconds)} s")
-    chart_path = ""
-    if not args.no_chart and results:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = RESULTS_DIR / f"bench-{stamp}{'-quick' if args.quick else ''}.png"
-        series = [s for r in results for s in r.series]
-        title = f"labthings_async benchmarks, {stamp}: {summary_line(environment)}"
-        chart_path = str(chart.draw(series, ratios, title, path))
-        print(f"chart: {chart_path}")
+    chart_path = (
+        "" if args.no_chart or not results else _draw_chart(args, results, ratios, environment)
+    )
     if args.json:
         _write_json(args.json, args, environment, outcomes, ratios, seconds, chart_path)
         print(f"json: {args.json}")

@@ -20,7 +20,14 @@ import msgspec
 from .errors import LabThingsError
 from .thing import Thing
 
-__all__ = ("ConfigError", "ServerConfig", "ThingConfig", "import_thing_class", "load_config")
+__all__ = (
+    "ConfigError",
+    "ServerConfig",
+    "ThingConfig",
+    "import_thing_class",
+    "load_config",
+    "make_things",
+)
 
 # LabThings-FastAPI config keys with no meaning here.
 _LABTHINGS_ONLY = (

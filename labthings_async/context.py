@@ -1,6 +1,6 @@
 """What an action can ask about the invocation it runs in, from any thread.
 
-Layer: invocation (stdlib only at runtime). The current invocation lives in a
+Layer: declarations (errors only at runtime). The current invocation lives in a
 ``contextvars.ContextVar``: anyio copies the context into worker threads and
 asyncio copies it into tasks, so the helpers work in threaded and async actions
 alike, and with many invocations running at once each sees its own.
@@ -20,10 +20,12 @@ if TYPE_CHECKING:
 
 __all__ = (
     "CancelHook",
+    "bind_invocation",
     "cancellable_sleep",
     "current_invocation",
     "raise_if_cancelled",
     "report_progress",
+    "unbind_invocation",
 )
 
 _current: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar(

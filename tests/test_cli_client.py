@@ -92,7 +92,7 @@ def test_call_prints_the_output_with_progress_and_log_on_stderr(bench_url: str) 
     assert f"[{'#' * 30}] 100% step 4 of 4" in lines
 
 
-def test_call_sends_json_values_and_strings(bench_url: str) -> None:
+def test_a_failed_call_exits_1_with_the_error(bench_url: str) -> None:
     done = run("call", bench_url.rstrip("/"), "fail", "message=the lamp is out")
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1].startswith(

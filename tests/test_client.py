@@ -299,7 +299,7 @@ async def test_sync_client_raises_action_failed_error(bench: Bench) -> None:
 async def test_invalid_arguments_are_refused_before_any_request(
     bench: Bench, client: AsyncThingClient, recorder: Recorder
 ) -> None:
-    cases = {
+    cases: dict[str, tuple[dict[str, Any], str]] = {
         "$.a": ({"a": "two"}, "Expected `int`, got `str`"),
         "$": ({"b": 2}, "Object missing required field `a`"),
     }
@@ -625,7 +625,7 @@ def test_client_modules_import_nothing_from_the_server_side() -> None:
     package = Path(lt.__file__).parent
     for module in CLIENT_MODULES:
         tree = ast.parse((package / f"{module}.py").read_text())
-        imported = set()
+        imported: set[str] = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 imported.update(alias.name.split(".")[0] for alias in node.names)

@@ -1018,6 +1018,25 @@ async def test_current_invocation_inside_threaded_and_async_actions() -> None:
     assert lt.current_invocation() is None
 
 
+async def test_invocation_logger_works_from_threads_the_action_starts() -> None:
+    class Spawner(lt.Thing):
+        @lt.action
+        def spawn(self, logger: lt.InvocationLogger) -> None:
+            helpers = [
+                threading.Thread(target=logger.info, args=("from helper",)),
+                threading.Thread(target=self.logger.info, args=("untracked helper",)),
+            ]
+            for helper in helpers:
+                helper.start()
+                helper.join()
+
+    async with lt.ActionManager({"spawner": Spawner()}) as manager:
+        invocation = manager.invoke_action("spawner", "spawn")
+        await finish(invocation)
+    # A thread the action starts has no current invocation; only the bound logger knows it.
+    assert [entry.message for entry in invocation.log] == ["from helper"]
+
+
 async def test_logs_outside_an_invocation_are_not_captured() -> None:
     counter = Counter()
     async with lt.ActionManager({"counter": counter}) as manager:
@@ -1040,3 +1059,30 @@ async def test_a_cancelled_host_still_shuts_down_and_tears_down() -> None:
     assert outer.cancelled_caught
     assert running.status is Status.CANCELLED
     assert journal[2:] == ["teardown b", "teardown a"]
+
+
+async def test_a_setup_cancelled_midway_tears_down_what_was_set_up() -> None:
+    class Hanging(lt.Thing):
+        def __init__(self) -> None:
+            self.entered = anyio.Event()
+
+        async def setup(self) -> None:
+            self.entered.set()
+            await anyio.sleep_forever()
+
+    journal: list[str] = []
+    hanging = Hanging()
+    things = {"a": Recorded(journal), "b": RecordedAsync(journal), "hanging": hanging}
+
+    async def cancel_when_entered(scope: anyio.CancelScope) -> None:
+        await hanging.entered.wait()
+        scope.cancel()
+
+    with anyio.fail_after(TIMEOUT):
+        async with anyio.create_task_group() as tasks:
+            with anyio.CancelScope() as host:
+                tasks.start_soon(cancel_when_entered, host)
+                async with lt.ActionManager(things):
+                    pytest.fail("the manager must not start")
+    assert host.cancelled_caught
+    assert journal == ["setup a", "setup b", "teardown b", "teardown a"]

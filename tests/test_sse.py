@@ -799,9 +799,7 @@ async def test_shutdown_with_100_open_streams_and_running_actions_is_prompt() ->
     assert not server.state.streams
 
 
-async def test_shutdown_waits_for_a_stalled_subscriber_no_longer_than_the_graceful_timeout() -> (
-    None
-):
+async def test_shutdown_with_a_stalled_subscriber_ends_by_the_graceful_timeout() -> None:
     server = ThingServer({"stage": Stage()}, subscriber_queue=4)
     async with (
         timed_server(server, graceful_timeout=1) as (url, shut_down),

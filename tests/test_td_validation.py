@@ -258,7 +258,8 @@ def test_the_path_of_the_value_can_be_given() -> None:
 
 
 def test_json_type_names_are_msgspecs() -> None:
-    names = [json_type_name(value) for value in (True, 1, 1.5, "s", None, [], {})]
+    values: list[Any] = [True, 1, 1.5, "s", None, [], {}]
+    names = [json_type_name(value) for value in values]
     assert names == ["bool", "int", "float", "str", "null", "array", "object"]
 
 
