@@ -56,7 +56,7 @@ TOPICS = (
     Topic("throughput", "2 throughput and server CPU"),
     Topic("burst", "3 slow invocations at once"),
     Topic("retention", "4 retained invocations"),
-    Topic("fanout", "5 SSE fan-out"),
+    Topic("fanout", "5 SSE fan-out (sse_fanout.py) and property notifications"),
     Topic("log_capture", "6 logging"),
     Topic("property_reads", "7 property GET"),
     Topic("inprocess", "8 in-process", common_options=False, adapt=from_inprocess),
@@ -80,6 +80,8 @@ def _command(topic: Topic, args: argparse.Namespace, json_path: Path) -> list[st
     if topic.common_options:
         if args.no_pin:
             command.append("--no-pin")
+        if args.ours_only:
+            command.append("--ours-only")
         if args.repeats:
             command += ["--repeats", str(args.repeats)]
     return command
@@ -241,6 +243,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", metavar="TOPICS", help="comma-separated topics to run")
     parser.add_argument("--repeats", type=int, help="repeats per figure (default 3, quick 2)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and client CPUs")
+    parser.add_argument("--ours-only", action="store_true", help="skip LabThings-FastAPI")
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
     parser.add_argument("--timeout", type=float, help="seconds per topic before it is killed")
     args = parser.parse_args(argv)
@@ -259,12 +262,20 @@ def _interrupted(signum: int, frame: FrameType | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the suite; returns the exit status (1 only if a topic failed)."""
     args = _parse(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted: every process the suite started has been stopped", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupted)
     cpus = plan(not args.no_pin)
     environment = describe(cpus.describe())
     print(f"labthings_async benchmarks ({'quick' if args.quick else 'full'} run)")
     print(f"Machine: {summary_line(environment)}; {cpus.describe()}")
-    missing = labthings_missing()
+    missing = "LabThings-FastAPI skipped (--ours-only)" if args.ours_only else labthings_missing()
     if missing:
         print(f"note: {missing}; measuring ours only")
     started = time.monotonic()

@@ -43,7 +43,7 @@ def _spread_text(samples: Sequence[float]) -> str:
 
 def _render(header: Sequence[str], rows: Iterable[Sequence[str]], markdown: bool) -> str:
     rows = [list(row) for row in rows]
-    widths = [max(len(header[i]), *(len(row[i]) for row in rows)) for i in range(len(header))]
+    widths = [max([len(header[i])] + [len(row[i]) for row in rows]) for i in range(len(header))]
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
         lines += [

@@ -84,13 +84,16 @@ def run_topic(name: str, measure: Measure, argv: Sequence[str] | None = None) ->
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
     parser.add_argument("--repeats", type=int, help="repeats per figure (default 3, quick 2)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin CPUs")
+    parser.add_argument("--ours-only", action="store_true", help="skip LabThings-FastAPI")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     settings = Settings(
         quick=args.quick,
         repeats=args.repeats or (2 if args.quick else 3),
         cpus=plan(not args.no_pin),
-        labthings_missing=labthings_missing(),
+        labthings_missing=(
+            "LabThings-FastAPI skipped (--ours-only)" if args.ours_only else labthings_missing()
+        ),
     )
     settings.cpus.pin_client()
     result = TopicResult(name, parameters={"quick": settings.quick, "repeats": settings.repeats})

@@ -49,6 +49,8 @@ class ActionDescriptor:
         idempotent: Declared repeatable with the same result (``idempotent``).
         title: Short human-readable name.
         description: The method's docstring.
+        owner: The Thing class whose definition read the signature (None
+            until one has).
     """
 
     def __init__(
@@ -74,6 +76,7 @@ class ActionDescriptor:
         self.input_fields: tuple[str, ...] = ()
         self.extra_fields_type: Any = None
         self._self_name = "self"
+        self.owner: type[Any] | None = None
         self.input_model: type[msgspec.Struct] = msgspec.Struct
         self.output_type: Any = Any
         functools.update_wrapper(self, function)  # type: ignore[arg-type]
@@ -91,6 +94,7 @@ class ActionDescriptor:
         Raises:
             ActionDefinitionError: The signature cannot be served.
         """
+        self.owner = owner
         where = f"action {owner.__name__}.{self.name}"
         try:
             hints = typing.get_type_hints(self.function, include_extras=True)
@@ -222,7 +226,7 @@ class ActionDescriptor:
             return self
         if not self.dependencies:
             return self.function.__get__(obj, owner)
-        return functools.partial(self._call_from_python, obj)
+        return functools.partial(self._call_from_python, typing.cast("Thing", obj))
 
     def _call_from_python(self, thing: Thing, *args: Any, **kwargs: Any) -> Any:
         """Call from Python code (e.g. nested in another action), supplying dependencies."""

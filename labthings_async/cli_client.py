@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .models import LogEntry, Progress
 
 __all__ = (
+    "CANCEL_WAIT",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_UNAVAILABLE",
@@ -46,7 +47,7 @@ CANCEL_WAIT = 10.0
 _PROG = "labthings-async"
 _URL_HELP = "the Thing's URL, where its Thing Description is (http://host:5000/thing/)"
 
-Command = Callable[[argparse.Namespace], int]
+_Command = Callable[[argparse.Namespace], int]
 
 
 def add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -132,7 +133,7 @@ def _connect(url: str, **options: Any) -> ThingClient:
     return ThingClient.from_url(url, **options)
 
 
-def _guarded(command: Command) -> Command:
+def _guarded(command: _Command) -> _Command:
     """Turn the client's errors into one-line messages and exit statuses."""
 
     def run(args: argparse.Namespace) -> int:

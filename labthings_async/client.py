@@ -1,10 +1,10 @@
 """The asyncio Thing client: ``AsyncThingClient`` and its action handles.
 
 Layer: client (stdlib, httpx2, and the client modules below it; never the
-manager, routes, server, Starlette or hypercorn). This module only performs
-I/O: requests, their meaning and the multi-step flows come from
-``remote_thing``, ``remote_invocation`` and ``client_protocol``, which the
-sync client shares.
+manager, routes, server, Starlette or hypercorn). Requests, what replies mean
+and the multi-step flows come from the modules it shares with the sync client
+(``remote_thing``, ``remote_invocation``, ``remote_events``, ``client_base``);
+``client_drivers.AsyncDriver`` performs them.
 
 One ``httpx2.AsyncClient`` carries every request, with connection limits wide
 enough for many invocations followed at once (each open event stream holds a
@@ -19,136 +19,28 @@ from typing import Any
 
 import httpx2
 
-from .client_errors import ClientError, ClientTimeoutError
+from .client_base import ThingClientBase
+from .client_drivers import AsyncDriver
+from .client_errors import ClientError
 from .client_protocol import (
     ClientSettings,
-    Emit,
-    EventBuffer,
-    NextEvent,
-    OpenStream,
-    Protocol,
     Request,
-    Sleep,
-    Stepper,
     http_limits,
-    is_event_stream,
-    step_url,
-    stream_headers,
-    transport_error,
 )
-from .eventsource import SSEEvent
 from .models import LogEntry, Progress, StatusChange
+from .remote_events import observe_invocations_flow, observe_property_flow
 from .remote_invocation import InvocationEvent, InvocationState, InvocationView, follow_invocation
 from .remote_thing import (
-    ThingClientBase,
     accept_cancel,
     accept_invocation,
     description_request,
-    new_invocation_state,
-    observe_invocations_flow,
-    observe_property_flow,
+    invoke_prepared,
     parse_description,
     property_value,
     property_written,
 )
 
 __all__ = ("AsyncActionHandle", "AsyncThingClient")
-
-
-class _AsyncStream:
-    """The event stream a flow has open, if any."""
-
-    def __init__(self) -> None:
-        self._response: httpx2.Response | None = None
-        self._chunks: AsyncIterator[bytes] | None = None
-        self._buffer = EventBuffer()
-
-    async def open(
-        self, http: httpx2.AsyncClient, step: OpenStream, timeouts: httpx2.Timeout
-    ) -> httpx2.Response:
-        await self.close()
-        request = http.build_request(
-            "GET", step.url, headers=stream_headers(step), timeout=timeouts
-        )
-        response = await http.send(request, stream=True)
-        if not is_event_stream(response):
-            await response.aread()
-            await response.aclose()
-            return response
-        self._response, self._chunks, self._buffer = response, response.aiter_bytes(), EventBuffer()
-        return response
-
-    async def next_event(self) -> SSEEvent | None:
-        while (event := self._buffer.pop()) is None:
-            chunk = None if self._chunks is None else await anext(self._chunks, None)
-            if chunk is None:
-                await self.close()
-                return None
-            self._buffer.feed(chunk)
-        return event
-
-    async def close(self) -> None:
-        response, self._response, self._chunks = self._response, None, None
-        if response is not None:
-            await response.aclose()
-
-
-class _AsyncDriver:
-    """Performs the steps of the client's flows with an ``httpx2.AsyncClient``."""
-
-    def __init__(self, http: httpx2.AsyncClient, settings: ClientSettings) -> None:
-        self.http = http
-        self.settings = settings
-
-    async def send(self, request: Request) -> httpx2.Response:
-        """Send one request and read the reply.
-
-        Raises:
-            ServerUnavailableError: The server could not be reached.
-            ClientTimeoutError: It did not reply in time.
-        """
-        try:
-            return await self.http.request(
-                request.method,
-                request.url,
-                content=request.content,
-                headers=request.headers,
-                timeout=self.settings.timeout + request.extra_time,
-            )
-        except httpx2.TransportError as error:
-            raise transport_error(error, request.url) from error
-
-    async def run(self, protocol: Protocol) -> None:
-        """Run a flow to its end."""
-        async for _ in self.iterate(protocol):
-            pass
-
-    async def iterate(self, protocol: Protocol) -> AsyncGenerator[Any]:
-        """Run a flow, yielding the values it emits."""
-        stepper = Stepper(protocol)
-        stream = _AsyncStream()
-        timeout = httpx2.Timeout(self.settings.timeout, read=self.settings.stream_timeout)
-        try:
-            while (step := stepper.next_step()) is not None:
-                try:
-                    if isinstance(step, Emit):
-                        yield step.value
-                    elif isinstance(step, Request):
-                        stepper.succeed(await self.send(step))
-                    elif isinstance(step, OpenStream):
-                        stepper.succeed(await stream.open(self.http, step, timeout))
-                    elif isinstance(step, NextEvent):
-                        stepper.succeed(await stream.next_event())
-                    elif isinstance(step, Sleep):
-                        await asyncio.sleep(step.seconds)
-                except httpx2.TransportError as error:
-                    await stream.close()
-                    stepper.fail(transport_error(error, step_url(step)))
-                except ClientError as error:
-                    stepper.fail(error)
-        finally:
-            await stream.close()
-            stepper.close()
 
 
 class AsyncActionHandle(InvocationView):
@@ -159,7 +51,7 @@ class AsyncActionHandle(InvocationView):
     start, then live, and ends when the invocation does.
     """
 
-    def __init__(self, state: InvocationState, driver: _AsyncDriver) -> None:
+    def __init__(self, state: InvocationState, driver: AsyncDriver) -> None:
         super().__init__(state)
         self._driver = driver
         self._changed = asyncio.Event()
@@ -200,11 +92,7 @@ class AsyncActionHandle(InvocationView):
         if not self._task.done():
             done, _ = await asyncio.wait({self._task}, timeout=timeout)
             if not done:
-                raise ClientTimeoutError(
-                    f"action {self.action!r} has not finished after {timeout:g} s "
-                    f"(invocation {self.id} is {self.status}); it goes on: "
-                    "wait again, or cancel() it"
-                )
+                raise self._not_finished(timeout)
         return self._state.outcome()
 
     async def cancel(self) -> None:
@@ -258,7 +146,7 @@ class AsyncThingClient(ThingClientBase):
         super().__init__(url, description, ClientSettings(**settings))
         self._owns_http = http is None
         self._http = http if http is not None else _new_http(self._settings)
-        self._driver = _AsyncDriver(self._http, self._settings)
+        self._driver = AsyncDriver(self._http, self._settings)
         self._handles: set[AsyncActionHandle] = set()
 
     @classmethod
@@ -274,7 +162,7 @@ class AsyncThingClient(ThingClientBase):
         options = ClientSettings(**settings)
         http_client = http if http is not None else _new_http(options)
         try:
-            driver = _AsyncDriver(http_client, options)
+            driver = AsyncDriver(http_client, options)
             description = parse_description(await driver.send(description_request(url)), url)
         except BaseException:
             if http is None:
@@ -404,8 +292,15 @@ class AsyncThingClient(ThingClientBase):
         on_progress: Callable[[Progress], object] | None = None,
         on_log: Callable[[LogEntry], object] | None = None,
     ) -> InvocationState:
-        request = self._thing.invoke_request(name, arguments, wait)
-        state = new_invocation_state(name, self._settings, on_progress, on_log)
+        request, state = invoke_prepared(
+            self._thing,
+            name,
+            arguments,
+            self._settings,
+            wait=wait,
+            on_progress=on_progress,
+            on_log=on_log,
+        )
         return accept_invocation(state, await self._driver.send(request))
 
 

@@ -1,20 +1,18 @@
-"""The client's HTTP protocol without I/O: the steps to take and what replies mean.
+"""The client's HTTP protocol without I/O: the steps a flow takes, and event streams.
 
-Layer: client (stdlib, msgspec, httpx2's data types, models, eventsource and
+Layer: client (stdlib, msgspec, httpx2's data types, eventsource and
 client_errors; never the manager, routes or server). Flows that take several
 exchanges (following an invocation, observing a stream) are written once, as
 generators that yield *steps* (``Request``, ``OpenStream``, ``NextEvent``,
-``Sleep``, ``Emit``) and are sent each step's result; the async and the sync
-client each run them with a small driver of their own, as hypercorn keeps its
-protocol code free of the event loop. Errors met while performing a step are
-thrown into the generator as ``ClientError``s, so reconnecting is protocol
-logic too.
+``EndStream``, ``Sleep``, ``Emit``) and are sent each step's result; the
+async and the sync client each run them with a driver of their own
+(``client_drivers``), as hypercorn keeps its protocol code free of the event
+loop. Errors met while performing a step are thrown into the generator as
+``ClientError``s, so reconnecting (``read_stream``) is protocol logic too.
 """
 
 from __future__ import annotations
 
-import email.utils
-import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,20 +24,18 @@ import msgspec
 from .client_errors import (
     ClientError,
     ClientTimeoutError,
-    InvalidArgumentsError,
-    NotFoundError,
-    RequestFailedError,
     ServerUnavailableError,
 )
-from .errors import ValidationIssue
 from .eventsource import EventStreamParser, SSEEvent
-from .models import FieldIssue, ProblemDetails
 
 __all__ = (
+    "END_STREAM",
     "NEXT_EVENT",
     "ClientSettings",
     "Emit",
+    "EndStream",
     "EventBuffer",
+    "EventHandler",
     "NextEvent",
     "OpenStream",
     "Protocol",
@@ -49,16 +45,12 @@ __all__ = (
     "Stepper",
     "StreamCursor",
     "StreamRefusedError",
-    "checked",
-    "error_for",
     "http_limits",
     "is_event_stream",
     "json_request",
-    "problem_of",
     "read_stream",
     "step_url",
     "stream_headers",
-    "transport_error",
 )
 
 _RETRYABLE: Final = (ServerUnavailableError, ClientTimeoutError)
@@ -138,6 +130,18 @@ NEXT_EVENT: Final = NextEvent()
 
 
 @dataclass(frozen=True)
+class EndStream:
+    """Done with the open stream, which the server is about to end; the result is None.
+
+    A driver that can bound the wait reads the rest of the body (briefly), so
+    the connection goes back to the pool instead of being closed.
+    """
+
+
+END_STREAM: Final = EndStream()
+
+
+@dataclass(frozen=True)
 class Sleep:
     """Pause; the result is None."""
 
@@ -151,7 +155,7 @@ class Emit:
     value: Any
 
 
-Step = Request | OpenStream | NextEvent | Sleep | Emit
+Step = Request | OpenStream | NextEvent | EndStream | Sleep | Emit
 Protocol = Generator[Step, Any, None]
 
 
@@ -273,6 +277,9 @@ def read_stream(
 ) -> Generator[Step, Any, None]:
     """Read an event stream until ``handle`` says stop, reconnecting when it drops.
 
+    ``handle`` says stop at an event after which the server ends the stream
+    (an invocation's terminal status), so the rest of the body is read.
+
     A reconnection sends ``Last-Event-ID``, so the server resumes after the
     last event read and nothing is seen twice. A stream the server ends, or
     that fails, is reopened at once, then after growing pauses; after
@@ -298,6 +305,7 @@ def read_stream(
                 cursor.last_event_id = event.last_event_id
                 steps = handle(event)
                 if steps is None:
+                    yield END_STREAM
                     return
                 yield from steps
         except _RETRYABLE as error:
@@ -310,100 +318,3 @@ def read_stream(
             delay = settings.reconnect_delay(failures)
             if delay:
                 yield Sleep(delay)
-
-
-# -- replies ------------------------------------------------------------------------
-
-
-def transport_error(error: Exception, url: str) -> ClientError:
-    """The client error for a request that got no reply."""
-    reason = str(error) or type(error).__name__
-    if isinstance(error, httpx2.TimeoutException):
-        if isinstance(error, httpx2.ConnectTimeout | httpx2.PoolTimeout):
-            return ServerUnavailableError(f"cannot reach {url}: timed out connecting")
-        return ClientTimeoutError(f"no reply from {url} in time: {reason}")
-    if isinstance(error, httpx2.ConnectError | httpx2.UnsupportedProtocol):
-        return ServerUnavailableError(f"cannot reach {url}: {reason}")
-    return ServerUnavailableError(f"lost the connection to {url}: {reason}")
-
-
-def problem_of(response: httpx2.Response) -> ProblemDetails:
-    """The problem details of an error reply, in whichever shape the server sent them.
-
-    Our server sends RFC 9457 ``application/problem+json``; LabThings-FastAPI
-    sends FastAPI's ``{"detail": "..."}`` or, for validation, ``{"detail":
-    [{"loc": [...], "msg": ...}]}``; anything else becomes its text.
-    """
-    status, title = response.status_code, response.reason_phrase or "Error"
-    try:
-        body: Any = response.json()
-    except ValueError:
-        return ProblemDetails(title=title, status=status, detail=response.text.strip()[:500])
-    if isinstance(body, Mapping) and "title" in body and "status" in body:
-        try:
-            return msgspec.convert(body, ProblemDetails, strict=False)
-        except msgspec.ValidationError:
-            pass
-    detail = body.get("detail") if isinstance(body, Mapping) else body
-    if isinstance(detail, list):
-        issues = [_fastapi_issue(item) for item in detail if isinstance(item, Mapping)]
-        text = "; ".join(f"{issue.message} - at `{issue.path}`" for issue in issues)
-        return ProblemDetails(title=title, status=status, detail=text, errors=issues)
-    return ProblemDetails(title=title, status=status, detail=str(detail or ""))
-
-
-def _fastapi_issue(item: Mapping[str, Any]) -> FieldIssue:
-    location = [str(part) for part in item.get("loc", []) if part != "body"]
-    path = "$" + "".join(f"[{part}]" if part.isdigit() else f".{part}" for part in location)
-    return FieldIssue(path=path, message=str(item.get("msg", "invalid")))
-
-
-def error_for(response: httpx2.Response, what: str) -> ClientError:
-    """The client error for an error reply to a request about ``what``.
-
-    Args:
-        response: A reply with status 400 or above.
-        what: What the request was about, for the message: ``action 'x'``.
-    """
-    problem = problem_of(response)
-    status = response.status_code
-    detail = problem.detail or problem.title
-    if status in (400, 422):
-        issues = [ValidationIssue(issue.path, issue.message) for issue in problem.errors or ()]
-        return InvalidArgumentsError(
-            what, issues or [ValidationIssue("$", detail)], problem=problem
-        )
-    if status == 404:
-        return NotFoundError(f"{what}: {detail}", problem=problem)
-    if status == 503:
-        return ServerUnavailableError(
-            f"{what}: the server is busy: {detail}",
-            problem=problem,
-            retry_after=_retry_after(response.headers.get("retry-after")),
-        )
-    return RequestFailedError(
-        f"{what}: HTTP {status} {problem.title}: {detail}", status, problem=problem
-    )
-
-
-def checked(response: httpx2.Response, what: str) -> httpx2.Response:
-    """``response``, if it is not an error reply.
-
-    Raises:
-        ClientError: The error ``error_for`` gives, for a status of 400 or above.
-    """
-    if response.status_code >= 400:
-        raise error_for(response, what)
-    return response
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

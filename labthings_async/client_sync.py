@@ -4,7 +4,8 @@ Layer: client (stdlib, httpx2, and the client modules below it; never the
 manager, routes, server, Starlette or hypercorn). Like the async client, it
 only performs I/O, with an ``httpx2.Client``; what to send, what replies mean
 and the multi-step flows are shared with it (``remote_thing``,
-``remote_invocation``, ``client_protocol``).
+``remote_invocation``, ``remote_events``, ``client_base``), and
+``client_drivers.SyncDriver`` performs them.
 
 Properties are attributes (``client.speed``, ``client.speed = 3``) and actions
 methods (``client.move_to(x=1, y=2)``), as with LabThings-FastAPI's
@@ -15,142 +16,32 @@ thread of its own, so its status is live while the caller does other work.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any
 
 import httpx2
 
-from .client_errors import ClientError, ClientTimeoutError
+from .client_base import ThingClientBase
+from .client_drivers import SyncDriver
 from .client_protocol import (
     ClientSettings,
-    Emit,
-    EventBuffer,
-    NextEvent,
-    OpenStream,
-    Protocol,
     Request,
-    Sleep,
-    Stepper,
     http_limits,
-    is_event_stream,
-    step_url,
-    stream_headers,
-    transport_error,
 )
-from .eventsource import SSEEvent
 from .models import LogEntry, Progress, StatusChange
+from .remote_events import observe_invocations_flow, observe_property_flow
 from .remote_invocation import InvocationEvent, InvocationState, InvocationView, follow_invocation
 from .remote_thing import (
-    ThingClientBase,
     accept_cancel,
     accept_invocation,
     description_request,
-    new_invocation_state,
-    observe_invocations_flow,
-    observe_property_flow,
+    invoke_prepared,
     parse_description,
     property_value,
     property_written,
 )
 
 __all__ = ("ActionHandle", "ThingClient")
-
-
-class _SyncStream:
-    """The event stream a flow has open, if any."""
-
-    def __init__(self) -> None:
-        self._response: httpx2.Response | None = None
-        self._chunks: Iterator[bytes] | None = None
-        self._buffer = EventBuffer()
-
-    def open(
-        self, http: httpx2.Client, step: OpenStream, timeouts: httpx2.Timeout
-    ) -> httpx2.Response:
-        self.close()
-        request = http.build_request(
-            "GET", step.url, headers=stream_headers(step), timeout=timeouts
-        )
-        response = http.send(request, stream=True)
-        if not is_event_stream(response):
-            response.read()
-            response.close()
-            return response
-        self._response, self._chunks, self._buffer = response, response.iter_bytes(), EventBuffer()
-        return response
-
-    def next_event(self) -> SSEEvent | None:
-        while (event := self._buffer.pop()) is None:
-            chunk = None if self._chunks is None else next(self._chunks, None)
-            if chunk is None:
-                self.close()
-                return None
-            self._buffer.feed(chunk)
-        return event
-
-    def close(self) -> None:
-        response, self._response, self._chunks = self._response, None, None
-        if response is not None:
-            response.close()
-
-
-class _SyncDriver:
-    """Performs the steps of the client's flows with an ``httpx2.Client``."""
-
-    def __init__(self, http: httpx2.Client, settings: ClientSettings) -> None:
-        self.http = http
-        self.settings = settings
-
-    def send(self, request: Request) -> httpx2.Response:
-        """Send one request and read the reply.
-
-        Raises:
-            ServerUnavailableError: The server could not be reached.
-            ClientTimeoutError: It did not reply in time.
-        """
-        try:
-            return self.http.request(
-                request.method,
-                request.url,
-                content=request.content,
-                headers=request.headers,
-                timeout=self.settings.timeout + request.extra_time,
-            )
-        except httpx2.TransportError as error:
-            raise transport_error(error, request.url) from error
-
-    def run(self, protocol: Protocol) -> None:
-        """Run a flow to its end."""
-        for _ in self.iterate(protocol):
-            pass
-
-    def iterate(self, protocol: Protocol) -> Generator[Any]:
-        """Run a flow, yielding the values it emits."""
-        stepper = Stepper(protocol)
-        stream = _SyncStream()
-        timeouts = httpx2.Timeout(self.settings.timeout, read=self.settings.stream_timeout)
-        try:
-            while (step := stepper.next_step()) is not None:
-                try:
-                    if isinstance(step, Emit):
-                        yield step.value
-                    elif isinstance(step, Request):
-                        stepper.succeed(self.send(step))
-                    elif isinstance(step, OpenStream):
-                        stepper.succeed(stream.open(self.http, step, timeouts))
-                    elif isinstance(step, NextEvent):
-                        stepper.succeed(stream.next_event())
-                    elif isinstance(step, Sleep):
-                        time.sleep(step.seconds)
-                except httpx2.TransportError as error:
-                    stream.close()
-                    stepper.fail(transport_error(error, step_url(step)))
-                except ClientError as error:
-                    stepper.fail(error)
-        finally:
-            stream.close()
-            stepper.close()
 
 
 class ActionHandle(InvocationView):
@@ -161,7 +52,7 @@ class ActionHandle(InvocationView):
     ``InvocationEvent`` from the start, then live, and ends when it does.
     """
 
-    def __init__(self, state: InvocationState, driver: _SyncDriver) -> None:
+    def __init__(self, state: InvocationState, driver: SyncDriver) -> None:
         super().__init__(state)
         self._driver = driver
         self._changed = threading.Condition()
@@ -199,11 +90,7 @@ class ActionHandle(InvocationView):
             ClientError: Following it failed (the server went away, say).
         """
         if not self._finished.wait(timeout):
-            raise ClientTimeoutError(
-                f"action {self.action!r} has not finished after {timeout:g} s "
-                f"(invocation {self.id} is {self.status}); it goes on: "
-                "wait again, or cancel() it"
-            )
+            raise self._not_finished(timeout)
         return self._state.outcome()
 
     def cancel(self) -> None:
@@ -256,7 +143,7 @@ class ThingClient(ThingClientBase):
         super().__init__(url, description, ClientSettings(**settings))
         self._owns_http = http is None
         self._http = http if http is not None else _new_http(self._settings)
-        self._driver = _SyncDriver(self._http, self._settings)
+        self._driver = SyncDriver(self._http, self._settings)
 
     @classmethod
     def from_url(
@@ -271,7 +158,7 @@ class ThingClient(ThingClientBase):
         options = ClientSettings(**settings)
         http_client = http if http is not None else _new_http(options)
         try:
-            driver = _SyncDriver(http_client, options)
+            driver = SyncDriver(http_client, options)
             description = parse_description(driver.send(description_request(url)), url)
         except BaseException:
             if http is None:
@@ -282,7 +169,11 @@ class ThingClient(ThingClientBase):
         return client
 
     def close(self) -> None:
-        """Close the connections (if the client made them); handles stop following."""
+        """Close the connections, if the client made them (not an ``http`` it was given).
+
+        Close it once the handles you care about have finished: a handle still
+        following its invocation loses its connection with it.
+        """
         if self._owns_http:
             self._http.close()
 
@@ -382,8 +273,15 @@ class ThingClient(ThingClientBase):
         on_progress: Callable[[Progress], object] | None = None,
         on_log: Callable[[LogEntry], object] | None = None,
     ) -> InvocationState:
-        request = self._thing.invoke_request(name, arguments, wait)
-        state = new_invocation_state(name, self._settings, on_progress, on_log)
+        request, state = invoke_prepared(
+            self._thing,
+            name,
+            arguments,
+            self._settings,
+            wait=wait,
+            on_progress=on_progress,
+            on_log=on_log,
+        )
         return accept_invocation(state, self._driver.send(request))
 
     def __getattr__(self, name: str) -> Any:

@@ -309,3 +309,8 @@ class EventHub:
         """End the manager-wide topics."""
         self.invocations.close()
         self.properties.close()
+
+    def reopen(self) -> None:
+        """Start fresh manager-wide topics after ``close()``; IDs keep increasing."""
+        self.invocations = Topic(self.invocations.maxlen)
+        self.properties = Topic(self.properties.maxlen)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import logging
 import threading
 import uuid
@@ -95,6 +96,14 @@ def problem_from_exception(error: BaseException) -> ProblemDetails:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _expiry(finished: datetime, retention: float) -> datetime:
+    """When an invocation finished at ``finished`` expires; ``inf`` means never."""
+    try:
+        return finished + timedelta(seconds=retention)
+    except OverflowError:  # A huge or infinite retention: keep it (max_retained still bounds).
+        return datetime.max.replace(tzinfo=UTC)
 
 
 class Invocation:
@@ -234,7 +243,7 @@ class Invocation:
             self.time_started = now
         else:
             self.time_completed = now
-            self.expiry_time = now + timedelta(seconds=self.retention_time)
+            self.expiry_time = _expiry(now, self.retention_time)
             self.output = output
             self.error = error
             self.exception = exception
@@ -290,10 +299,9 @@ class Invocation:
         if threading.get_ident() == host.loop_thread_id:
             host.hub.publish(event, self.events)
             return
-        try:
+        # RuntimeError: the loop has closed; the server is gone, and the record with it.
+        with contextlib.suppress(RuntimeError):
             host.loop.call_soon_threadsafe(host.hub.publish, event, self.events)
-        except RuntimeError:
-            pass  # The loop has closed: the server is gone, and the record with it.
 
     def add_log(self, entry: LogEntry) -> None:
         """Append a log record and publish it (any thread)."""
@@ -309,10 +317,8 @@ class Invocation:
         if self.on_loop_thread():
             self._publish_progress()
             return
-        try:
+        with contextlib.suppress(RuntimeError):  # The loop has closed.
             self._host.loop.call_soon_threadsafe(self._publish_progress)
-        except RuntimeError:
-            pass  # The loop has closed.
 
     def _publish_progress(self) -> None:
         # Clear the flag before reading, so a report arriving now schedules again.

@@ -10,6 +10,7 @@ and teardown. Use it as ``async with ActionManager(things={...}) as manager``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import inspect
 import itertools
@@ -165,7 +166,7 @@ class ActionManager:
                 f"no Thing called {thing!r}; the Things here are {sorted(self._things)}"
             ) from None
 
-    def find_thing(self, cls: type[Any], name: str | None) -> Thing:
+    def find_thing(self, cls: type[Thing], name: str | None) -> Thing:
         """The Thing a Thing dependency asks for: by name, else the one of class ``cls``."""
         if name is not None:
             found = self.get_thing(name)
@@ -183,6 +184,10 @@ class ActionManager:
     # -- lifecycle ----------------------------------------------------------------
 
     async def __aenter__(self) -> ActionManager:
+        if self.hub.invocations.closed:
+            # Started again after a shutdown (a test client opened twice, say):
+            # the last shutdown ended the old topics and their subscribers.
+            self.hub.reopen()
         self.loop = asyncio.get_running_loop()
         self.loop_thread_id = threading.get_ident()
         install_log_capture()
@@ -549,10 +554,8 @@ class ActionManager:
         if threading.get_ident() == self.loop_thread_id:
             self.hub.publish(event, self.hub.properties)
             return
-        try:
+        with contextlib.suppress(RuntimeError):  # The loop has closed.
             self.loop.call_soon_threadsafe(self.hub.publish, event, self.hub.properties)
-        except RuntimeError:
-            pass  # The loop has closed.
 
 
 def _tag_filter(thing: str | None, affordance: str | None) -> Any:

@@ -1,6 +1,7 @@
 """An invocation seen from the client: what is known of it, and how to follow it.
 
-Layer: client (stdlib, msgspec, models, client_errors, client_protocol).
+Layer: client (stdlib, msgspec, models, client_errors, client_protocol,
+client_replies).
 ``InvocationState`` merges everything the client learns about one invocation
 (the reply to the POST, events from its SSE stream, polled snapshots, the
 reply to a cancel) and turns each *change* into one ``InvocationEvent``, so a
@@ -35,13 +36,19 @@ from .client_protocol import (
     Step,
     StreamCursor,
     StreamRefusedError,
-    checked,
     read_stream,
 )
+from .client_replies import checked
 from .eventsource import SSEEvent
 from .models import InvocationStatus, LogEntry, ProblemDetails, Progress
 
-__all__ = ("InvocationEvent", "InvocationState", "InvocationView", "follow_invocation")
+__all__ = (
+    "InvocationEvent",
+    "InvocationState",
+    "InvocationView",
+    "Listener",
+    "follow_invocation",
+)
 
 _EPOCH = "1970-01-01T00:00:00Z"
 _RANK = {
@@ -379,6 +386,13 @@ class InvocationView:
     def invocation(self) -> dict[str, Any]:
         """The invocation as the server last represented it (its JSON)."""
         return dict(self._state.invocation)
+
+    def _not_finished(self, timeout: float | None) -> ClientTimeoutError:
+        """The error for a ``result(timeout=...)`` that ran out."""
+        return ClientTimeoutError(
+            f"action {self.action!r} has not finished after {timeout:g} s "
+            f"(invocation {self.id} is {self.status}); it goes on: wait again, or cancel() it"
+        )
 
     def __repr__(self) -> str:
         status = self.status.value if self.status else "unknown"

@@ -54,9 +54,9 @@ class Thing:
                     actions[name] = attribute
                 elif isinstance(attribute, PropertyDescriptor):
                     properties[name] = attribute
-        for attribute in vars(cls).values():
-            if isinstance(attribute, ActionDescriptor):
-                attribute.read_signature(cls)
+        for declared in actions.values():
+            if declared.owner is None:  # Defined here, or in a mixin that is not a Thing.
+                declared.read_signature(cls)
         if properties:
             try:
                 hints = typing.get_type_hints(cls, include_extras=True)

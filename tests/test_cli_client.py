@@ -20,6 +20,7 @@ from typing import IO
 
 import httpx2
 import pytest
+from script_server import serve_script
 
 COMMAND = str(Path(sys.executable).with_name("labthings-async"))
 SERVER = Path(__file__).with_name("bench_server.py")
@@ -29,21 +30,8 @@ DEADLINE = 20.0
 @pytest.fixture(scope="module")
 def bench_url() -> Iterator[str]:
     """The URL of Thing ``bench`` on a labthings_async server in a subprocess."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        port = sock.getsockname()[1]
-        process = subprocess.Popen(
-            [sys.executable, str(SERVER), str(sock.fileno())],
-            pass_fds=[sock.fileno()],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    try:
-        yield f"http://127.0.0.1:{port}/bench/"
-    finally:
-        process.terminate()
-        process.wait(DEADLINE)
+    with serve_script(SERVER, "/bench/") as url:
+        yield url
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import inspect
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -604,15 +605,53 @@ async def test_observe_invocations_sees_every_status_change(
     ]
 
 
+# -- the README ---------------------------------------------------------------------------
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def readme_client_examples() -> list[str]:
+    text = README.read_text()
+    section = text.split("## Using a Thing from Python and the command line\n", 1)[1]
+    return re.findall(r"```python\n(.*?)```", section.split("\n## ", 1)[0], re.DOTALL)
+
+
+async def test_the_readme_client_examples_run(
+    serve_things: ServeThings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from labthings_async.example import Microscope
+
+    root = await serve_things(lt.ThingServer({"microscope": Microscope()}))
+    examples = readme_client_examples()
+    assert len(examples) == 2
+    for example in examples:
+        code = compile(example.replace("http://127.0.0.1:5000", root), "README.md", "exec")
+        await asyncio.to_thread(exec, code, {"__name__": "readme"})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[:2] == ["500.0", "{'x': 100.0, 'y': 50.0, 'z': 0.0}"]
+    assert "100% image 4 of 4" in printed
+    assert printed[-5:-1] == [
+        "4",
+        "invalid input for action 'move_to': Expected `float`, got `str` - at `$.x`",
+        "RuntimeError the lamp is broken",
+        "8 short",
+    ]
+    assert printed[-1].startswith("stopped at Progress(percent=")
+
+
 # -- layering -----------------------------------------------------------------------------
 
 CLIENT_MODULES = (
     "client",
     "client_sync",
+    "client_base",
+    "client_drivers",
     "client_protocol",
+    "client_replies",
     "client_errors",
     "remote_thing",
     "remote_invocation",
+    "remote_events",
     "td_validation",
     "eventsource",
     "cli_client",

@@ -8,15 +8,13 @@ socket this test binds, so the port is known before it starts.
 from __future__ import annotations
 
 import asyncio
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
+from script_server import serve_script
 
 from labthings_async import (
     ActionCancelledError,
@@ -36,20 +34,8 @@ TIMEOUT = 20.0  # The first request waits for FastAPI to import.
 @pytest.fixture(scope="module")
 def demo_url() -> Iterator[str]:
     """The URL of Thing ``demo`` on a LabThings 0.3.0 server in a subprocess."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        port = sock.getsockname()[1]
-        process = subprocess.Popen(
-            [sys.executable, str(SERVER), str(sock.fileno())],
-            pass_fds=[sock.fileno()],
-            stdout=subprocess.DEVNULL,
-        )
-    try:
-        yield f"http://127.0.0.1:{port}/demo/"
-    finally:
-        process.terminate()
-        process.wait(10)
+    with serve_script(SERVER, "/demo/") as url:
+        yield url
 
 
 def record(requests: list[str]) -> dict[str, list[Any]]:

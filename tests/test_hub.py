@@ -1,11 +1,11 @@
 """Tests for labthings_async.hub: topics, replay buffers and bounded subscriptions."""
 
 import anyio
+import anyio.lowlevel
 import pytest
+from things import TIMEOUT
 
 from labthings_async.hub import LOST, Event, EventHub, Subscription, Topic
-
-from things import TIMEOUT
 
 
 def publish(hub: EventHub, topic: Topic, count: int, *, name: str = "tick") -> list[int]:
@@ -97,7 +97,7 @@ async def test_a_waiting_reader_is_woken_by_a_publish() -> None:
         with anyio.fail_after(TIMEOUT):
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(reader)
-                await anyio.sleep(0)  # let the reader start waiting
+                await anyio.lowlevel.checkpoint()  # let the reader start waiting
                 publish(hub, topic, 1)
     assert [event.id for event in received] == [1]
 
@@ -202,7 +202,7 @@ async def test_close_wakes_a_waiting_reader() -> None:
     with anyio.fail_after(TIMEOUT):
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(reader)
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
             topic.close()
             await ended.wait()
 
@@ -232,7 +232,7 @@ async def test_a_closed_subscription_stops_its_waiting_reader() -> None:
     with anyio.fail_after(TIMEOUT):
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(read_to_end, subscription)
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
             subscription.close()
 
 

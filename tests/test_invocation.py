@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import msgspec
 import pytest
+from things import TIMEOUT
 
 import labthings_async as lt
 from labthings_async.hub import EventHub
 from labthings_async.invocation import CANCELLED_PROBLEM_TYPE, Invocation, problem_from_exception
 from labthings_async.models import LogEntry
-
-from things import TIMEOUT
 
 Status = lt.InvocationStatus
 
@@ -111,9 +111,7 @@ PATHS = {
 }
 
 
-@pytest.mark.parametrize(
-    ("start", "target"), sorted(itertools.product(Status, Status), key=str)
-)
+@pytest.mark.parametrize(("start", "target"), sorted(itertools.product(Status, Status), key=str))
 async def test_transitions_follow_the_state_machine(start: Status, target: Status) -> None:
     host = Host()
     invocation = make_invocation(host)
@@ -207,7 +205,7 @@ async def test_wait_returns_once_finished() -> None:
     invocation.transition(Status.RUNNING)
 
     async def finish() -> None:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         invocation.transition(Status.COMPLETED, output=5)
 
     with anyio.fail_after(TIMEOUT):
@@ -350,5 +348,9 @@ def test_problem_for_a_custom_exception() -> None:
         pass
 
     problem = problem_from_exception(NozzleError("blocked"))
-    assert (problem.type, problem.title, problem.detail) == ("about:blank", "NozzleError", "blocked")
+    assert (problem.type, problem.title, problem.detail) == (
+        "about:blank",
+        "NozzleError",
+        "blocked",
+    )
     assert problem_from_exception(lt.QueueFullError("full")).status == 503

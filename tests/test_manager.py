@@ -2,6 +2,7 @@
 
 import gc
 import logging
+import math
 import threading
 import time
 import weakref
@@ -9,20 +10,20 @@ from datetime import timedelta
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
+from things import TIMEOUT, Signal, collect, names
 
 import labthings_async as lt
 from labthings_async.hub import LOST
 from labthings_async.invocation import CANCELLED_PROBLEM_TYPE
 
-from things import TIMEOUT, Signal, collect, names
-
 Status = lt.InvocationStatus
 
 
-async def finish(*invocations: lt.Invocation, timeout: float = TIMEOUT) -> None:
-    """Wait until every invocation has finished (fails the test after ``timeout``)."""
-    with anyio.fail_after(timeout):
+async def finish(*invocations: lt.Invocation, seconds: float = TIMEOUT) -> None:
+    """Wait until every invocation has finished (fails the test after ``seconds``)."""
+    with anyio.fail_after(seconds):
         for invocation in invocations:
             await invocation.wait()
 
@@ -201,8 +202,8 @@ async def test_concurrent_async_invocations_keep_separate_logs() -> None:
     async with lt.ActionManager({"logger": thing}) as manager:
         invocations = [manager.invoke_action("logger", "mark", {"marker": n}) for n in range(50)]
         with anyio.fail_after(TIMEOUT):
-            while any(invocation.status is Status.PENDING for invocation in invocations):  # noqa: ASYNC110 - tasks, not a condition to wait on
-                await anyio.sleep(0)
+            while any(invocation.status is Status.PENDING for invocation in invocations):
+                await anyio.lowlevel.checkpoint()
         thing.release.set()
         await finish(*invocations)
     for n, invocation in enumerate(invocations):
@@ -252,7 +253,7 @@ async def test_pool_bound_holds_under_a_burst_of_200() -> None:
         assert len(manager.list_invocations(status="running")) == 4
         assert len(manager.list_invocations(status="pending")) == 196
         gated.gate.set()
-        await finish(*invocations, timeout=20)
+        await finish(*invocations, seconds=20)
     assert gated.peak == 4
     assert all(invocation.status is Status.COMPLETED for invocation in invocations)
 
@@ -308,7 +309,7 @@ class Outer(lt.Thing):
     @lt.action
     def run(self, inner: Inner) -> int:
         self.logger.info("outer start")
-        total: int = inner.measure(1) + inner.measure(n=2)
+        total: int = inner.measure(1) + inner.measure(n=2)  # type: ignore[call-arg]
         self.logger.info("outer end")
         return total
 
@@ -339,7 +340,7 @@ async def test_cancel_pending_waiting_for_a_thread_never_runs() -> None:
         running = manager.invoke_action(gated, "work", {"label": "running"})
         await gated.full.wait()
         queued = manager.invoke_action(gated, "work", {"label": "queued"})
-        await anyio.sleep(0)  # let it start waiting for the thread
+        await anyio.lowlevel.checkpoint()  # let it start waiting for the thread
         queued.cancel()
         assert queued.status is Status.CANCELLED
         gated.gate.set()
@@ -379,7 +380,7 @@ async def test_cancel_async_before_it_starts_never_runs() -> None:
         invocation = manager.invoke_action(thing, "go")
         invocation.cancel()
         await finish(invocation)
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
     assert invocation.status is Status.CANCELLED
     assert not thing.ran
 
@@ -474,7 +475,7 @@ async def test_cancel_running_threaded_action_is_cooperative() -> None:
     async with lt.ActionManager({"thing": thing}) as manager:
         invocation = await start(manager, thing, "check")
         invocation.cancel()
-        assert invocation.status is Status.RUNNING  # only asked, until it checks
+        assert not invocation.finished  # only asked, until it checks
         thing.proceed.set()
         await finish(invocation)
     assert invocation.status is Status.CANCELLED
@@ -789,9 +790,7 @@ async def test_expiry_by_time_with_an_explicit_clock() -> None:
 
 async def test_expiry_runs_on_a_timer() -> None:
     counter = Counter()
-    async with lt.ActionManager(
-        {"counter": counter}, retention=0, expiry_interval=0.05
-    ) as manager:
+    async with lt.ActionManager({"counter": counter}, retention=0, expiry_interval=0.05) as manager:
         invocation = manager.invoke_action(counter, "anoop")
         await finish(invocation)
         assert len(manager) == 1
@@ -848,6 +847,20 @@ async def test_per_action_retention() -> None:
         assert [summary.id for summary in manager.list_invocations()] == [str(stare.id)]
 
 
+async def test_infinite_retention_keeps_invocations() -> None:
+    counter = Counter()
+    async with lt.ActionManager({"counter": counter}, retention=math.inf) as manager:
+        invocation = manager.invoke_action(counter, "anoop")
+        await finish(invocation)
+        assert invocation.status is Status.COMPLETED
+        assert invocation.expiry_time is not None
+        assert invocation.expiry_time.year == 9999
+        assert invocation.time_completed is not None
+        later = invocation.time_completed + timedelta(days=365 * 1000)
+        assert manager.expire_invocations(now=later) == 0
+        assert manager.get_invocation(invocation.id) is invocation
+
+
 async def test_soak_keeps_memory_flat() -> None:
     counter = Counter()
     async with lt.ActionManager(
@@ -860,7 +873,7 @@ async def test_soak_keeps_memory_flat() -> None:
         for batch in range(20):
             action = "noop" if batch % 10 == 0 else "anoop"
             invocations = [manager.invoke_action(counter, action) for _ in range(1000)]
-            await finish(*invocations, timeout=20)
+            await finish(*invocations, seconds=20)
             del invocations
             assert len(manager) <= 1000
         gc.collect()
@@ -911,6 +924,23 @@ async def test_shutdown_with_nothing_running_is_quick() -> None:
             pass
 
 
+async def test_a_manager_can_run_again_after_shutdown() -> None:
+    counter = Counter()
+    manager = lt.ActionManager({"counter": counter})
+    seen: list[list[lt.Event]] = []
+    for by in (1, 2):
+        async with manager:
+            firehose = manager.subscribe()
+            properties = manager.subscribe_properties()
+            invocation = manager.invoke_action(counter, "add", {"by": by})
+            await finish(invocation)
+            seen.append(drain(firehose) + drain(properties))
+    first, second = seen
+    assert names(second) == ["status:pending", "status:running", "status:completed", "count"]
+    assert second[-1].json() == 3
+    assert min(event.id for event in second) > max(event.id for event in first)
+
+
 # -- Thing lifecycle ----------------------------------------------------------------
 
 
@@ -935,7 +965,7 @@ class RecordedAsync(lt.Thing):
         self.journal = journal
 
     async def setup(self) -> None:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         self.journal.append(f"setup {self.name}")
 
     async def teardown(self) -> None:
@@ -955,7 +985,11 @@ async def test_setup_in_order_and_teardown_in_reverse() -> None:
 
 async def test_failing_setup_raises_naming_the_thing() -> None:
     journal: list[str] = []
-    things = {"a": Recorded(journal), "b": Recorded(journal, fail_setup=True), "c": Recorded(journal)}
+    things = {
+        "a": Recorded(journal),
+        "b": Recorded(journal, fail_setup=True),
+        "c": Recorded(journal),
+    }
     manager = lt.ActionManager(things)
     with pytest.raises(lt.ThingSetupError) as caught:
         async with manager:

@@ -4,11 +4,10 @@ import threading
 
 import anyio
 import pytest
+from things import TIMEOUT
 
 import labthings_async as lt
 from labthings_async.properties import DataProperty, FunctionalProperty
-
-from things import TIMEOUT
 
 
 class Stage(lt.Thing):
@@ -28,7 +27,7 @@ class Stage(lt.Thing):
         self.reads += 1
         return self._speed
 
-    @speed.setter
+    @speed.setter  # type: ignore[no-redef]
     def speed(self, value: float) -> None:
         self._speed = value
 
@@ -41,7 +40,7 @@ class Stage(lt.Thing):
 
     brightness = lt.property(_get_brightness, observable=True, ge=0)
 
-    @brightness.setter
+    @brightness.setter  # type: ignore[no-redef]
     def brightness(self, value: int) -> None:
         self._brightness = value
 
@@ -158,8 +157,8 @@ def test_property_and_action_of_the_same_name_clash() -> None:
     with pytest.raises(lt.ActionDefinitionError, match="both actions and properties"):
 
         class Bad(Base):
-            @lt.action  # type: ignore[misc]
-            def value(self) -> None:
+            @lt.action
+            def value(self) -> None:  # type: ignore[override]
                 pass
 
 
@@ -191,7 +190,7 @@ def test_functional_property_with_setter_is_writable() -> None:
     assert not descriptor.readonly
     descriptor.write(stage, descriptor.decode(b"2.5"))
     assert stage.speed == 2.5
-    stage.speed = 3.0
+    stage.speed = 3.0  # type: ignore[method-assign]
     assert stage.speed == 3.0
 
 
@@ -202,7 +201,7 @@ def test_functional_property_without_setter_is_read_only() -> None:
     with pytest.raises(lt.ReadOnlyPropertyError):
         descriptor.write(stage, 30.0)
     with pytest.raises(lt.ReadOnlyPropertyError, match="no setter"):
-        stage.temperature = 30.0  # type: ignore[misc]
+        stage.temperature = 30.0
     assert stage.temperature == 21.5
 
 
@@ -233,12 +232,14 @@ async def next_event(subscription: lt.Subscription) -> lt.Event:
 
 async def test_change_from_python_is_published() -> None:
     stage = Stage()
-    async with lt.ActionManager({"stage": stage}) as manager:
-        async with manager.subscribe_properties() as subscription:
-            stage.position = 7
-            stage.label = "moved"
-            first = await next_event(subscription)
-            second = await next_event(subscription)
+    async with (
+        lt.ActionManager({"stage": stage}) as manager,
+        manager.subscribe_properties() as subscription,
+    ):
+        stage.position = 7
+        stage.label = "moved"
+        first = await next_event(subscription)
+        second = await next_event(subscription)
     assert (first.name, first.json(), first.thing, first.affordance) == (
         "position",
         7,
@@ -251,53 +252,64 @@ async def test_change_from_python_is_published() -> None:
 
 async def test_client_write_is_published() -> None:
     stage = Stage()
-    async with lt.ActionManager({"stage": stage}) as manager:
-        async with manager.subscribe_properties(thing="stage", name="brightness") as subscription:
-            Stage.get_property("brightness").write(stage, 9)
-            event = await next_event(subscription)
+    async with (
+        lt.ActionManager({"stage": stage}) as manager,
+        manager.subscribe_properties(thing="stage", name="brightness") as subscription,
+    ):
+        Stage.get_property("brightness").write(stage, 9)
+        event = await next_event(subscription)
     assert (event.name, event.json()) == ("brightness", 9)
 
 
 async def test_change_inside_a_threaded_action_is_published() -> None:
     stage = Stage()
-    async with lt.ActionManager({"stage": stage}) as manager:
-        async with manager.subscribe_properties(name="position") as subscription:
-            invocation = manager.invoke_action(stage, "step", {"by": 3})
-            event = await next_event(subscription)
-            await invocation.wait()
+    async with (
+        lt.ActionManager({"stage": stage}) as manager,
+        manager.subscribe_properties(name="position") as subscription,
+    ):
+        invocation = manager.invoke_action(stage, "step", {"by": 3})
+        event = await next_event(subscription)
+        await invocation.wait()
     assert invocation.result() == 3
     assert (event.name, event.json(), event.thing) == ("position", 3, "stage")
 
 
 async def test_change_from_a_foreign_thread_is_published() -> None:
     stage = Stage()
-    async with lt.ActionManager({"stage": stage}) as manager:
-        async with manager.subscribe_properties() as subscription:
-            worker = threading.Thread(target=setattr, args=(stage, "position", -4))
-            worker.start()
-            event = await next_event(subscription)
-            worker.join()
+    async with (
+        lt.ActionManager({"stage": stage}) as manager,
+        manager.subscribe_properties() as subscription,
+    ):
+        worker = threading.Thread(target=setattr, args=(stage, "position", -4))
+        worker.start()
+        event = await next_event(subscription)
+        worker.join()
     assert (event.name, event.json()) == ("position", -4)
 
 
 async def test_unobservable_properties_are_not_published() -> None:
     stage = Stage()
-    async with lt.ActionManager({"stage": stage}) as manager:
-        async with manager.subscribe_properties() as subscription:
-            stage.quiet = 1
-            stage.speed = 2.0  # functional properties are unobservable unless asked
-            stage.position = 1
-            event = await next_event(subscription)
+    async with (
+        lt.ActionManager({"stage": stage}) as manager,
+        manager.subscribe_properties() as subscription,
+    ):
+        stage.quiet = 1
+        # Functional properties are unobservable unless asked.
+        stage.speed = 2.0  # type: ignore[method-assign]
+        stage.position = 1
+        event = await next_event(subscription)
     assert event.name == "position"
 
 
 async def test_subscription_filters_by_thing() -> None:
     left, right = Stage(), Stage()
-    async with lt.ActionManager({"left": left, "right": right}) as manager:
-        async with manager.subscribe_properties(thing="right") as subscription:
-            left.position = 1
-            right.position = 2
-            event = await next_event(subscription)
+    async with (
+        lt.ActionManager({"left": left, "right": right}) as manager,
+        manager.subscribe_properties(thing="right") as subscription,
+    ):
+        left.position = 1
+        right.position = 2
+        event = await next_event(subscription)
     assert (event.thing, event.json()) == ("right", 2)
 
 

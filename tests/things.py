@@ -41,31 +41,31 @@ class Signal:
         """True once set."""
         return self._thread_flag.is_set()
 
-    async def wait(self, timeout: float = TIMEOUT) -> None:
-        """Wait on the loop until the flag is set (fails the test after ``timeout``)."""
-        with anyio.fail_after(timeout):
+    async def wait(self, seconds: float = TIMEOUT) -> None:
+        """Wait on the loop until the flag is set (fails the test after ``seconds``)."""
+        with anyio.fail_after(seconds):
             await self._async_flag.wait()
 
-    def wait_in_thread(self, timeout: float = TIMEOUT) -> None:
+    def wait_in_thread(self, seconds: float = TIMEOUT) -> None:
         """Block a worker thread until the flag is set; raise if it never is."""
-        if not self._thread_flag.wait(timeout):
+        if not self._thread_flag.wait(seconds):
             raise TimeoutError("the test never set the signal")
 
 
-async def collect(subscription: lt.Subscription, timeout: float = TIMEOUT) -> list[lt.Event]:
+async def collect(subscription: lt.Subscription, seconds: float = TIMEOUT) -> list[lt.Event]:
     """Every event of a subscription until it ends."""
-    with anyio.fail_after(timeout):
+    with anyio.fail_after(seconds):
         async with subscription:
             return [event async for event in subscription]
 
 
 async def wait_for_status(
-    invocation: lt.Invocation, status: lt.InvocationStatus, timeout: float = TIMEOUT
+    invocation: lt.Invocation, status: lt.InvocationStatus, seconds: float = TIMEOUT
 ) -> None:
     """Wait until the invocation reaches ``status``, by following its events."""
     if invocation.status is status:
         return
-    with anyio.fail_after(timeout):
+    with anyio.fail_after(seconds):
         async with invocation.events.subscribe(after=0) as subscription:
             async for event in subscription:
                 if event.name == "status" and event.json()["status"] == status.value:
