@@ -98,6 +98,16 @@ class ActionManager:
         expiry_interval: float = 1.0,
         shutdown_grace: float = 5.0,
     ) -> None:
+        bounds = {
+            "max_threads": max_threads,
+            "history_len": history_len,
+            "event_buffer": event_buffer,
+            "subscriber_queue": subscriber_queue,
+        }
+        for option, value in bounds.items():
+            # A zero buffer would drop terminal events and leave subscribers waiting forever.
+            if value < 1:
+                raise ValueError(f"{option} must be at least 1, got {value}")
         self.max_threads = max_threads
         self.max_pending = max_pending
         self.retention = retention

@@ -337,6 +337,20 @@ def test_type_json_cannot_carry_fails_at_class_definition() -> None:
     assert "unsupported type" in str(caught.value)
 
 
+def test_class_json_cannot_describe_fails_at_class_definition() -> None:
+    class Opaque:
+        pass
+
+    with pytest.raises(lt.ActionDefinitionError) as caught:
+
+        class Bad(lt.Thing):
+            @lt.action
+            def scan(self, thing: Opaque) -> None:
+                pass
+
+    assert "Thing Bad: the input of action 'scan'" in str(caught.value)
+
+
 def test_definition_errors_are_labthings_and_type_errors() -> None:
     assert issubclass(lt.ActionDefinitionError, lt.LabThingsError)
     assert issubclass(lt.ActionDefinitionError, TypeError)

@@ -129,6 +129,14 @@ async def test_thing_names_must_be_url_segments_and_unique() -> None:
         manager.add_thing("other", object())  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    "option", ["max_threads", "history_len", "event_buffer", "subscriber_queue"]
+)
+def test_buffers_and_pools_must_hold_something(option: str) -> None:
+    with pytest.raises(ValueError, match=f"{option} must be at least 1"):
+        lt.ActionManager(None, **{option: 0})
+
+
 async def test_get_and_list_invocations() -> None:
     first, second = Counter(), Counter()
     async with lt.ActionManager({"first": first, "second": second}) as manager:
@@ -189,11 +197,16 @@ async def test_concurrent_threaded_invocations_keep_separate_logs() -> None:
 async def test_concurrent_async_invocations_keep_separate_logs() -> None:
     class Logger(lt.Thing):
         def __init__(self) -> None:
+            self.entered = 0
+            self.all_in = anyio.Event()
             self.release = anyio.Event()
 
         @lt.action
         async def mark(self, marker: int, logger: lt.InvocationLogger) -> int:
             self.logger.info("before %d", marker)
+            self.entered += 1
+            if self.entered == 50:
+                self.all_in.set()
             await self.release.wait()
             logger.info("after %d", marker)
             return marker
@@ -202,8 +215,7 @@ async def test_concurrent_async_invocations_keep_separate_logs() -> None:
     async with lt.ActionManager({"logger": thing}) as manager:
         invocations = [manager.invoke_action("logger", "mark", {"marker": n}) for n in range(50)]
         with anyio.fail_after(TIMEOUT):
-            while any(invocation.status is Status.PENDING for invocation in invocations):
-                await anyio.lowlevel.checkpoint()
+            await thing.all_in.wait()  # all 50 are running at once from here
         thing.release.set()
         await finish(*invocations)
     for n, invocation in enumerate(invocations):
@@ -252,6 +264,8 @@ async def test_pool_bound_holds_under_a_burst_of_200() -> None:
         await gated.full.wait()
         assert len(manager.list_invocations(status="running")) == 4
         assert len(manager.list_invocations(status="pending")) == 196
+        # The manager's threads come from its own limiter, never anyio's default.
+        assert anyio.to_thread.current_default_thread_limiter().borrowed_tokens == 0
         gated.gate.set()
         await finish(*invocations, seconds=20)
     assert gated.peak == 4
@@ -302,6 +316,7 @@ class Inner(lt.Thing):
         invocation = lt.current_invocation()
         assert invocation is not None
         logger.info("inner %d in %s", n, invocation.action_name)
+        self.logger.info("measured %d", n)
         return n * 2
 
 
@@ -325,7 +340,9 @@ async def test_nested_actions_run_inline_with_a_pool_of_one() -> None:
         assert [entry.message for entry in invocation.log] == [
             "outer start",
             "inner 1 in run",
+            "measured 1",
             "inner 2 in run",
+            "measured 2",
             "outer end",
         ]
 
@@ -341,6 +358,7 @@ async def test_cancel_pending_waiting_for_a_thread_never_runs() -> None:
         await gated.full.wait()
         queued = manager.invoke_action(gated, "work", {"label": "queued"})
         await anyio.lowlevel.checkpoint()  # let it start waiting for the thread
+        assert queued.scope is not None
         queued.cancel()
         assert queued.status is Status.CANCELLED
         gated.gate.set()
@@ -393,6 +411,7 @@ class Stoppable(lt.Thing):
         self.proceed = threading.Event()
         self.reached_end = False
         self.saw_cancellation = False
+        self.ended: Signal | None = None
 
     def _started(self) -> None:
         assert self.started is not None
@@ -433,6 +452,8 @@ class Stoppable(lt.Thing):
         if not self.proceed.wait(TIMEOUT):
             raise TimeoutError("the test never let the action proceed")
         self.reached_end = True
+        assert self.ended is not None
+        self.ended.set()
         return "done anyway"
 
     @lt.action
@@ -906,6 +927,7 @@ async def test_shutdown_cancels_pending_and_running_and_ends_streams() -> None:
 
 async def test_shutdown_abandons_a_thread_that_will_not_stop() -> None:
     thing = Stoppable()
+    thing.ended = Signal()
     with anyio.fail_after(TIMEOUT):
         async with lt.ActionManager({"thing": thing}, shutdown_grace=0.1) as manager:
             invocation = await start(manager, thing, "stubborn")
@@ -913,9 +935,10 @@ async def test_shutdown_abandons_a_thread_that_will_not_stop() -> None:
     assert invocation.error is not None
     assert "did not stop within 0.1 s" in invocation.error.detail
     thing.proceed.set()  # let the abandoned thread finish
-    while not thing.reached_end:  # noqa: ASYNC110 - the thread is outside any invocation now
-        await anyio.sleep(0.01)
-    assert invocation.status is Status.CANCELLED
+    assert thing.ended is not None
+    await thing.ended.wait()
+    assert thing.reached_end
+    assert invocation.status is Status.CANCELLED  # a late return changes nothing
 
 
 async def test_shutdown_with_nothing_running_is_quick() -> None:
@@ -969,7 +992,7 @@ class RecordedAsync(lt.Thing):
         self.journal.append(f"setup {self.name}")
 
     async def teardown(self) -> None:
-        await anyio.sleep(0.01)
+        await anyio.sleep(0.01)  # some I/O, as releasing real hardware would take
         self.journal.append(f"teardown {self.name}")
 
 
