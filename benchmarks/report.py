@@ -32,7 +32,8 @@ def markdown(record: dict[str, Any]) -> str:
     lines = [
         f"Taken {environment['taken']} on {summary_line(environment)}; "
         f"{environment['pinning']}; commit {environment['commit']}; "
-        f"{'quick' if record['quick'] else 'full'} run, {record['seconds'] / 60:.0f} min.",
+        f"{'quick' if record['quick'] else 'full'} run, {record['seconds'] / 60:.0f} min."
+        + (f" {record['label']}" if record.get("label") else ""),
         "",
         f"Versions: {versions}.",
         "",

@@ -193,6 +193,7 @@ def _write_json(
     record = {
         "suite": "labthings_async benchmarks",
         "quick": args.quick,
+        "label": args.label,
         "seconds": seconds,
         "environment": environment,
         "chart": chart_path,
@@ -246,6 +247,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--ours-only", action="store_true", help="skip LabThings-FastAPI")
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
     parser.add_argument("--timeout", type=float, help="seconds per topic before it is killed")
+    parser.add_argument("--label", default="", help="a note recorded with the results")
     args = parser.parse_args(argv)
     names = [t.name for t in TOPICS]
     args.topics = [t for t in TOPICS if not args.only or t.name in args.only.split(",")]

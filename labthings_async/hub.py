@@ -32,43 +32,77 @@ LOST = "lost"
 
 
 class Event:
-    """One event: a name, a JSON payload encoded once, and an ID set on publish.
+    """One event: a name, a JSON payload encoded at most once, and an ID set on publish.
 
     Attributes:
         id: Monotonically increasing across the hub (0 until published).
         name: What happened: ``status``, ``log``, ``progress``, a property
             name, or ``lost``.
-        data: The payload, already encoded as JSON (shared by all readers).
         thing: Name of the Thing it concerns, for filtering.
         affordance: Name of the action or property it concerns, for filtering.
         terminal: True for the last event of an invocation.
         cache: Scratch space for encodings derived from the event (the SSE
-            layer keeps the framed bytes here so they are built once).
+            layer keeps its framed bytes here, so they are built once).
+        cache_unnamed: The same, for the unnamed rendering.
     """
 
-    __slots__ = ("affordance", "cache", "data", "id", "name", "terminal", "thing")
+    __slots__ = (
+        "_data",
+        "_payload",
+        "affordance",
+        "cache",
+        "cache_unnamed",
+        "id",
+        "name",
+        "terminal",
+        "thing",
+    )
 
     def __init__(
         self,
         name: str,
-        data: bytes,
+        data: bytes | None = None,
         *,
+        payload: Any = None,
         thing: str = "",
         affordance: str = "",
         terminal: bool = False,
     ) -> None:
         self.id = 0
         self.name = name
-        self.data = data
+        self._data = data
+        self._payload = payload
         self.thing = thing
         self.affordance = affordance
         self.terminal = terminal
         self.cache: bytes | None = None
+        self.cache_unnamed: bytes | None = None
 
     @classmethod
     def encode(cls, name: str, payload: Any, **tags: Any) -> Event:
-        """Build an event whose data is ``payload`` encoded as JSON."""
+        """Build an event whose data is ``payload`` encoded as JSON now.
+
+        Use this when the payload may change later (a property's value).
+        """
         return cls(name, msgspec.json.encode(payload), **tags)
+
+    @classmethod
+    def lazy(cls, name: str, payload: Any, **tags: Any) -> Event:
+        """Build an event that encodes ``payload`` only when first read.
+
+        For immutable payloads: most events of most invocations are never
+        read by anyone, so most are never encoded.
+        """
+        return cls(name, payload=payload, **tags)
+
+    @property
+    def data(self) -> bytes:
+        """The payload as JSON, shared by every reader."""
+        data = self._data
+        if data is None:
+            data = self._data = msgspec.json.encode(self._payload)
+            self._payload = None
+        return data
 
     def json(self) -> Any:
         """Decode the payload."""
@@ -81,34 +115,44 @@ class Event:
 EventFilter = Callable[[Event], bool]
 
 
-class Topic:
-    """A stream of events with a bounded replay buffer and live subscribers."""
+def _event_id(event: Event) -> int:
+    return event.id
 
-    __slots__ = ("_events", "_ids", "_subscribers", "closed", "evicted_through", "maxlen")
+
+class Topic:
+    """A stream of events with a bounded replay buffer and live subscribers.
+
+    The buffer is a list trimmed in batches: per-invocation topics hold a
+    handful of events each, and a list is far smaller than a deque.
+    """
+
+    __slots__ = ("_events", "_subscribers", "closed", "evicted_through", "maxlen")
 
     def __init__(self, maxlen: int) -> None:
         self.maxlen = maxlen
-        self._events: deque[Event] = deque()
-        self._ids: deque[int] = deque()
-        self._subscribers: set[Subscription] = set()
+        self._events: list[Event] = []
+        self._subscribers: set[Subscription] | None = None
         self.evicted_through = 0
         """ID of the newest event that has left the buffer (0: none has)."""
         self.closed = False
 
     def append(self, event: Event) -> None:
         """Store a published event and offer it to every subscriber."""
-        if len(self._events) >= self.maxlen:
-            self._events.popleft()
-            self.evicted_through = self._ids.popleft()
-        self._events.append(event)
-        self._ids.append(event.id)
-        for subscriber in tuple(self._subscribers):
-            subscriber.offer(event)
+        events = self._events
+        events.append(event)
+        if len(events) > self.maxlen:
+            # Trim a batch at a time, so eviction costs O(1) per event on average.
+            excess = len(events) - self.maxlen + self.maxlen // 8
+            self.evicted_through = events[excess - 1].id
+            del events[:excess]
+        if self._subscribers:
+            for subscriber in tuple(self._subscribers):
+                subscriber.offer(event)
 
     def events_after(self, event_id: int) -> list[Event]:
         """The buffered events with an ID greater than ``event_id``, oldest first."""
-        start = bisect.bisect_right(self._ids, event_id)
-        return list(itertools.islice(self._events, start, None))
+        start = bisect.bisect_right(self._events, event_id, key=_event_id)
+        return self._events[start:]
 
     def __len__(self) -> int:
         return len(self._events)
@@ -116,7 +160,7 @@ class Topic:
     @property
     def subscriber_count(self) -> int:
         """How many subscriptions are open on this topic."""
-        return len(self._subscribers)
+        return len(self._subscribers) if self._subscribers else 0
 
     def subscribe(
         self,
@@ -137,19 +181,23 @@ class Topic:
         """
         subscription = Subscription(self, after, accept, maxsize, end_on_terminal)
         if not self.closed:
+            if self._subscribers is None:
+                self._subscribers = set()
             self._subscribers.add(subscription)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Forget a subscription (idempotent)."""
-        self._subscribers.discard(subscription)
+        if self._subscribers:
+            self._subscribers.discard(subscription)
 
     def close(self) -> None:
         """End the topic: every subscription ends once it has drained."""
         self.closed = True
-        for subscriber in tuple(self._subscribers):
-            subscriber.wake()
-        self._subscribers.clear()
+        if self._subscribers:
+            for subscriber in tuple(self._subscribers):
+                subscriber.wake()
+            self._subscribers = None
 
 
 class Subscription:

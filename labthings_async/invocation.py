@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import functools
 import logging
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
-
-import anyio
 
 from .context import CancelHook
 from .errors import (
@@ -94,6 +94,12 @@ def problem_from_exception(error: BaseException) -> ProblemDetails:
     return ProblemDetails(type=kind, title=cls.__name__, status=status, detail=str(error))
 
 
+@functools.cache
+def _action_path(thing: str, action: str) -> str:
+    """One shared string per action, not one per invocation and event."""
+    return f"/{thing}/{action}"
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -135,20 +141,24 @@ class Invocation:
         "_done",
         "_host",
         "_logger",
-        "_progress_scheduled",
+        "_cancel_hook",
+        "_cancel_requested",
+        "_log",
+        "_log_len",
+        "_progress_box",
+        "_progress_lock",
         "action",
-        "cancel_hook",
         "error",
         "events",
         "exception",
         "expiry_time",
         "id",
+        "id_text",
         "input",
-        "log",
         "output",
         "progress",
         "retention_time",
-        "scope",
+        "task",
         "sequence",
         "status",
         "thing",
@@ -172,6 +182,8 @@ class Invocation:
     ) -> None:
         self._host = host
         self.id = uuid.uuid4()
+        self.id_text = str(self.id)
+        """The ID as text, made once: every event and representation carries it."""
         self.sequence = sequence
         self.thing = thing
         self.thing_name = thing.name
@@ -184,19 +196,47 @@ class Invocation:
         self.time_completed: datetime | None = None
         self.retention_time = retention_time
         self.expiry_time: datetime | None = None
-        self.log: deque[LogEntry] = deque(maxlen=log_len)
+        # Made on first use: most invocations never log, are never cancelled,
+        # and many are kept for minutes, so these would be dead weight.
+        self._log: deque[LogEntry] | None = None
+        self._log_len = log_len
+        self._cancel_hook: CancelHook | None = None
+        self._cancel_requested = False
         self.progress: Progress | None = None
         self.error: ProblemDetails | None = None
         self.exception: BaseException | None = None
-        self.cancel_hook = CancelHook()
         self.events = Topic(history_len)
-        self.scope: anyio.CancelScope | None = None
+        self.task: asyncio.Task[None] | None = None
         self._done: asyncio.Event | None = None
         self._logger: logging.Logger | None = None
-        self._progress_scheduled = False
+        self._progress_box: list[Progress | None] | None = None
+        self._progress_lock: threading.Lock | None = None
 
     def __repr__(self) -> str:
         return f"<Invocation {self.id} {self.action_path} {self.status.value}>"
+
+    @property
+    def log(self) -> Sequence[LogEntry]:
+        """The most recent log records, oldest first (at most ``log_len``)."""
+        return self._log if self._log is not None else ()
+
+    @property
+    def cancel_hook(self) -> CancelHook:
+        """The flag that asks a running action to stop (set by ``cancel()``)."""
+        hook = self._cancel_hook
+        if hook is None:
+            hook = CancelHook()
+            # Publish the hook before reading the flag, so a cancel() racing
+            # from the loop thread either sees the hook or is seen here.
+            self._cancel_hook = hook
+            if self._cancel_requested:
+                hook.set()
+        return hook
+
+    @property
+    def cancel_requested(self) -> bool:
+        """True once ``cancel()`` has been called."""
+        return self._cancel_requested
 
     @property
     def action_name(self) -> str:
@@ -206,7 +246,7 @@ class Invocation:
     @property
     def action_path(self) -> str:
         """``/{thing}/{action}``, as LabThings' ``action`` field has it."""
-        return f"/{self.thing_name}/{self.action.name}"
+        return _action_path(self.thing_name, self.action.name)
 
     @property
     def finished(self) -> bool:
@@ -262,7 +302,7 @@ class Invocation:
         hub = self._host.hub
         tags = {"thing": self.thing_name, "affordance": self.action.name}
         change = StatusChange(
-            id=str(self.id),
+            id=self.id_text,
             thing=self.thing_name,
             action=self.action_path,
             status=self.status,
@@ -270,7 +310,7 @@ class Invocation:
             time_started=self.time_started,
             time_completed=self.time_completed,
         )
-        summary = Event.encode("status", change, **tags)
+        summary = Event.lazy("status", change, **tags)
         if not self.status.is_finished:
             hub.publish(summary, self.events, hub.invocations)
             return
@@ -286,7 +326,7 @@ class Invocation:
             output=self.output,
             error=self.error,
         )
-        detailed = Event.encode("status", final, terminal=True, **tags)
+        detailed = Event.lazy("status", final, terminal=True, **tags)
         hub.publish_pair(detailed, summary, self.events, hub.invocations)
 
     # -- log and progress (any thread) -----------------------------------------
@@ -295,40 +335,63 @@ class Invocation:
         """Publish one of this invocation's own events, from any thread."""
         if self.status.is_finished:
             return
+        if self._progress_box is not None and self._progress_lock is not None:
+            # Seal the scheduled progress report: a later report must not jump
+            # ahead of this event by being coalesced into the earlier one.
+            with self._progress_lock:
+                self._progress_box = None
+        self._publish_soon(self._host.hub.publish, event, self.events)
+
+    def _publish_soon(self, publish: Callable[..., None], *args: Any) -> None:
+        """Run ``publish`` on the loop: now if on it, else through call_soon_threadsafe."""
         host = self._host
         if threading.get_ident() == host.loop_thread_id:
-            host.hub.publish(event, self.events)
+            publish(*args)
             return
-        # RuntimeError: the loop has closed; the server is gone, and the record with it.
+        # RuntimeError: the loop has closed; the server is gone, and the event with it.
         with contextlib.suppress(RuntimeError):
-            host.loop.call_soon_threadsafe(host.hub.publish, event, self.events)
+            host.loop.call_soon_threadsafe(publish, *args)
 
     def add_log(self, entry: LogEntry) -> None:
         """Append a log record and publish it (any thread)."""
-        self.log.append(entry)
-        self._emit(Event.encode("log", entry, thing=self.thing_name, affordance=self.action.name))
+        log = self._log
+        if log is None:
+            log = self._log = deque(maxlen=self._log_len)
+        log.append(entry)
+        self._emit(Event.lazy("log", entry, thing=self.thing_name, affordance=self.action.name))
 
     def set_progress(self, percent: float | None, message: str | None = None) -> None:
-        """Record progress; subscribers get the latest value, coalesced (any thread)."""
-        self.progress = Progress(percent=percent, message=message)
-        if self._progress_scheduled or self.status.is_finished:
-            return
-        self._progress_scheduled = True
-        if self.on_loop_thread():
-            self._publish_progress()
-            return
-        with contextlib.suppress(RuntimeError):  # The loop has closed.
-            self._host.loop.call_soon_threadsafe(self._publish_progress)
+        """Record progress; a burst of reports is published as its latest one (any thread).
 
-    def _publish_progress(self) -> None:
-        # Clear the flag before reading, so a report arriving now schedules again.
-        self._progress_scheduled = False
+        Reports are coalesced only while nothing else was emitted in between,
+        so subscribers see progress and log records in the order they happened.
+        """
+        progress = self.progress = Progress(percent=percent, message=message)
+        if self.status.is_finished:
+            return
+        if self.on_loop_thread():
+            self._publish_progress([progress])
+            return
+        lock = self._progress_lock
+        if lock is None:
+            lock = self._progress_lock = threading.Lock()
+        with lock:
+            box = self._progress_box
+            if box is not None:  # A flush is scheduled and nothing came since: coalesce.
+                box[0] = progress
+                return
+            box = self._progress_box = [progress]
+        self._publish_soon(self._publish_progress, box)
+
+    def _publish_progress(self, box: list[Progress | None]) -> None:
+        if self._progress_lock is not None:
+            with self._progress_lock:
+                if self._progress_box is box:
+                    self._progress_box = None
         if self.status.is_finished:
             return
         self._host.hub.publish(
-            Event.encode(
-                "progress", self.progress, thing=self.thing_name, affordance=self.action.name
-            ),
+            Event.lazy("progress", box[0], thing=self.thing_name, affordance=self.action.name),
             self.events,
         )
 
@@ -400,7 +463,9 @@ class Invocation:
                 f"invocation {self.id} has already finished ({self.status.value}); "
                 "there is nothing to cancel"
             )
-        self.cancel_hook.set()
+        self._cancel_requested = True
+        if self._cancel_hook is not None:
+            self._cancel_hook.set()
         if self.status is Status.PENDING:
             self.transition(
                 Status.CANCELLED,
@@ -408,8 +473,11 @@ class Invocation:
                     InvocationCancelledError("the invocation was cancelled before it started")
                 ),
             )
-        if self.scope is not None and (self.action.is_async or self.status.is_finished):
-            self.scope.cancel()
+        # A pending invocation's task only waits for a thread; an async
+        # action's task is the action itself. A threaded action's thread
+        # cannot be interrupted, so its task is left alone.
+        if self.task is not None and (self.action.is_async or self.status.is_finished):
+            self.task.cancel()
 
     # -- wire representations ---------------------------------------------------
 
@@ -426,7 +494,7 @@ class Invocation:
     def summary_model(self, base_url: str = "") -> InvocationSummary:
         """The summary used in lists (no input, output, log or error)."""
         return InvocationSummary(
-            id=str(self.id),
+            id=self.id_text,
             thing=self.thing_name,
             action=self.action_path,
             status=self.status,
@@ -442,7 +510,7 @@ class Invocation:
     def response(self, base_url: str = "") -> InvocationResponse:
         """The full representation."""
         return InvocationResponse(
-            id=str(self.id),
+            id=self.id_text,
             thing=self.thing_name,
             action=self.action_path,
             status=self.status,
@@ -455,6 +523,6 @@ class Invocation:
             links=self.links(base_url),
             input=self.input,
             output=self.output,
-            log=list(self.log),
+            log=list(self._log or ()),
             error=self.error,
         )

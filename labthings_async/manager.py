@@ -18,13 +18,12 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
 import anyio
-import anyio.abc
 import msgspec
 
 from .context import bind_invocation, unbind_invocation
@@ -76,7 +75,8 @@ class ActionManager:
         max_retained: Most finished invocations kept; the soonest to expire go
             first.
         log_len: Most log records kept per invocation.
-        history_len: Most events kept per invocation for replay.
+        history_len: Most events kept per invocation for replay (trimmed an eighth
+            at a time, so at least 7/8 of it is kept).
         event_buffer: Most events the manager-wide topics keep for replay.
         subscriber_queue: Bound of each subscription's queue.
         expiry_interval: Seconds between expiry runs.
@@ -129,8 +129,10 @@ class ActionManager:
         # equally sized and so never contended, to keep off anyio's default.
         self._slots = anyio.CapacityLimiter(max_threads)
         self._thread_limiter = anyio.CapacityLimiter(max_threads)
-        self._task_group: anyio.abc.TaskGroup | None = None
-        self._expiry_scope: anyio.CancelScope | None = None
+        # Plain asyncio tasks, not an anyio task group: spawning through a task
+        # group costs several times more, on the path of every invocation.
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._expiry_task: asyncio.Task[None] | None = None
         self._running = False
         self._set_up: list[Thing] = []
         self.loop: asyncio.AbstractEventLoop
@@ -201,9 +203,6 @@ class ActionManager:
         self.loop = asyncio.get_running_loop()
         self.loop_thread_id = threading.get_ident()
         install_log_capture()
-        task_group = anyio.create_task_group()
-        await task_group.__aenter__()
-        self._task_group = task_group
         try:
             for thing in self._things.values():
                 thing.observe_properties(self._publish_property)
@@ -212,12 +211,8 @@ class ActionManager:
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self._teardown_things()
-            await task_group.__aexit__(None, None, None)
             raise
-        # Made here, not in the task: a shutdown before the task first runs
-        # must still find the scope to cancel.
-        self._expiry_scope = anyio.CancelScope()
-        task_group.start_soon(self._expire_periodically, self._expiry_scope)
+        self._expiry_task = self._spawn(self._expire_periodically())
         self._running = True
         return self
 
@@ -229,6 +224,17 @@ class ActionManager:
     ) -> None:
         await self.shutdown()
 
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = self.loop.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("an ActionManager task failed", exc_info=task.exception())
+
     async def shutdown(self) -> None:
         """Stop: cancel what is pending, ask what runs to stop, end every stream.
 
@@ -236,34 +242,30 @@ class ActionManager:
         running after that is marked ``cancelled`` and left to finish on its
         own, since a thread cannot be killed. Every invocation ends terminal.
         """
-        task_group = self._task_group
-        if task_group is None:
+        if not self._running and self._expiry_task is None:
             return
         self._running = False
         unfinished = [inv for inv in self._invocations.values() if not inv.finished]
-        # Shielded, like the teardown below: a host that is itself being
-        # cancelled (Ctrl-C, a timeout) must still stop every invocation and
-        # release the hardware. The grace keeps the wait bounded.
+        # Shielded: a host that is itself being cancelled (Ctrl-C, a timeout)
+        # must still stop every invocation and release the hardware. The grace
+        # keeps the wait bounded.
         with anyio.CancelScope(shield=True):
-            for invocation in unfinished:
-                if not invocation.finished:
-                    invocation.cancel()
-            with anyio.move_on_after(self.shutdown_grace):
+            try:
                 for invocation in unfinished:
-                    await invocation.wait()
-        # Cancel each task through its own scope: cancelling the task group's
-        # scope would cancel the host task that entered it, not just its children.
-        for invocation in unfinished:
-            if invocation.scope is not None:
-                invocation.scope.cancel()
-        if self._expiry_scope is not None:
-            self._expiry_scope.cancel()
-        try:
-            await task_group.__aexit__(None, None, None)
-        finally:
-            self._task_group = None
-            self.hub.close()
-            with anyio.CancelScope(shield=True):
+                    if not invocation.finished:
+                        invocation.cancel()
+                with anyio.move_on_after(self.shutdown_grace):
+                    for invocation in unfinished:
+                        await invocation.wait()
+                for task in tuple(self._tasks):
+                    task.cancel()  # Abandons threads that did not stop; ends the timer.
+                if self._tasks:
+                    await asyncio.wait(tuple(self._tasks))
+                for invocation in unfinished:
+                    self._finish_abandoned(invocation)
+            finally:
+                self._expiry_task = None
+                self.hub.close()
                 await self._teardown_things()
 
     async def _teardown_things(self) -> None:
@@ -305,8 +307,7 @@ class ActionManager:
             QueueFullError: ``max_pending`` invocations already wait for a thread.
             ManagerNotRunningError: The manager is not running.
         """
-        task_group = self._task_group
-        if task_group is None or not self._running:
+        if not self._running:
             raise ManagerNotRunningError("the ActionManager is not running; use `async with`")
         target = self.get_thing(thing)
         descriptor = type(target).get_action(action)
@@ -333,41 +334,43 @@ class ActionManager:
         )
         self._invocations[invocation.id] = invocation
         invocation.publish_created()
-        if descriptor.is_async:
-            task_group.start_soon(self._run_async, invocation)
-        else:
-            task_group.start_soon(self._run_threaded, invocation)
+        run = self._run_async if descriptor.is_async else self._run_threaded
+        task = invocation.task = self._spawn(run(invocation))
+        # A finished task holds its coroutine's frame: let the retained invocation drop it.
+        task.add_done_callback(lambda _: setattr(invocation, "task", None))
         return invocation
 
     async def _run_threaded(self, invocation: Invocation) -> None:
-        with anyio.CancelScope() as scope:
-            invocation.scope = scope
-            await self._slots.acquire_on_behalf_of(invocation)
-        if scope.cancelled_caught:
+        slots = self._slots
+        try:
+            try:
+                slots.acquire_on_behalf_of_nowait(invocation)
+            except anyio.WouldBlock:
+                await slots.acquire_on_behalf_of(invocation)
+        except asyncio.CancelledError:
             return  # Cancelled while pending: cancel() has already finished it.
         try:
             if invocation.status is not Status.PENDING:
                 return
             invocation.transition(Status.RUNNING)
-            # Clients cancel a threaded action cooperatively; this scope is
-            # cancelled only at shutdown, to abandon a thread that will not stop.
-            with anyio.CancelScope() as invocation.scope:
-                try:
-                    output = await anyio.to_thread.run_sync(
-                        self._call_in_thread,
-                        invocation,
-                        abandon_on_cancel=True,
-                        limiter=self._thread_limiter,
-                    )
-                except anyio.get_cancelled_exc_class():
-                    self._finish_abandoned(invocation)
-                    raise
-                except Exception as error:
-                    self._finish_failed(invocation, error)
-                else:
-                    invocation.transition(Status.COMPLETED, output=output)
+            try:
+                output = await anyio.to_thread.run_sync(
+                    self._call_in_thread,
+                    invocation,
+                    # The task is cancelled only at shutdown, to stop waiting
+                    # for a thread that will not stop; clients cancel threaded
+                    # actions cooperatively, through the cancel hook.
+                    abandon_on_cancel=True,
+                    limiter=self._thread_limiter,
+                )
+            except asyncio.CancelledError:
+                self._finish_abandoned(invocation)
+            except Exception as error:
+                self._finish_failed(invocation, error)
+            else:
+                invocation.transition(Status.COMPLETED, output=output)
         finally:
-            self._slots.release_on_behalf_of(invocation)
+            slots.release_on_behalf_of(invocation)
 
     @staticmethod
     def _call_in_thread(invocation: Invocation) -> Any:
@@ -389,27 +392,23 @@ class ActionManager:
             return  # Cancelled before it started.
         token = bind_invocation(invocation)
         try:
-            with anyio.CancelScope() as scope:
-                invocation.scope = scope
-                invocation.transition(Status.RUNNING)
-                try:
-                    output = await invocation.action.call(invocation.thing, invocation.input)
-                    _check_serialisable(output, invocation.action_name)
-                except InvocationCancelledError as error:
-                    self._finish_failed(invocation, error)
-                except Exception as error:
-                    _log_failure(invocation, error)
-                    self._finish_failed(invocation, error)
-                else:
-                    invocation.transition(Status.COMPLETED, output=output)
-            if not invocation.finished:
-                # Its own scope was cancelled: a client cancelled it.
+            invocation.transition(Status.RUNNING)
+            output = await invocation.action.call(invocation.thing, invocation.input)
+            _check_serialisable(output, invocation.action_name)
+        except asyncio.CancelledError:
+            if self._running:  # A client cancelled it; otherwise the server is stopping.
                 self._finish_failed(
                     invocation, InvocationCancelledError("the invocation was cancelled")
                 )
-        except anyio.get_cancelled_exc_class():
-            self._finish_abandoned(invocation)
-            raise
+            else:
+                self._finish_abandoned(invocation)
+        except InvocationCancelledError as error:
+            self._finish_failed(invocation, error)
+        except Exception as error:
+            _log_failure(invocation, error)
+            self._finish_failed(invocation, error)
+        else:
+            invocation.transition(Status.COMPLETED, output=output)
         finally:
             unbind_invocation(token)
 
@@ -512,11 +511,10 @@ class ActionManager:
                 expired += 1
         return expired
 
-    async def _expire_periodically(self, scope: anyio.CancelScope) -> None:
-        with scope:
-            while True:
-                await anyio.sleep(self.expiry_interval)
-                self.expire_invocations()
+    async def _expire_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.expiry_interval)
+            self.expire_invocations()
 
     # -- events ---------------------------------------------------------------------
 

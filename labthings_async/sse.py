@@ -45,7 +45,10 @@ def named_frame(event: Event) -> bytes:
 
 def unnamed_frame(event: Event) -> bytes:
     """``id:`` and ``data:`` only: a default ``message`` event, for node-wot 0.9."""
-    return b"id: %d\ndata: %s\n\n" % (event.id, event.data)
+    frame = event.cache_unnamed
+    if frame is None:
+        frame = event.cache_unnamed = b"id: %d\ndata: %s\n\n" % (event.id, event.data)
+    return frame
 
 
 async def event_frames(

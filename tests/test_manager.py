@@ -358,7 +358,7 @@ async def test_cancel_pending_waiting_for_a_thread_never_runs() -> None:
         await gated.full.wait()
         queued = manager.invoke_action(gated, "work", {"label": "queued"})
         await anyio.lowlevel.checkpoint()  # let it start waiting for the thread
-        assert queued.scope is not None
+        assert queued.task is not None
         queued.cancel()
         assert queued.status is Status.CANCELLED
         gated.gate.set()
@@ -900,7 +900,8 @@ async def test_soak_keeps_memory_flat() -> None:
         gc.collect()
         assert first_ref() is None, "a forgotten invocation is still referenced"
         assert len(manager) == 1000
-        assert len(manager.hub.invocations) == 5000
+        # The buffer trims an eighth at a time: between 7/8 of its bound and the bound.
+        assert 5000 * 7 // 8 <= len(manager.hub.invocations) <= 5000
         assert manager.hub.invocations.subscriber_count == 0
 
 
