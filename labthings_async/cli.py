@@ -92,10 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     _serve_parser(commands)
     add_client_commands(commands)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     if args.command == "serve":
+        # The server's own log (and the Things' action logs) go to the terminal.
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
         return _serve(args)
     if hasattr(args, "run"):  # call, watch, describe (cli_client)
         return int(args.run(args))

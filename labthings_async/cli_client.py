@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -122,11 +121,6 @@ def _fail(message: str, status: int) -> int:
     return status
 
 
-def _quiet_http_logs() -> None:
-    # `serve` configures logging at INFO, which would print every request here.
-    logging.getLogger("httpx2").setLevel(logging.WARNING)
-
-
 def _connect(url: str, **options: Any) -> ThingClient:
     from .client_sync import ThingClient
 
@@ -145,7 +139,6 @@ def _guarded(command: _Command) -> _Command:
             NotFoundError,
         )
 
-        _quiet_http_logs()
         try:
             return command(args)
         except (InvalidArgumentsError, NotFoundError) as error:

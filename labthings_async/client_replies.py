@@ -116,7 +116,7 @@ def checked(response: httpx2.Response, what: str) -> httpx2.Response:
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
-    if value.strip().isdigit():
+    if value.strip().isascii() and value.strip().isdigit():
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

@@ -111,7 +111,10 @@ class PropertyDescriptor:
         setattr(thing, self.name, value)
 
     def __set_name__(self, owner: builtins.type[Any], name: str) -> None:
-        self.name = name
+        # LabThings style binds a setter under a second name (`@x.setter def
+        # _set_x`): the property keeps its first name, and only that one counts.
+        if not self.name:
+            self.name = name
 
 
 class DataProperty(PropertyDescriptor):

@@ -193,7 +193,11 @@ class InvocationState:
             data = json.loads(event.data)
         except ValueError:
             return  # Not ours to understand; the terminal status still will be.
-        event_id = int(event.last_event_id) if event.last_event_id.isdigit() else None
+        event_id = (
+            int(event.last_event_id)
+            if event.last_event_id.isascii() and event.last_event_id.isdigit()
+            else None
+        )
         if event.type == "log" and isinstance(data, Mapping):
             self._add_log(data, event_id)
         elif event.type == "progress":

@@ -52,7 +52,7 @@ class Thing:
             for name, attribute in vars(klass).items():
                 if isinstance(attribute, ActionDescriptor):
                     actions[name] = attribute
-                elif isinstance(attribute, PropertyDescriptor):
+                elif isinstance(attribute, PropertyDescriptor) and attribute.name == name:
                     properties[name] = attribute
         for declared in actions.values():
             if declared.owner is None:  # Defined here, or in a mixin that is not a Thing.

@@ -45,7 +45,7 @@ async def read_json_body(request: Request, limit: int) -> bytes:
         UnsupportedMediaTypeError: A non-empty body is not declared as JSON.
     """
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLargeError(f"the body is {declared} bytes; this server accepts {limit}")
     chunks: list[bytes] = []
     size = 0

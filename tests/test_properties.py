@@ -320,3 +320,22 @@ async def test_changes_outside_a_running_manager_go_nowhere() -> None:
         pass
     stage.position = 2
     assert len(manager.hub.properties) == 0
+
+
+def test_a_setter_bound_under_a_second_name_is_still_one_property() -> None:
+    class Lamp(lt.Thing):
+        _level = 0
+
+        @lt.property
+        def level(self) -> int:
+            return self._level
+
+        @level.setter
+        def _set_level(self, value: int) -> None:
+            self._level = value
+
+    assert list(Lamp.properties) == ["level"]
+    assert Lamp.get_property("level").name == "level"
+    lamp = Lamp()
+    lamp.level = 3
+    assert lamp.level == 3
