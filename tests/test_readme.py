@@ -1,0 +1,37 @@
+"""The README's first commands and its in-process example are true."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def section(title: str) -> str:
+    text = README.read_text()
+    return text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_opens_with_the_two_set_up_commands() -> None:
+    first_block = re.search(r"```sh\n(.*?)```", README.read_text(), re.DOTALL)
+    assert first_block is not None
+    commands = [line.split("#")[0].strip() for line in first_block.group(1).splitlines()]
+    assert commands == ["make serve", "make test"]
+    makefile = (README.parent / "Makefile").read_text()
+    assert "\nserve:" in makefile and "\ntest:" in makefile
+
+
+def test_the_in_process_example_runs_as_shown(tmp_path: Path) -> None:
+    (example,) = re.findall(r"```python\n(.*?)```", section("A Thing, used in-process"), re.DOTALL)
+    script = tmp_path / "example.py"
+    script.write_text(example)
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True
+    )
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("status {") and "'pending'" in lines[0]
+    assert sum(line.startswith("progress ") for line in lines) >= 1
+    assert any(line.startswith("log {") and "moved to 42" in line for line in lines)
+    assert lines[-3].startswith("status {") and "'completed'" in lines[-3]
+    assert lines[-2:] == ["completed 42", "['moved to 42']"]
