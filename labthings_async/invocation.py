@@ -483,7 +483,7 @@ class Invocation:
 
     def links(self, base_url: str = "") -> list[Link]:
         """Links to this invocation's resources, under ``base_url``."""
-        href = f"{base_url}/action_invocations/{self.id}"
+        href = f"{base_url}/action_invocations/{self.id_text}"
         return [
             Link(rel="self", href=href),
             Link(rel="output", href=f"{href}/output"),
@@ -491,36 +491,29 @@ class Invocation:
             Link(rel="cancel", href=href, method="DELETE"),
         ]
 
+    def _summary_fields(self, base_url: str) -> dict[str, Any]:
+        return {
+            "id": self.id_text,
+            "thing": self.thing_name,
+            "action": self.action_path,
+            "status": self.status,
+            "href": f"{base_url}/action_invocations/{self.id_text}",
+            "time_requested": self.time_requested,
+            "time_started": self.time_started,
+            "time_completed": self.time_completed,
+            "expiry_time": self.expiry_time,
+            "progress": self.progress,
+            "links": self.links(base_url),
+        }
+
     def summary_model(self, base_url: str = "") -> InvocationSummary:
         """The summary used in lists (no input, output, log or error)."""
-        return InvocationSummary(
-            id=self.id_text,
-            thing=self.thing_name,
-            action=self.action_path,
-            status=self.status,
-            href=f"{base_url}/action_invocations/{self.id}",
-            time_requested=self.time_requested,
-            time_started=self.time_started,
-            time_completed=self.time_completed,
-            expiry_time=self.expiry_time,
-            progress=self.progress,
-            links=self.links(base_url),
-        )
+        return InvocationSummary(**self._summary_fields(base_url))
 
     def response(self, base_url: str = "") -> InvocationResponse:
         """The full representation."""
         return InvocationResponse(
-            id=self.id_text,
-            thing=self.thing_name,
-            action=self.action_path,
-            status=self.status,
-            href=f"{base_url}/action_invocations/{self.id}",
-            time_requested=self.time_requested,
-            time_started=self.time_started,
-            time_completed=self.time_completed,
-            expiry_time=self.expiry_time,
-            progress=self.progress,
-            links=self.links(base_url),
+            **self._summary_fields(base_url),
             input=self.input,
             output=self.output,
             log=list(self._log or ()),
