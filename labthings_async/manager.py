@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
 import inspect
 import itertools
 import logging
@@ -19,7 +18,7 @@ import re
 import threading
 import uuid
 from collections.abc import Coroutine, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -29,7 +28,6 @@ import msgspec
 from .context import bind_invocation, unbind_invocation
 from .errors import (
     InvocationCancelledError,
-    InvocationNotFoundError,
     ManagerNotRunningError,
     QueueFullError,
     ThingNotFoundError,
@@ -39,6 +37,7 @@ from .hub import Event, EventHub, Subscription
 from .invocation import Invocation, problem_from_exception
 from .logs import install_log_capture
 from .models import InvocationStatus, InvocationSummary
+from .retention import InvocationTable
 from .thing import Thing
 
 __all__ = ("ActionManager",)
@@ -111,7 +110,6 @@ class ActionManager:
         self.max_threads = max_threads
         self.max_pending = max_pending
         self.retention = retention
-        self.max_retained = max_retained
         self.log_len = log_len
         self.history_len = history_len
         self.subscriber_queue = subscriber_queue
@@ -121,8 +119,7 @@ class ActionManager:
         self._things: dict[str, Thing] = {}
         for name, thing in (things or {}).items():
             self.add_thing(name, thing)
-        self._invocations: dict[uuid.UUID, Invocation] = {}
-        self._expiries: list[tuple[datetime, int, Invocation]] = []
+        self._table = InvocationTable(max_retained)
         self._sequence = itertools.count(1).__next__
         self._pending_threaded = 0
         # Admits invocations to the pool; run_sync needs a limiter of its own,
@@ -245,7 +242,7 @@ class ActionManager:
         if not self._running and self._expiry_task is None:
             return
         self._running = False
-        unfinished = [inv for inv in self._invocations.values() if not inv.finished]
+        unfinished = self._table.unfinished()
         # Shielded: a host that is itself being cancelled (Ctrl-C, a timeout)
         # must still stop every invocation and release the hardware. The grace
         # keeps the wait bounded.
@@ -332,7 +329,7 @@ class ActionManager:
             history_len=self.history_len,
             sequence=self._sequence(),
         )
-        self._invocations[invocation.id] = invocation
+        self._table.add(invocation)
         invocation.publish_created()
         run = self._run_async if descriptor.is_async else self._run_threaded
         task = invocation.task = self._spawn(run(invocation))
@@ -434,12 +431,8 @@ class ActionManager:
         """Keep the pending count and the retention queue up to date."""
         if old is Status.PENDING and not invocation.action.is_async:
             self._pending_threaded -= 1
-        expiry = invocation.expiry_time
-        if invocation.finished and expiry is not None:
-            heapq.heappush(self._expiries, (expiry, invocation.sequence, invocation))
-            while len(self._expiries) > self.max_retained:
-                _, _, oldest = heapq.heappop(self._expiries)
-                self._invocations.pop(oldest.id, None)
+        if invocation.finished:
+            self._table.finished(invocation)
 
     # -- reading --------------------------------------------------------------------
 
@@ -449,19 +442,7 @@ class ActionManager:
         Raises:
             InvocationNotFoundError: No such invocation is retained.
         """
-        if not isinstance(invocation_id, uuid.UUID):
-            try:
-                invocation_id = uuid.UUID(invocation_id)
-            except ValueError:
-                raise InvocationNotFoundError(
-                    f"{invocation_id!r} is not an invocation ID (a UUID)"
-                ) from None
-        try:
-            return self._invocations[invocation_id]
-        except KeyError:
-            raise InvocationNotFoundError(
-                f"no invocation {invocation_id}: it never existed or has expired"
-            ) from None
+        return self._table.get(invocation_id)
 
     def iter_invocations(
         self,
@@ -471,15 +452,7 @@ class ActionManager:
         status: Status | str | None = None,
     ) -> Iterator[Invocation]:
         """The retained invocations, newest first, optionally filtered."""
-        wanted = Status(status) if status is not None else None
-        for invocation in reversed(self._invocations.values()):
-            if thing is not None and invocation.thing_name != thing:
-                continue
-            if action is not None and invocation.action.name != action:
-                continue
-            if wanted is not None and invocation.status is not wanted:
-                continue
-            yield invocation
+        return self._table.newest_first(thing=thing, action=action, status=status)
 
     def list_invocations(
         self,
@@ -497,19 +470,14 @@ class ActionManager:
         ]
 
     def __len__(self) -> int:
-        return len(self._invocations)
-
-    # -- retention ------------------------------------------------------------------
+        return len(self._table)
 
     def expire_invocations(self, now: datetime | None = None) -> int:
-        """Forget finished invocations whose retention has run out; returns how many."""
-        now = now or datetime.now(UTC)
-        expired = 0
-        while self._expiries and self._expiries[0][0] <= now:
-            _, _, invocation = heapq.heappop(self._expiries)
-            if self._invocations.pop(invocation.id, None) is not None:
-                expired += 1
-        return expired
+        """Forget finished invocations whose retention has run out; returns how many.
+
+        The manager also runs this every ``expiry_interval`` seconds.
+        """
+        return self._table.expire(now)
 
     async def _expire_periodically(self) -> None:
         while True:

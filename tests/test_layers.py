@@ -46,6 +46,7 @@ LAYERS: dict[str, int] = {
     "td": DECLARATIONS,
     "hub": INVOCATION,
     "invocation": INVOCATION,
+    "retention": INVOCATION,
     "logs": INVOCATION,
     "manager": MANAGER,
     "sse": HTTP,

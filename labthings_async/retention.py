@@ -1,0 +1,101 @@
+"""The table of retained invocations: lookup, newest-first listing, and expiry.
+
+Layer: invocation (stdlib). Invocations are kept in request order (a dict, so
+listing newest first is a reversed walk, with no sorting); finished ones also
+sit in a heap by expiry time, which bounds them both by age and by count.
+"""
+
+from __future__ import annotations
+
+import heapq
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from .errors import InvocationNotFoundError
+from .invocation import Invocation
+from .models import InvocationStatus
+
+__all__ = ("InvocationTable",)
+
+
+class InvocationTable:
+    """The invocations a manager still knows about.
+
+    Args:
+        max_retained: Most finished invocations kept; beyond it, the ones that
+            would expire soonest are forgotten first.
+    """
+
+    def __init__(self, max_retained: int) -> None:
+        self.max_retained = max_retained
+        self._by_id: dict[uuid.UUID, Invocation] = {}
+        self._expiries: list[tuple[datetime, int, Invocation]] = []
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def add(self, invocation: Invocation) -> None:
+        """Keep a new invocation."""
+        self._by_id[invocation.id] = invocation
+
+    def finished(self, invocation: Invocation) -> None:
+        """Start the retention clock of an invocation that has just finished."""
+        if invocation.expiry_time is None:
+            return
+        heapq.heappush(self._expiries, (invocation.expiry_time, invocation.sequence, invocation))
+        while len(self._expiries) > self.max_retained:
+            _, _, oldest = heapq.heappop(self._expiries)
+            self._by_id.pop(oldest.id, None)
+
+    def get(self, invocation_id: uuid.UUID | str) -> Invocation:
+        """The invocation with this ID.
+
+        Raises:
+            InvocationNotFoundError: No such invocation is retained.
+        """
+        if not isinstance(invocation_id, uuid.UUID):
+            try:
+                invocation_id = uuid.UUID(invocation_id)
+            except ValueError:
+                raise InvocationNotFoundError(
+                    f"{invocation_id!r} is not an invocation ID (a UUID)"
+                ) from None
+        try:
+            return self._by_id[invocation_id]
+        except KeyError:
+            raise InvocationNotFoundError(
+                f"no invocation {invocation_id}: it never existed or has expired"
+            ) from None
+
+    def newest_first(
+        self,
+        *,
+        thing: str | None = None,
+        action: str | None = None,
+        status: InvocationStatus | str | None = None,
+    ) -> Iterator[Invocation]:
+        """The retained invocations, newest first, optionally filtered."""
+        wanted = InvocationStatus(status) if status is not None else None
+        for invocation in reversed(self._by_id.values()):
+            if thing is not None and invocation.thing_name != thing:
+                continue
+            if action is not None and invocation.action.name != action:
+                continue
+            if wanted is not None and invocation.status is not wanted:
+                continue
+            yield invocation
+
+    def unfinished(self) -> list[Invocation]:
+        """The invocations still pending or running."""
+        return [invocation for invocation in self._by_id.values() if not invocation.finished]
+
+    def expire(self, now: datetime | None = None) -> int:
+        """Forget finished invocations whose retention has run out; returns how many."""
+        now = now or datetime.now(UTC)
+        expired = 0
+        while self._expiries and self._expiries[0][0] <= now:
+            _, _, invocation = heapq.heappop(self._expiries)
+            if self._by_id.pop(invocation.id, None) is not None:
+                expired += 1
+        return expired
