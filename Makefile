@@ -4,14 +4,20 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: serve test check bench-quick clean
+.PHONY: serve test check bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $(STAMP)
+
+# The benchmark extra: LabThings-FastAPI 0.3.0 to compare with, matplotlib for charts.
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e ".[test,bench]"
+	touch $(BENCH_STAMP)
 
 serve: $(STAMP)
 	$(BIN)/labthings-async serve labthings_async.example:Microscope --name microscope --port 5000
@@ -21,6 +27,13 @@ test: $(STAMP)
 
 check: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/check
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks --json benchmarks/results/latest-full.json
+
+# A smoke-sized run: checks the suite works end to end, never a timing.
+bench-quick: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks --quick
 
 clean:
 	rm -rf $(VENV)
