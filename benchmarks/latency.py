@@ -3,11 +3,14 @@
 Run: ``python -m benchmarks.latency [--quick]``.
 
 One client, one invocation at a time, timed from sending the POST to knowing
-the invocation completed. Ours: with our client (Server-Sent Events), with
-tight polling, and with ``Prefer: wait``; also LabThings-FastAPI's own
-``ThingClient`` pointed at our server (it keeps working, at its polling
-pace). LabThings-FastAPI: its ``ThingClient`` (first poll after 0.05 s, then
-every 0.5 s) and tight polling. The floor: a hello-world POST round trip.
+the invocation completed. Ours: with our client ``lt.AsyncThingClient``, on
+its defaults (``Prefer: wait=0.25``, then the SSE stream) and with
+``invoke_wait=0`` (always the SSE stream), or, while that client does not
+exist, a minimal raw SSE reader; with tight polling; with ``Prefer: wait``;
+and LabThings-FastAPI's own ``ThingClient`` pointed at our server (it keeps
+working, at its polling pace). LabThings-FastAPI: its ``ThingClient`` (first
+poll after 0.05 s, then every 0.5 s) and tight polling. The floor: a
+hello-world POST round trip.
 """
 
 from __future__ import annotations
@@ -39,14 +42,32 @@ def thing_client_durations(thing_url: str, count: int) -> list[float]:
     from labthings_fastapi.client import ThingClient
 
     client: Any = ThingClient.from_url(thing_url)
-    for _ in range(2):
-        client.noop()
-    durations = []
-    for _ in range(count):
-        start = time.perf_counter()
-        client.noop()
-        durations.append(time.perf_counter() - start)
+    try:
+        for _ in range(2):
+            client.noop()
+        durations = []
+        for _ in range(count):
+            start = time.perf_counter()
+            client.noop()
+            durations.append(time.perf_counter() - start)
+    finally:
+        client.client.close()  # Its own httpx2.Client, which it never closes itself.
     return durations
+
+
+class Recorder:
+    """Adds p50 and p99 series per case, in milliseconds."""
+
+    def __init__(self, result: TopicResult) -> None:
+        self.result = result
+
+    def record(self, case: str, side: str, durations: list[float], note: str = "") -> None:
+        """Append this repeat's p50 and p99 to the case's series."""
+        for metric, q in (("p50", 50.0), ("p99", 99.0)):
+            series = self.result.find(case, side, metric) or self.result.add(
+                Series(WORKLOAD, case, side, metric, "ms", note=note)
+            )
+            series.samples.append(percentile(durations, q) * 1000)
 
 
 def _our_client_class() -> Any:
@@ -72,21 +93,6 @@ async def _time_our_client(
 
             await timed_calls(call, WARMUP)
             recorder.record(case, "ours", await timed_calls(call, count))
-
-
-class Recorder:
-    """Adds p50 and p99 series per case, in milliseconds."""
-
-    def __init__(self, result: TopicResult) -> None:
-        self.result = result
-
-    def record(self, case: str, side: str, durations: list[float], note: str = "") -> None:
-        """Append this repeat's p50 and p99 to the case's series."""
-        for metric, q in (("p50", 50.0), ("p99", 99.0)):
-            series = self.result.find(case, side, metric) or self.result.add(
-                Series(WORKLOAD, case, side, metric, "ms", note=note)
-            )
-            series.samples.append(percentile(durations, q) * 1000)
 
 
 async def _time_modes(

@@ -205,11 +205,15 @@ async def property_fanout(
 
 
 async def _until_all_subscribed(http: Connection, members: list[_Subscriber]) -> None:
-    """Write a probe value until every subscriber has received something."""
+    """Write a probe value until every subscriber has received something.
+
+    A subscriber still silent after ``_SETTLE`` seconds is left to show up in
+    delivered/expected rather than fail the run.
+    """
     deadline = time.monotonic() + _SETTLE
     while not all(member.seen.is_set() for member in members):
         if time.monotonic() > deadline:
-            raise TimeoutError("not every subscription took effect")
+            break
         await http.request("PUT", "/bench/value", msgspec.json.encode(_PROBE))
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.1)  # Let the last probes drain before counting starts.

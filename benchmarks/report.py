@@ -29,9 +29,10 @@ def markdown(record: dict[str, Any]) -> str:
         for item in topic["result"]["series"]
     ]
     ratios = [Ratio.from_json(item) for item in record["ratios"]]
+    commit = environment["commit"]
     lines = [
         f"Taken {environment['taken']} on {summary_line(environment)}; "
-        f"{environment['pinning']}; commit {environment['commit']}; "
+        f"{environment['pinning']}; {f'commit {commit}; ' if commit != 'unknown' else ''}"
         f"{'quick' if record['quick'] else 'full'} run, {record['seconds'] / 60:.0f} min."
         + (f" {record['label']}" if record.get("label") else ""),
         "",

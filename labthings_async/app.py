@@ -15,8 +15,8 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import BaseRoute, Match, Mount, Route
-from starlette.types import Scope
+from starlette.routing import BaseRoute, Match, Mount, Route, Router
+from starlette.types import Receive, Scope, Send
 
 from .problem import http_error_handler
 from .routes_events import event_routes
@@ -51,6 +51,34 @@ class _PathRoute(Route):
         return (Match.FULL if match is Match.PARTIAL else match), child_scope
 
 
+class _FirstSegmentRouter:
+    """Picks the router for a request by its first path segment.
+
+    Starlette tries routes one by one; with every route in one list, an
+    affordance request would be matched against some twenty patterns first.
+    Here the fixed segments (``action_invocations``, ``things``...) each get a
+    small router, and everything else goes to the Things' router.
+    """
+
+    def __init__(self, routes: list[BaseRoute]) -> None:
+        groups: dict[str, list[BaseRoute]] = {}
+        for route in routes:
+            path = getattr(route, "path", "")
+            segment = path[1:].split("/", 1)[0]
+            groups.setdefault("" if segment.startswith("{") else segment, []).append(route)
+        self.default = Router(routes=groups.pop(""))
+        self.by_segment = {segment: Router(routes=group) for segment, group in groups.items()}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Hand the request to the router of its first path segment."""
+        path: str = scope["path"]
+        root_path: str = scope.get("root_path", "")
+        if root_path and path.startswith(root_path):
+            path = path[len(root_path) :]  # As Starlette's own routing sees it.
+        segment = path[1:].split("/", 1)[0]
+        await self.by_segment.get(segment, self.default)(scope, receive, send)
+
+
 def _owning_paths(routes: list[BaseRoute]) -> list[BaseRoute]:
     return [
         _PathRoute(route.path, route.endpoint, methods=list(route.methods), name=route.name)
@@ -77,16 +105,17 @@ def build_app(
         cors_origins: Origins whose pages may call the API (``["*"]`` for any).
     """
     # Event routes first: their fixed segments would otherwise match as IDs and names.
-    routes: list[BaseRoute] = _owning_paths(
-        [
-            *event_routes(state),
-            *wot_routes(state),
-            *invocation_routes(state),
-            *thing_routes(state),
-        ]
+    dispatch = _FirstSegmentRouter(
+        _owning_paths(
+            [
+                *event_routes(state),
+                *wot_routes(state),
+                *invocation_routes(state),
+                *thing_routes(state),
+            ]
+        )
     )
-    if prefix:
-        routes = [Mount(prefix, routes=routes)]
+    routes: list[BaseRoute] = [Mount(prefix, app=dispatch)]
     middleware = []
     if cors_origins:
         middleware.append(

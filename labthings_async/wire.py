@@ -77,7 +77,16 @@ def base_url(request: Request) -> str:
     """The absolute URL of the API root, honouring every mount point on the way.
 
     Starlette's ``request.base_url`` is the root of the outermost app, so a
-    host app's mount would be missed; ``root_path`` holds all of them.
+    host app's mount would be missed; ``root_path`` holds all of them. Worked
+    out once per request (kept in the scope), as several links need it.
     """
-    url = request.url
-    return f"{url.scheme}://{url.netloc}{request.scope.get('root_path', '')}".rstrip("/")
+    scope = request.scope
+    cached: str | None = scope.get(_BASE_URL_KEY)
+    if cached is None:
+        url = request.url
+        cached = f"{url.scheme}://{url.netloc}{scope.get('root_path', '')}".rstrip("/")
+        scope[_BASE_URL_KEY] = cached
+    return cached
+
+
+_BASE_URL_KEY = "labthings_async.base_url"
