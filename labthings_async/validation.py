@@ -40,6 +40,14 @@ def decode_json(raw: bytes, type_: type[T] | Any, what: str) -> T:
     """Decode JSON bytes into ``type_``, raising ``InvalidInputError`` on failure."""
     try:
         result: T = msgspec.json.decode(raw, type=type_)
+    except msgspec.ValidationError as error:
+        # msgspec stops at the first problem, so `[1, ` against an `int` reads
+        # as a wrong type; a body that is not JSON at all is reported as such.
+        try:
+            msgspec.json.decode(raw)
+        except msgspec.DecodeError as syntax:
+            raise invalid_input(syntax, what) from None
+        raise invalid_input(error, what) from None
     except msgspec.MsgspecError as error:
         raise invalid_input(error, what) from None
     return result

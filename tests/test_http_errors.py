@@ -402,3 +402,18 @@ async def test_unexpected_getter_error_shows_its_traceback_in_debug_mode(
     assert "Traceback" in detail
     assert "the sensor is unplugged" in detail
     assert "def temperature" in detail or "in temperature" in detail
+
+
+async def test_truncated_json_is_malformed_even_when_its_start_has_the_wrong_type(
+    serve_things: ServeThings,
+) -> None:
+    class Dial(lt.Thing):
+        level: int = lt.property(default=0)
+
+    root = await serve_things(lt.ThingServer({"dial": Dial()}))
+    async with httpx2.AsyncClient() as http:
+        reply = await http.put(
+            f"{root}/dial/level", content=b"[1, ", headers={"content-type": "application/json"}
+        )
+    assert reply.status_code == 400
+    assert reply.json()["title"] == "Malformed JSON"
