@@ -151,6 +151,14 @@ class DataProperty(PropertyDescriptor):
                 f"write `{self.name}: int = lt.property(...)` with its type"
             )
         self.value_type = self._constrain(hints[self.name])
+        if self.default is not _MISSING:
+            try:
+                msgspec.convert(msgspec.to_builtins(self.default), self.value_type)
+            except (msgspec.MsgspecError, TypeError) as error:
+                raise ActionDefinitionError(
+                    f"property {owner.__name__}.{self.name}: its default "
+                    f"{self.default!r} does not fit its type: {error}"
+                ) from None
 
     @overload
     def __get__(self, obj: None, owner: builtins.type[Any]) -> DataProperty: ...

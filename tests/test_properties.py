@@ -339,3 +339,10 @@ def test_a_setter_bound_under_a_second_name_is_still_one_property() -> None:
     lamp = Lamp()
     lamp.level = 3
     assert lamp.level == 3
+
+
+def test_a_default_outside_the_constraints_fails_at_class_definition() -> None:
+    with pytest.raises(lt.ActionDefinitionError, match="default 11 does not fit"):
+
+        class Knob(lt.Thing):
+            turns: int = lt.property(default=11, ge=0, le=10)
