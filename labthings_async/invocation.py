@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+import msgspec
+
 from .context import CancelHook
 from .errors import (
     IllegalTransitionError,
@@ -46,7 +48,7 @@ if TYPE_CHECKING:
     from .action import ActionDescriptor
     from .thing import Thing
 
-__all__ = ("Invocation", "InvocationHost", "problem_from_exception")
+__all__ = ("Invocation", "InvocationHost", "StatusEvent", "problem_from_exception")
 
 Status = InvocationStatus
 
@@ -110,6 +112,57 @@ def _expiry(finished: datetime, retention: float) -> datetime:
         return finished + timedelta(seconds=retention)
     except OverflowError:  # A huge or infinite retention: keep it (max_retained still bounds).
         return datetime.max.replace(tzinfo=UTC)
+
+
+class StatusEvent(Event):
+    """A ``status`` event, its payload made from the invocation only when read.
+
+    Nothing is copied at publish time: what a status event says is the
+    status it announces plus the invocation's times and result, which do not
+    change once set. Most status events are never read, so most never build a
+    payload, and a retained invocation carries no copies of its own fields.
+    The detailed rendering (an invocation's own stream) adds the output or
+    error to a terminal event; the firehose gets the summary.
+    """
+
+    __slots__ = ("_detailed", "_status")
+
+    def __init__(self, invocation: Invocation, status: Status, *, detailed: bool) -> None:
+        super().__init__(
+            "status",
+            payload=invocation,
+            thing=invocation.thing_name,
+            affordance=invocation.action.name,
+            terminal=status.is_finished,
+        )
+        self._status = status
+        self._detailed = detailed
+
+    @property
+    def data(self) -> bytes:
+        """The payload as JSON, encoded on first read and then shared."""
+        data = self._data
+        if data is None:
+            invocation: Invocation = self._payload
+            status = self._status
+            fields: dict[str, Any] = {
+                "id": invocation.id_text,
+                "thing": invocation.thing_name,
+                "action": invocation.action_path,
+                "status": status,
+                "time_requested": invocation.time_requested,
+                "time_started": None if status is Status.PENDING else invocation.time_started,
+                "time_completed": invocation.time_completed if status.is_finished else None,
+            }
+            if self._detailed:
+                payload: StatusChange = FinalStatus(
+                    **fields, output=invocation.output, error=invocation.error
+                )
+            else:
+                payload = StatusChange(**fields)
+            data = self._data = msgspec.json.encode(payload)
+            self._payload = None  # Let an expired invocation go.
+        return data
 
 
 class Invocation:
@@ -300,33 +353,11 @@ class Invocation:
 
     def _publish_status(self) -> None:
         hub = self._host.hub
-        tags = {"thing": self.thing_name, "affordance": self.action.name}
-        change = StatusChange(
-            id=self.id_text,
-            thing=self.thing_name,
-            action=self.action_path,
-            status=self.status,
-            time_requested=self.time_requested,
-            time_started=self.time_started,
-            time_completed=self.time_completed,
-        )
-        summary = Event.lazy("status", change, **tags)
+        summary = StatusEvent(self, self.status, detailed=False)
         if not self.status.is_finished:
             hub.publish(summary, self.events, hub.invocations)
             return
-        summary.terminal = True
-        final = FinalStatus(
-            id=change.id,
-            thing=change.thing,
-            action=change.action,
-            status=change.status,
-            time_requested=change.time_requested,
-            time_started=change.time_started,
-            time_completed=change.time_completed,
-            output=self.output,
-            error=self.error,
-        )
-        detailed = Event.lazy("status", final, terminal=True, **tags)
+        detailed = StatusEvent(self, self.status, detailed=True)
         hub.publish_pair(detailed, summary, self.events, hub.invocations)
 
     # -- log and progress (any thread) -----------------------------------------
