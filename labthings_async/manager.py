@@ -1,7 +1,7 @@
 """The ActionManager: the asyncio service that runs and tracks invocations.
 
 Layer: manager (anyio, msgspec, the layers below; no starlette). It owns the
-task group every invocation runs in, the thread-slot limiter for threaded
+asyncio tasks the invocations run in, the thread-slot limiter for threaded
 actions (its own, never anyio's default, which Starlette shares), the table of
 invocations with its retention bounds, the event hub, and the Things' setup
 and teardown. Use it as ``async with ActionManager(things={...}) as manager``.
