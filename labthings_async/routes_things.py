@@ -8,7 +8,6 @@ method with 405 and an ``Allow`` header listing the right ones.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import anyio
 from starlette.exceptions import HTTPException
@@ -18,25 +17,19 @@ from starlette.routing import BaseRoute, Route
 
 from .action import ActionDescriptor
 from .endpoint import problem_endpoint
-from .errors import AffordanceNotFoundError, InvalidInputError, LabThingsError, ValidationIssue
+from .errors import AffordanceNotFoundError, InvalidInputError, ValidationIssue
 from .invocation import Invocation
 from .models import InvocationStatus, ProblemDetails
 from .problem import problem_response
-from .properties import DataProperty, PropertyDescriptor
+from .properties import PropertyDescriptor
+from .property_access import read_property, write_property
 from .routes_invocations import invocation_list_response
 from .state import ServerState
 from .td import thing_description
 from .thing import Thing
 from .wire import base_url, json_response, prefer_wait, read_json_body
 
-__all__ = ("PropertyAccessError", "thing_routes")
-
-
-class PropertyAccessError(LabThingsError):
-    """A property's getter or setter raised."""
-
-    title = "Property access failed"
-    http_status = 500
+__all__ = ("thing_routes",)
 
 
 def _not_allowed(request: Request, allowed: list[str]) -> HTTPException:
@@ -87,7 +80,7 @@ def thing_routes(state: ServerState) -> list[BaseRoute]:
     ) -> Response:
         allowed = ["GET"] if descriptor.readonly else ["GET", "PUT"]
         if request.method in ("GET", "HEAD"):
-            value = await _access(descriptor, "reading", descriptor.read, thing)
+            value = await read_property(descriptor, thing, state.property_limiter)
             return json_response(value)
         if request.method != "PUT" or descriptor.readonly:
             if request.method == "PUT":
@@ -96,31 +89,8 @@ def thing_routes(state: ServerState) -> list[BaseRoute]:
             raise _not_allowed(request, allowed)
         body = await read_json_body(request, state.body_limit)
         value = descriptor.decode(body)
-        await _access(descriptor, "setting", descriptor.write, thing, value)
+        await write_property(descriptor, thing, value, state.property_limiter)
         return Response(status_code=204)
-
-    async def _access(
-        descriptor: PropertyDescriptor, verb: str, call: Callable[..., Any], *args: Any
-    ) -> Any:
-        try:
-            if isinstance(descriptor, DataProperty):
-                return call(*args)  # A stored value: no need for a thread.
-            return await anyio.to_thread.run_sync(call, *args, limiter=state.property_limiter)
-        except LabThingsError:
-            raise
-        except ValueError as error:
-            if verb != "setting":
-                raise PropertyAccessError(
-                    f"{verb} property {descriptor.name!r} failed: ValueError: {error}"
-                ) from error
-            # A setter that refuses a value is the client's mistake; a getter's is not.
-            raise InvalidInputError(
-                f"{verb} property {descriptor.name!r} failed: {error}"
-            ) from error
-        except Exception as error:
-            raise PropertyAccessError(
-                f"{verb} property {descriptor.name!r} failed: {type(error).__name__}: {error}"
-            ) from error
 
     async def action_endpoint(
         request: Request, thing: Thing, descriptor: ActionDescriptor

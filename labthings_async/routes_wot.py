@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from .endpoint import Endpoint, problem_endpoint
 from .openapi import openapi_document
-from .properties import DataProperty
+from .property_access import read_property
 from .state import ServerState
 from .wire import base_url, json_response
 
@@ -34,12 +33,7 @@ def wot_routes(state: ServerState) -> list[BaseRoute]:
         thing = manager.get_thing(request.path_params["thing"])
         values: dict[str, Any] = {}
         for name, descriptor in type(thing).properties.items():
-            if isinstance(descriptor, DataProperty):
-                values[name] = descriptor.read(thing)
-            else:  # A getter may block on hardware: keep it off the event loop.
-                values[name] = await anyio.to_thread.run_sync(
-                    descriptor.read, thing, limiter=state.property_limiter
-                )
+            values[name] = await read_property(descriptor, thing, state.property_limiter)
         return json_response(values)
 
     def route(path: str, endpoint: Endpoint) -> Route:

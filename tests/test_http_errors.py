@@ -417,3 +417,19 @@ async def test_truncated_json_is_malformed_even_when_its_start_has_the_wrong_typ
         )
     assert reply.status_code == 400
     assert reply.json()["title"] == "Malformed JSON"
+
+
+async def test_all_properties_names_the_getter_that_failed(serve_things: ServeThings) -> None:
+    class Faulty(lt.Thing):
+        @lt.property
+        def temperature(self) -> float:
+            raise OSError("sensor unplugged")
+
+    root = await serve_things(lt.ThingServer({"faulty": Faulty()}))
+    async with httpx2.AsyncClient() as http:
+        reply = await http.get(f"{root}/faulty/properties")
+    assert reply.status_code == 500
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert reply.json()["detail"] == (
+        "reading property 'temperature' failed: OSError: sensor unplugged"
+    )

@@ -59,6 +59,7 @@ LAYERS: dict[str, int] = {
     "problem": HTTP,
     "endpoint": HTTP,
     "wire": HTTP,
+    "property_access": HTTP,
     "state": HTTP,
     "openapi": HTTP,
     "server": SERVER,
