@@ -20,7 +20,7 @@ $(BENCH_STAMP): $(STAMP)
 	touch $(BENCH_STAMP)
 
 serve: $(STAMP)
-	$(BIN)/labthings-async serve labthings_async.example:Microscope --name microscope --port 5000
+	$(BIN)/labthings-async serve labthings_async.examples.microscope:Microscope --name microscope --port 5000
 
 test: $(STAMP)
 	$(BIN)/pytest

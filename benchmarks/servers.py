@@ -114,7 +114,9 @@ def _free_port() -> int:
 
 def _ours_command(port: int, options: dict[str, Any] | None, workdir: Path) -> list[str]:
     script = Path(sys.executable).with_name("labthings-async")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "labthings_async.cli"]
+    command = (
+        [str(script)] if script.exists() else [sys.executable, "-m", "labthings_async.cli.serve"]
+    )
     if not options:
         return [
             *command,

@@ -4,20 +4,23 @@ The root package only re-exports the public API; see the modules for each idea.
 """
 
 from .action import ActionDescriptor, action
-from .client import AsyncActionHandle, AsyncThingClient
-from .client_errors import (
+from .client import (
     ActionCancelledError,
     ActionFailedError,
+    ActionHandle,
+    AsyncActionHandle,
+    AsyncThingClient,
     ClientError,
+    ClientSettings,
     ClientTimeoutError,
     InvalidArgumentsError,
+    InvocationEvent,
     NotFoundError,
     PropertyNotWritableError,
     RequestFailedError,
     ServerUnavailableError,
+    ThingClient,
 )
-from .client_protocol import ClientSettings
-from .client_sync import ActionHandle, ThingClient
 from .context import (
     CancelHook,
     cancellable_sleep,
@@ -42,7 +45,7 @@ from .errors import (
     ThingNotFoundError,
     ThingSetupError,
 )
-from .hub import Event, Subscription
+from .events import Event, Subscription
 from .invocation import Invocation
 from .manager import ActionManager
 from .models import (
@@ -54,7 +57,6 @@ from .models import (
     Progress,
 )
 from .properties import property
-from .remote_invocation import InvocationEvent
 from .server import ThingServer
 from .thing import Thing
 

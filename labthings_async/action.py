@@ -15,7 +15,7 @@ import logging
 import typing
 import uuid
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import Any, Protocol, TypeVar, overload
 
 import msgspec
 
@@ -24,14 +24,19 @@ from .dependencies import Dependency, DependencyKind, ThingDependency
 from .errors import ActionDefinitionError, InvalidInputError, ValidationIssue
 from .validation import convert_value, decode_json
 
-if TYPE_CHECKING:
-    from .thing import Thing
-
-__all__ = ("ActionDescriptor", "action")
+__all__ = ("ActionDescriptor", "ActionOwner", "action")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _EMPTY_BODIES = (b"", b"null", b"{}")
+
+
+class ActionOwner(Protocol):
+    """What an action needs of the Thing it belongs to (``Thing`` provides it)."""
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The Thing's logger, used when an action runs outside any invocation."""
 
 
 class ActionDescriptor:
@@ -226,16 +231,16 @@ class ActionDescriptor:
             return self
         if not self.dependencies:
             return self.function.__get__(obj, owner)
-        return functools.partial(self._call_from_python, typing.cast("Thing", obj))
+        return functools.partial(self._call_from_python, typing.cast("ActionOwner", obj))
 
-    def _call_from_python(self, thing: Thing, *args: Any, **kwargs: Any) -> Any:
+    def _call_from_python(self, thing: ActionOwner, *args: Any, **kwargs: Any) -> Any:
         """Call from Python code (e.g. nested in another action), supplying dependencies."""
         for name, dependency in self.dependencies.items():
             if name not in kwargs:
                 kwargs[name] = self._supply(dependency, thing, name)
         return self.function(thing, *args, **kwargs)
 
-    def call(self, thing: Thing, arguments: Mapping[str, Any]) -> Any:
+    def call(self, thing: ActionOwner, arguments: Mapping[str, Any]) -> Any:
         """Run the action with validated arguments, supplying its dependencies."""
         if not self.dependencies:
             return self.function(thing, **arguments)
@@ -245,7 +250,7 @@ class ActionDescriptor:
         }
         return self.function(thing, **arguments, **supplied)
 
-    def _supply(self, dependency: Dependency, thing: Thing, parameter: str) -> Any:
+    def _supply(self, dependency: Dependency, thing: ActionOwner, parameter: str) -> Any:
         """The value of one dependency for the current invocation (if any)."""
         invocation = current_invocation()
         kind = dependency.kind

@@ -9,17 +9,18 @@ alike, and with many invocations running at once each sees its own.
 from __future__ import annotations
 
 import contextvars
+import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+import uuid
+from typing import Any, Protocol
 
 from .errors import InvocationCancelledError
-
-if TYPE_CHECKING:
-    from .invocation import Invocation
+from .models import LogEntry
 
 __all__ = (
     "CancelHook",
+    "InvocationContext",
     "bind_invocation",
     "cancellable_sleep",
     "current_invocation",
@@ -28,7 +29,44 @@ __all__ = (
     "unbind_invocation",
 )
 
-_current: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar(
+
+class InvocationContext(Protocol):
+    """What the helpers here, and the parameters actions ask for, need of an invocation.
+
+    ``Invocation`` provides it; this module owns the description so that it
+    need not import the invocation, which sits above it.
+    """
+
+    @property
+    def id(self) -> uuid.UUID:
+        """The invocation's ID."""
+
+    @property
+    def action_name(self) -> str:
+        """The name of the action it runs."""
+
+    @property
+    def cancel_hook(self) -> CancelHook:
+        """The flag that asks it to stop."""
+
+    @property
+    def logger(self) -> logging.Logger:
+        """A logger whose records land in its log."""
+
+    def on_loop_thread(self) -> bool:
+        """True when called on the event loop's thread."""
+
+    def set_progress(self, percent: float | None, message: str | None = None) -> None:
+        """Record how far it has got."""
+
+    def add_log(self, entry: LogEntry) -> None:
+        """Append a record to its log."""
+
+    def find_thing(self, cls: type[Any], name: str | None) -> Any:
+        """Another Thing of the same manager, for a Thing parameter."""
+
+
+_current: contextvars.ContextVar[InvocationContext | None] = contextvars.ContextVar(
     "labthings_async_invocation", default=None
 )
 
@@ -65,7 +103,7 @@ class CancelHook:
             raise InvocationCancelledError("the invocation was cancelled during a sleep")
 
 
-def current_invocation() -> Invocation | None:
+def current_invocation() -> InvocationContext | None:
     """The invocation the calling code runs in, or None outside any action."""
     return _current.get()
 
@@ -119,11 +157,13 @@ def report_progress(percent: float | None, message: str | None = None) -> None:
         invocation.set_progress(percent, message)
 
 
-def bind_invocation(invocation: Invocation | None) -> contextvars.Token[Invocation | None]:
+def bind_invocation(
+    invocation: InvocationContext | None,
+) -> contextvars.Token[InvocationContext | None]:
     """Make ``invocation`` current in this context; returns the token to reset."""
     return _current.set(invocation)
 
 
-def unbind_invocation(token: contextvars.Token[Invocation | None]) -> None:
+def unbind_invocation(token: contextvars.Token[InvocationContext | None]) -> None:
     """Undo ``bind_invocation``."""
     _current.reset(token)

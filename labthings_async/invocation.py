@@ -31,7 +31,7 @@ from .errors import (
     InvocationNotFinishedError,
     LabThingsError,
 )
-from .hub import Event, EventHub, Topic
+from .events import Event, EventHub, Topic
 from .models import (
     FinalStatus,
     InvocationResponse,

@@ -33,11 +33,11 @@ from .errors import (
     ThingNotFoundError,
     ThingSetupError,
 )
-from .hub import Event, EventHub, Subscription
+from .events import Event, EventHub, Subscription
 from .invocation import Invocation, problem_from_exception
 from .logs import install_log_capture
 from .models import InvocationStatus, InvocationSummary
-from .retention import InvocationTable
+from .table import InvocationTable
 from .thing import Thing
 
 __all__ = ("ActionManager",)

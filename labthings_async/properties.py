@@ -13,21 +13,32 @@ import builtins
 import inspect
 import typing
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar, overload
+from typing import Annotated, Any, Generic, Protocol, TypeVar, overload
 
 import msgspec
 
 from .errors import ActionDefinitionError, ReadOnlyPropertyError
 from .validation import convert_value, decode_json
 
-if TYPE_CHECKING:
-    from .thing import Thing
-
-__all__ = ("DataProperty", "FunctionalProperty", "PropertyDescriptor", "property")
+__all__ = (
+    "DataProperty",
+    "FunctionalProperty",
+    "PropertyDescriptor",
+    "PropertyOwner",
+    "property",
+)
 
 T = TypeVar("T")
 
 _MISSING: Any = object()
+
+
+class PropertyOwner(Protocol):
+    """What a property needs of the Thing it belongs to (``Thing`` provides it)."""
+
+    def property_changed(self, name: str, value: Any) -> None:
+        """Announce a new value of property ``name``."""
+
 
 _CONSTRAINTS = frozenset(
     {
@@ -89,7 +100,7 @@ class PropertyDescriptor:
             return tp
         return Annotated[tp, msgspec.Meta(**self._constraints)]
 
-    def resolve_type(self, owner: builtins.type[Thing], hints: dict[str, Any]) -> None:
+    def resolve_type(self, owner: builtins.type[Any], hints: dict[str, Any]) -> None:
         """Settle the value type once the owning class exists."""
 
     def decode(self, raw: bytes) -> Any:
@@ -100,11 +111,11 @@ class PropertyDescriptor:
         """Validate a Python value as a new value for this property."""
         return convert_value(value, self.value_type, f"the value for property {self.name!r}")
 
-    def read(self, thing: Thing) -> Any:
+    def read(self, thing: Any) -> Any:
         """The current value (a functional getter may block: call it in a thread)."""
         return getattr(thing, self.name)
 
-    def write(self, thing: Thing, value: Any) -> None:
+    def write(self, thing: Any, value: Any) -> None:
         """Set an already validated value on behalf of a client."""
         if self.readonly:
             raise ReadOnlyPropertyError(f"property {self.name!r} is read-only")
@@ -143,7 +154,7 @@ class DataProperty(PropertyDescriptor):
         self.default = default
         self.default_factory = default_factory
 
-    def resolve_type(self, owner: builtins.type[Thing], hints: dict[str, Any]) -> None:
+    def resolve_type(self, owner: builtins.type[Any], hints: dict[str, Any]) -> None:
         """Take the value type from the class annotation of the attribute."""
         if self.name not in hints:
             raise ActionDefinitionError(
@@ -174,7 +185,7 @@ class DataProperty(PropertyDescriptor):
             obj.__dict__[self.name] = value
             return value
 
-    def __set__(self, obj: Thing, value: Any) -> None:
+    def __set__(self, obj: PropertyOwner, value: Any) -> None:
         obj.__dict__[self.name] = value
         if self.observable:
             obj.property_changed(self.name, value)
@@ -208,7 +219,7 @@ class FunctionalProperty(PropertyDescriptor, Generic[T]):
         self.readonly = False
         return self
 
-    def resolve_type(self, owner: builtins.type[Thing], hints: dict[str, Any]) -> None:
+    def resolve_type(self, owner: builtins.type[Any], hints: dict[str, Any]) -> None:
         """Take the value type from the getter's return annotation."""
         try:
             returned = typing.get_type_hints(self.getter, include_extras=True).get("return")
@@ -231,7 +242,7 @@ class FunctionalProperty(PropertyDescriptor, Generic[T]):
             return self
         return self.getter(obj)
 
-    def __set__(self, obj: Thing, value: T) -> None:
+    def __set__(self, obj: PropertyOwner, value: T) -> None:
         if self.setter_function is None:
             raise ReadOnlyPropertyError(f"property {self.name!r} has no setter")
         self.setter_function(obj, value)

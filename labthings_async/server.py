@@ -21,9 +21,9 @@ import hypercorn.asyncio
 from hypercorn.config import Config
 from hypercorn.typing import ASGIFramework
 
-from .app import RESERVED_AFFORDANCES, RESERVED_NAMES, build_app
+from .http.app import RESERVED_AFFORDANCES, RESERVED_NAMES, build_app
+from .http.state import ServerState
 from .manager import ActionManager
-from .state import ServerState
 from .thing import Thing
 
 __all__ = ("ThingServer",)

@@ -1,6 +1,6 @@
 """Read Server-Sent Events in tests exactly as a browser's EventSource would.
 
-The parser itself is ``labthings_async.eventsource`` (the WHATWG algorithm, no
+The parser itself is ``labthings_async.client.eventsource`` (the WHATWG algorithm, no
 I/O); this module adds the helpers tests use to read a streamed httpx2
 response with it. Nothing here depends on the server, so it can test any.
 """
@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 
 import httpx2
 
-from labthings_async.eventsource import EventStreamParser, SSEEvent
+from labthings_async.client.eventsource import EventStreamParser, SSEEvent
 
 __all__ = (
     "EventStreamParser",

@@ -14,7 +14,7 @@ import pytest
 from things import TIMEOUT
 
 import labthings_async as lt
-from labthings_async.hub import EventHub
+from labthings_async.events import EventHub
 from labthings_async.invocation import CANCELLED_PROBLEM_TYPE, Invocation, problem_from_exception
 from labthings_async.models import LogEntry
 

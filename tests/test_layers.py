@@ -1,13 +1,14 @@
-"""The package's layering (DESIGN.md "Layers") and each module's ``__all__``.
+"""The package's layering, read from the folders, and each module's ``__all__``.
 
-Runtime imports only: imports under ``if TYPE_CHECKING:`` are for annotations
-and may point anywhere.
+A folder is a layer (DESIGN.md, "Layers, as folders"): the domain lies flat at
+the root of the package; ``wot``, ``http``, ``client`` and ``cli`` are adapters
+above it. A few rules say which layer may import which, and no import circle is
+allowed anywhere, imports under ``if TYPE_CHECKING:`` included.
 """
 
 import ast
 import importlib
 import inspect
-import pkgutil
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -19,83 +20,47 @@ import labthings_async
 PACKAGE = labthings_async.__name__
 PACKAGE_DIR = Path(labthings_async.__file__).parent
 
-BOTTOM = 0  # stdlib and msgspec only
-SCHEMA = 1  # pure functions over types
-DECLARATIONS = 2  # Things, actions, properties; no I/O, no starlette
-INVOCATION = 3  # state machine and fan-out; anyio, no starlette
-MANAGER = 4  # the asyncio service
-HTTP = 5  # starlette appears here first
-SERVER = 6  # hypercorn appears here
-CLIENT = 7  # client side: never the manager or the routes
-ROOT = 8  # the package root (re-exports only) and examples written as user code
-
-LAYERS: dict[str, int] = {
-    "errors": BOTTOM,
-    "models": BOTTOM,
-    "validation": BOTTOM,
-    "eventsource": BOTTOM,
-    "td_validation": BOTTOM,
-    "schema": SCHEMA,
-    # context holds the current-invocation variable and the cancel hook, which
-    # action and dependencies need to supply parameters: it imports only errors.
-    "context": DECLARATIONS,
-    "action": DECLARATIONS,
-    "properties": DECLARATIONS,
-    "dependencies": DECLARATIONS,
-    "thing": DECLARATIONS,
-    "td": DECLARATIONS,
-    "hub": INVOCATION,
-    "invocation": INVOCATION,
-    "retention": INVOCATION,
-    "logs": INVOCATION,
-    "manager": MANAGER,
-    "sse": HTTP,
-    "routes": HTTP,
-    "routes_things": HTTP,
-    "routes_invocations": HTTP,
-    "routes_events": HTTP,
-    "routes_wot": HTTP,
-    "app": HTTP,
-    "problem": HTTP,
-    "endpoint": HTTP,
-    "wire": HTTP,
-    "property_access": HTTP,
-    "state": HTTP,
-    "openapi": HTTP,
-    "server": SERVER,
-    "config": SERVER,
-    "client": CLIENT,
-    "client_base": CLIENT,
-    "client_drivers": CLIENT,
-    "client_errors": CLIENT,
-    "client_replies": CLIENT,
-    "client_protocol": CLIENT,
-    "client_sync": CLIENT,
-    "remote_events": CLIENT,
-    "remote_invocation": CLIENT,
-    "remote_thing": CLIENT,
-    "cli_client": CLIENT,
-    "cli": CLIENT,
-    "example": ROOT,
-    "__init__": ROOT,
+ALLOWED: dict[str, set[str]] = {
+    "domain": {"domain"},
+    "wot": {"domain", "wot"},
+    "http": {"domain", "wot", "http"},
+    "server": {"domain", "http"},
+    "client": {"client", "wire vocabulary"},
+    "cli": {"cli", "client", "server", "domain"},
+    "examples": {"root"},
+    "root": {"domain", "wot", "http", "server", "client", "cli", "root"},
 }
+"""Which layers each layer may import from."""
 
-SERVER_SIDE = {"manager", "routes", "server", "app", "sse", "state"}
-"""What client code must never import, directly or through another module."""
+WIRE_VOCABULARY = {"errors", "models"}
+"""The domain modules a client may use: the words of the wire, no machinery."""
+
+THIRD_PARTY_HOMES = {
+    "starlette": {"http"},
+    "hypercorn": {"server", "cli"},
+    # The client runs its own threads and asyncio tasks; it needs no server machinery.
+    "anyio": {"domain", "http", "server", "examples"},
+}
+"""Libraries only some layers may import."""
 
 
-def module_names() -> list[str]:
-    """Every module of the package, by its top-level name under the package."""
-    found = set()
-    for path in PACKAGE_DIR.rglob("*.py"):
-        relative = path.relative_to(PACKAGE_DIR)
-        found.add(relative.parts[0].removesuffix(".py"))
-    return sorted(found)
+def module_of(path: Path) -> str:
+    """``labthings_async.http.app`` for ``.../labthings_async/http/app.py``."""
+    parts = path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def module_files(name: str) -> list[Path]:
-    path = PACKAGE_DIR / f"{name}.py"
-    return [path] if path.exists() else sorted((PACKAGE_DIR / name).rglob("*.py"))
+MODULES: dict[str, Path] = {module_of(path): path for path in sorted(PACKAGE_DIR.rglob("*.py"))}
+
+
+def layer_of(module: str) -> str:
+    """The layer a module belongs to: its folder, or for root modules the domain."""
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "root"
+    if len(parts) == 2 and (PACKAGE_DIR / f"{parts[1]}.py").exists():
+        return "server" if parts[1] == "server" else "domain"
+    return parts[1]
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -104,143 +69,152 @@ def _is_type_checking(test: ast.expr) -> bool:
     )
 
 
-def runtime_imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
-    """Every import statement that runs, skipping ``if TYPE_CHECKING:`` bodies."""
-    if isinstance(tree, ast.If) and _is_type_checking(tree.test):
-        for node in tree.orelse:
-            yield from runtime_imports(node)
-        return
-    if isinstance(tree, ast.Import | ast.ImportFrom):
-        yield tree
-        return
-    for child in ast.iter_child_nodes(tree):
-        yield from runtime_imports(child)
+def all_imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import statement, inside functions and ``if TYPE_CHECKING:`` included."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield node
 
 
-def imports_of(name: str) -> tuple[set[str], set[str]]:
-    """The package modules (``""`` for the root) and the other top-level packages imported."""
+def imports_of(module: str) -> tuple[set[str], set[str]]:
+    """The package modules and the other top-level packages ``module`` imports."""
+    path = MODULES[module]
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     internal: set[str] = set()
     external: set[str] = set()
-    for path in module_files(name):
-        package_parts = [PACKAGE, *path.relative_to(PACKAGE_DIR).parts[:-1]]
-        for node in runtime_imports(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            elif node.level == 0:
-                assert node.module is not None
-                targets = [node.module]
-                if node.module == PACKAGE:
-                    targets = [f"{PACKAGE}.{alias.name}" for alias in node.names]
+    for node in all_imports(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        else:
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                stem = ".".join([*base, node.module] if node.module else base)
             else:
-                base = package_parts[: len(package_parts) - node.level + 1]
-                if node.module:
-                    targets = [".".join([*base, node.module])]
-                else:
-                    targets = [".".join([*base, alias.name]) for alias in node.names]
-            for target in targets:
-                parts = target.split(".")
-                if parts[0] == "__future__":
-                    continue
-                if parts[0] != PACKAGE:
-                    external.add(parts[0])
-                elif len(parts) > 1 and parts[1] in module_names():
-                    internal.add(parts[1])
-                else:
-                    internal.add("")  # the root package itself
-    internal.discard(name)
+                stem = node.module or ""
+            # `from .x import y` may import the submodule x.y, or the name y of x.
+            targets = [stem, *(f"{stem}.{alias.name}" for alias in node.names)]
+        for target in targets:
+            top = target.split(".")[0]
+            if top == "__future__":
+                continue
+            if top != PACKAGE:
+                external.add(top)
+            elif target in MODULES:
+                internal.add(target)
+    internal.discard(module)
     return internal, external
 
 
-def test_every_module_has_a_layer() -> None:
-    unplaced = [name for name in module_names() if name not in LAYERS]
-    assert not unplaced, (
-        f"modules {unplaced} have no layer: add each to LAYERS in {__name__} "
-        "(see DESIGN.md, 'Layers')"
+def test_every_module_has_a_layer_with_rules() -> None:
+    unknown = sorted(module for module in MODULES if layer_of(module) not in ALLOWED)
+    assert not unknown, (
+        f"modules {unknown} are in a folder no rule in {__name__}.ALLOWED covers: "
+        "add the folder as a layer there (and to DESIGN.md)"
     )
 
 
-@pytest.mark.parametrize("name", module_names())
-def test_imports_point_down_the_layers(name: str) -> None:
-    layer = LAYERS.get(name)
-    if layer is None:
-        pytest.fail(f"module {name!r} has no layer: add it to LAYERS in {__name__}")
-    internal, _ = imports_of(name)
-    if name != "__init__":
-        assert "" not in internal or layer == ROOT, (
-            f"{name} imports the root package; import the module that defines the name"
-        )
-    upward = sorted(
-        f"{other} ({LAYERS.get(other, '?')})"
-        for other in internal - {""}
-        if LAYERS.get(other, ROOT + 1) > layer
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_imports_point_down_the_layers(module: str) -> None:
+    layer = layer_of(module)
+    internal, external = imports_of(module)
+    allowed = ALLOWED.get(layer, set())
+    wrong = []
+    for other in sorted(internal):
+        other_layer = layer_of(other)
+        if other_layer in allowed:
+            continue
+        in_vocabulary = other_layer == "domain" and other.rpartition(".")[2] in WIRE_VOCABULARY
+        if "wire vocabulary" in allowed and in_vocabulary:
+            continue
+        wrong.append(f"{other} ({other_layer})")
+    assert not wrong, f"{module} ({layer}) may import only {sorted(allowed)}, but imports {wrong}"
+    for library, homes in THIRD_PARTY_HOMES.items():
+        if library in external:
+            assert layer in homes | {"root"}, f"{module} ({layer}) imports {library}"
+
+
+def test_no_import_circles_anywhere() -> None:
+    graph = {module: imports_of(module)[0] for module in MODULES}
+    circles = _strongly_connected(graph)
+    assert not circles, "import circles (TYPE_CHECKING imports included): " + "; ".join(
+        " <-> ".join(sorted(circle)) for circle in circles
     )
-    assert not upward, f"{name} (layer {layer}) imports from higher layers: {upward}"
 
 
-@pytest.mark.parametrize("name", module_names())
-def test_starlette_and_hypercorn_stay_in_their_layers(name: str) -> None:
-    _, external = imports_of(name)
-    layer = LAYERS.get(name, -1)
-    if "starlette" in external:
-        assert layer >= HTTP, f"{name} imports starlette below the HTTP layer"
-    if "hypercorn" in external:
-        assert name in {"server", "cli"}, f"{name} imports hypercorn; only server and cli may"
+def _strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
+    """Tarjan's algorithm: every group of two or more modules that import each other."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[set[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in graph.get(node, ()):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            group = set()
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.add(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(group)
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    return found
 
 
-def _closure(name: str) -> set[str]:
-    seen: set[str] = set()
-    todo = [name]
-    while todo:
-        current = todo.pop()
-        for other in imports_of(current)[0] - {""}:
-            if other not in seen:
-                seen.add(other)
-                todo.append(other)
-    return seen
+def test_the_circle_check_finds_a_circle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _strongly_connected(graph) == [{"a", "b", "c"}]
 
 
-@pytest.mark.parametrize("name", [name for name in module_names() if LAYERS.get(name) == CLIENT])
-def test_client_side_never_imports_the_server_side(name: str) -> None:
-    internal, _ = imports_of(name)
-    direct = {other for other in internal if other == "manager" or other.startswith("routes")}
-    assert not direct, f"{name} imports {sorted(direct)}"
-    if name != "cli":  # the CLI also serves, through the server module
-        reached = {
-            other for other in _closure(name) if other in SERVER_SIDE or other.startswith("routes")
-        }
-        assert not reached, f"{name} reaches server-side modules {sorted(reached)}"
-
-
-def test_the_layer_check_sees_runtime_imports_only() -> None:
+def test_the_import_reader_sees_type_checking_and_local_imports() -> None:
     source = (
         "from typing import TYPE_CHECKING\n"
         "import starlette\n"
-        "from . import errors\n"
-        "from .hub import Topic\n"
         "if TYPE_CHECKING:\n"
         "    from .manager import ActionManager\n"
-        "else:\n"
-        "    from .models import Link\n"
         "def f():\n"
         "    from labthings_async.thing import Thing\n"
     )
     found = set()
-    for node in runtime_imports(ast.parse(source)):
+    for node in all_imports(ast.parse(source)):
         if isinstance(node, ast.ImportFrom):
-            found.add(node.module or node.names[0].name)
+            found.add(node.module)
         else:
             found.add(node.names[0].name)
-    assert found == {"typing", "starlette", "errors", "hub", "models", "labthings_async.thing"}
+    assert found == {"typing", "starlette", "manager", "labthings_async.thing"}
+
+
+def test_the_layer_rules_refuse_an_upward_import() -> None:
+    assert layer_of(f"{PACKAGE}.manager") == "domain"
+    assert layer_of(f"{PACKAGE}.http.app") == "http"
+    assert "http" not in ALLOWED["domain"]
+    assert "http" not in ALLOWED["client"]
 
 
 # -- __all__ --------------------------------------------------------------------------
 
 
 def public_modules() -> list[str]:
+    """Every module a user may import: no part of its dotted name starts with ``_``."""
     return [
-        info.name
-        for info in pkgutil.iter_modules(labthings_async.__path__)
-        if not info.name.startswith("_")
+        module
+        for module in sorted(MODULES)
+        if not any(part.startswith("_") for part in module.split(".")[1:]) and module != PACKAGE
     ]
 
 
@@ -257,7 +231,7 @@ def defined_public_names(module: ModuleType) -> set[str]:
 
 @pytest.mark.parametrize("name", public_modules())
 def test_all_lists_exactly_what_the_module_offers(name: str) -> None:
-    module = importlib.import_module(f"{PACKAGE}.{name}")
+    module = importlib.import_module(name)
     exported = getattr(module, "__all__", None)
     assert isinstance(exported, tuple), f"{name}.__all__ must be a tuple"
     assert len(set(exported)) == len(exported), f"{name}.__all__ has duplicates"

@@ -15,7 +15,7 @@ import pytest
 from things import TIMEOUT, Signal, collect, names
 
 import labthings_async as lt
-from labthings_async.hub import LOST
+from labthings_async.events import LOST
 from labthings_async.invocation import CANCELLED_PROBLEM_TYPE
 
 Status = lt.InvocationStatus

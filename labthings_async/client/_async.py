@@ -1,0 +1,308 @@
+"""The asyncio Thing client: ``AsyncThingClient`` and its action handles.
+
+Layer: client (stdlib, httpx2, and the client modules below it; never the
+manager, routes, server, Starlette or hypercorn). Requests, what replies mean
+and the multi-step flows come from the modules it shares with the sync client
+(``remote_thing``, ``remote_invocation``, ``remote_events``, ``client_base``);
+``client_drivers.AsyncDriver`` performs them.
+
+One ``httpx2.AsyncClient`` carries every request, with connection limits wide
+enough for many invocations followed at once (each open event stream holds a
+connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from typing import Any
+
+import httpx2
+
+from ..models import LogEntry, Progress, StatusChange
+from ._base import ThingClientBase
+from ._drivers import AsyncDriver
+from ._invocation import InvocationEvent, InvocationState, InvocationView, follow_invocation
+from ._observe import observe_invocations_flow, observe_property_flow
+from ._sansio import (
+    ClientSettings,
+    Request,
+    http_limits,
+)
+from ._thing import (
+    accept_cancel,
+    accept_invocation,
+    description_request,
+    invoke_prepared,
+    parse_description,
+    property_value,
+    property_written,
+)
+from .errors import ClientError
+
+__all__ = ("AsyncActionHandle", "AsyncThingClient")
+
+
+class AsyncActionHandle(InvocationView):
+    """A running invocation, followed in the background; made by ``start_action``.
+
+    ``status``, ``progress`` and ``log`` are kept up to date as events arrive.
+    ``async for event in handle`` yields every ``InvocationEvent`` from the
+    start, then live, and ends when the invocation does.
+    """
+
+    def __init__(self, state: InvocationState, driver: AsyncDriver) -> None:
+        super().__init__(state)
+        self._driver = driver
+        self._changed = asyncio.Event()
+        state.listeners.append(self._wake)
+        self._task = asyncio.get_running_loop().create_task(self._follow())
+
+    def _wake(self, event: InvocationEvent | None = None) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def _follow(self) -> None:
+        try:
+            await self._driver.run(follow_invocation(self._state, self._driver.settings))
+        except asyncio.CancelledError:
+            self._state.fail(
+                ClientError(f"stopped following invocation {self.id}: the client closed")
+            )
+            raise
+        except Exception as error:  # Kept for result(), which raises it.
+            self._state.fail(error)
+        finally:
+            self._wake()
+
+    # `timeout=` as concurrent.futures has it: the sync and async handles match.
+    async def result(self, timeout: float | None = None) -> Any:  # noqa: ASYNC109
+        """Wait for the invocation to finish and return its output.
+
+        Args:
+            timeout: Seconds to wait; None waits as long as it takes. When it
+                runs out the invocation goes on (on the server, and here).
+
+        Raises:
+            ClientTimeoutError: It had not finished within ``timeout``.
+            ActionFailedError: The action raised.
+            ActionCancelledError: It was cancelled.
+            ClientError: Following it failed (the server went away, say).
+        """
+        if not self._task.done():
+            done, _ = await asyncio.wait({self._task}, timeout=timeout)
+            if not done:
+                raise self._not_finished(timeout)
+        return self._state.outcome()
+
+    async def cancel(self) -> None:
+        """Ask the server to cancel the invocation (nothing happens if it has finished)."""
+        response = await self._driver.send(Request("DELETE", self._state.cancel_url()))
+        accept_cancel(self._state, response)
+
+    async def events(self) -> AsyncGenerator[InvocationEvent]:
+        """Every event of the invocation: those already seen, then live, to the end."""
+        index = 0
+        while True:
+            if index < len(self._state.events):
+                index += 1
+                yield self._state.events[index - 1]
+            elif self._task.done():
+                return
+            else:
+                await self._changed.wait()
+
+    def __aiter__(self) -> AsyncIterator[InvocationEvent]:
+        return self.events()
+
+    def stop_following(self) -> None:
+        """Stop following the invocation here (it goes on on the server)."""
+        self._task.cancel()
+
+
+class AsyncThingClient(ThingClientBase):
+    """A Thing on a server, used from asyncio. Build one with ``await from_url(...)``.
+
+    Actions are also methods: ``await client.move_to(x=1, y=2)`` is
+    ``await client.invoke_action("move_to", x=1, y=2)``.
+
+    Args:
+        url: The Thing's URL (where its Thing Description is).
+        description: The Thing Description.
+        http: An ``httpx2.AsyncClient`` to use (the caller closes it); by
+            default the client makes and closes its own.
+        **settings: The options of ``ClientSettings`` (``timeout``,
+            ``invoke_wait``, ``use_event_streams``...).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        description: Mapping[str, Any],
+        *,
+        http: httpx2.AsyncClient | None = None,
+        **settings: Any,
+    ) -> None:
+        super().__init__(url, description, ClientSettings(**settings))
+        self._owns_http = http is None
+        self._http = http if http is not None else _new_http(self._settings)
+        self._driver = AsyncDriver(self._http, self._settings)
+        self._handles: set[AsyncActionHandle] = set()
+
+    @classmethod
+    async def from_url(
+        cls, url: str, *, http: httpx2.AsyncClient | None = None, **settings: Any
+    ) -> AsyncThingClient:
+        """Fetch the Thing Description at ``url`` and make a client for that Thing.
+
+        Raises:
+            ServerUnavailableError: The server cannot be reached.
+            NotFoundError: There is no Thing Description at ``url``.
+        """
+        options = ClientSettings(**settings)
+        http_client = http if http is not None else _new_http(options)
+        try:
+            driver = AsyncDriver(http_client, options)
+            description = parse_description(await driver.send(description_request(url)), url)
+        except BaseException:
+            if http is None:
+                await http_client.aclose()
+            raise
+        client = cls(url, description, http=http_client, **settings)
+        client._owns_http = http is None
+        return client
+
+    async def aclose(self) -> None:
+        """Stop following invocations and close the connections (if the client made them)."""
+        for handle in tuple(self._handles):
+            handle.stop_following()
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncThingClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def read_property(self, name: str) -> Any:
+        """The property's current value."""
+        return property_value(await self._driver.send(self._thing.read_request(name)), name)
+
+    async def write_property(self, name: str, value: Any) -> None:
+        """Set the property, once ``value`` is checked against its schema.
+
+        Raises:
+            PropertyNotWritableError: The property is read-only (nothing sent).
+            InvalidArgumentsError: ``value`` does not fit (nothing sent).
+        """
+        response = await self._driver.send(self._thing.write_request(name, value))
+        property_written(response, name)
+
+    async def invoke_action(
+        self, name: str, arguments: Mapping[str, Any] | None = None, /, **kwargs: Any
+    ) -> Any:
+        """Invoke an action and return its output when it finishes.
+
+        Arguments (a mapping, keywords, or both) are checked against the TD
+        before anything is sent.
+
+        Raises:
+            InvalidArgumentsError: The arguments do not fit the action's input.
+            ActionFailedError: The action raised.
+            ActionCancelledError: It was cancelled.
+            NotFoundError: The Thing has no such action.
+            ServerUnavailableError: The server could not be reached.
+        """
+        state = await self._start(name, {**(arguments or {}), **kwargs}, self._settings.invoke_wait)
+        if not state.finished:
+            await self._driver.run(follow_invocation(state, self._settings))
+        return state.outcome()
+
+    async def start_action(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | None = None,
+        /,
+        *,
+        on_progress: Callable[[Progress], object] | None = None,
+        on_log: Callable[[LogEntry], object] | None = None,
+        **kwargs: Any,
+    ) -> AsyncActionHandle:
+        """Invoke an action and return at once with a handle on the invocation.
+
+        Args:
+            name: The action.
+            arguments: Its arguments as a mapping (for names that clash with
+                this method's own keywords); keyword arguments are added.
+            on_progress: Called with each ``Progress`` report, on the loop.
+            on_log: Called with each ``LogEntry``, on the loop.
+            **kwargs: The action's arguments.
+        """
+        state = await self._start(name, {**(arguments or {}), **kwargs}, 0.0, on_progress, on_log)
+        handle = AsyncActionHandle(state, self._driver)
+        self._handles.add(handle)
+        handle._task.add_done_callback(lambda _: self._handles.discard(handle))
+        return handle
+
+    async def observe_property(self, name: str) -> AsyncGenerator[Any]:
+        """Each new value of the property, as it changes (an endless async iterator).
+
+        Raises:
+            NotFoundError: No such property, or the server offers no stream of it.
+            ServerUnavailableError: The server went away and stayed away.
+        """
+        async for value in self._driver.iterate(
+            observe_property_flow(self._thing, name, self._settings)
+        ):
+            yield value
+
+    async def observe_invocations(
+        self, *, only_this_thing: bool = False, action: str | None = None
+    ) -> AsyncGenerator[StatusChange]:
+        """Every status change of the server's invocations, live.
+
+        Args:
+            only_this_thing: Only this Thing's invocations, not the whole server's.
+            action: Only the invocations of this action.
+        """
+        flow = observe_invocations_flow(
+            self._thing, self._settings, only_this_thing=only_this_thing, action=action
+        )
+        async for change in self._driver.iterate(flow):
+            yield change
+
+    def _call_action(self, name: str, arguments: dict[str, Any]) -> Any:
+        return self.invoke_action(name, arguments)
+
+    def __getattr__(self, name: str) -> Any:
+        thing = self.__dict__.get("_thing")
+        if thing is not None and not name.startswith("_") and name in thing.properties:
+            raise AttributeError(
+                f"{name!r} is a property: read it with `await client.read_property({name!r})` "
+                "(attributes cannot be awaited); the blocking ThingClient has it as an attribute"
+            )
+        return super().__getattr__(name)
+
+    async def _start(
+        self,
+        name: str,
+        arguments: Mapping[str, Any],
+        wait: float,
+        on_progress: Callable[[Progress], object] | None = None,
+        on_log: Callable[[LogEntry], object] | None = None,
+    ) -> InvocationState:
+        request, state = invoke_prepared(
+            self._thing,
+            name,
+            arguments,
+            self._settings,
+            wait=wait,
+            on_progress=on_progress,
+            on_log=on_log,
+        )
+        return accept_invocation(state, await self._driver.send(request))
+
+
+def _new_http(settings: ClientSettings) -> httpx2.AsyncClient:
+    return httpx2.AsyncClient(timeout=settings.timeout, limits=http_limits())

@@ -1,0 +1,10 @@
+"""The HTTP adapter: the Starlette app, its routes, event streams and error replies.
+
+Everything Starlette-specific lives here. It imports the domain and ``wot``;
+nothing below it imports it.
+"""
+
+from .app import build_app
+from .state import ServerState
+
+__all__ = ("ServerState", "build_app")

@@ -1,0 +1,68 @@
+"""What every route needs to know about the server it belongs to.
+
+Layer: HTTP (anyio, the manager). One ``ServerState`` is built by the
+ThingServer and handed to the route factories, so routes hold no globals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import anyio
+
+from ..events import Subscription
+from ..manager import ActionManager
+
+__all__ = ("ServerState",)
+
+
+@dataclass
+class ServerState:
+    """Settings and services shared by the routes of one server.
+
+    Attributes:
+        manager: Runs the invocations.
+        body_limit: Largest request body accepted, in bytes.
+        max_wait: Cap on ``Prefer: wait=N``, in seconds.
+        sync_timeout: How long a ``?reply=output`` invocation may take before
+            the reply gives up (504) and points at the invocation instead.
+        page_size: Default number of invocations per list page.
+        max_page_size: Largest page a client may ask for.
+        debug: Put tracebacks in 500 responses.
+        property_limiter: Bounds the threads that run functional property
+            getters and setters (which may block on hardware).
+        keepalive: Seconds between keep-alive comments on idle event streams.
+        retry_ms: Reconnection delay suggested to event-stream clients.
+        streams: The subscriptions of open event streams.
+        closing: True once the server has begun to shut down.
+        held: Cancel scopes of requests held open by ``Prefer: wait``,
+            released at once when the server starts shutting down.
+    """
+
+    manager: ActionManager
+    body_limit: int = 1024 * 1024
+    max_wait: float = 30.0
+    sync_timeout: float = 300.0
+    page_size: int = 100
+    max_page_size: int = 10_000
+    debug: bool = False
+    property_limiter: anyio.CapacityLimiter = field(
+        default_factory=lambda: anyio.CapacityLimiter(8)
+    )
+    keepalive: float = 15.0
+    retry_ms: int = 2000
+    streams: set[Subscription] = field(default_factory=set)
+    closing: bool = False
+    held: set[anyio.CancelScope] = field(default_factory=set)
+
+    def begin_shutdown(self) -> None:
+        """Close every event stream and answer every held request, now.
+
+        hypercorn waits for open connections to finish before the lifespan
+        shuts the manager down, so these must end first.
+        """
+        self.closing = True
+        for subscription in tuple(self.streams):
+            subscription.close()
+        for scope in tuple(self.held):
+            scope.cancel()

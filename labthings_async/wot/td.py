@@ -1,0 +1,160 @@
+"""Thing Descriptions (W3C WoT TD 1.1) built from a Thing's declarations.
+
+Layer: declarations (imports thing, action, properties and schema; no I/O). The
+description is a plain dict; the HTTP layer supplies the absolute URLs, so it
+stays right behind a mount prefix or proxy. Schemas are computed once per
+class and cached; only URLs change from request to request.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import msgspec
+
+from ..action import ActionDescriptor
+from ..properties import PropertyDescriptor
+from ..schema import data_schema
+from ..thing import Thing
+
+__all__ = ("TD_CONTEXT", "action_affordance", "property_affordance", "thing_description")
+
+TD_CONTEXT = ["https://www.w3.org/2019/wot/td/v1", "https://www.w3.org/2022/wot/td/v1.1"]
+"""``@context`` as node-wot 0.9 accepts it: an array, the 1.0 URI first."""
+
+_JSON = "application/json"
+
+_INVOCATION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An invocation, as LabThings serves it; follow links[rel=self] or "
+    "links[rel=events] until status is completed, error or cancelled.",
+    "properties": {
+        "id": {"type": "string"},
+        "status": {
+            "type": "string",
+            "enum": ["pending", "running", "completed", "cancelled", "error"],
+        },
+        "href": {"type": "string"},
+        "output": {},
+    },
+}
+
+
+def _form(href: str, op: str | list[str], method: str, **extra: Any) -> dict[str, Any]:
+    """One form; ``op`` always an array, the method always explicit (node-wot uses it as is)."""
+    ops = [op] if isinstance(op, str) else op
+    return {"href": href, "op": ops, "htv:methodName": method, "contentType": _JSON, **extra}
+
+
+def property_affordance(descriptor: PropertyDescriptor) -> dict[str, Any]:
+    """The PropertyAffordance of one property (forms relative to the Thing's URL).
+
+    Observable properties get two SSE forms: first ``{name}/values``, unnamed
+    events, the only kind node-wot 0.9 reads; then ``{name}/events``, events
+    named after the property as the WoT HTTP SSE profile has them.
+    """
+    affordance = data_schema(descriptor.value_type)
+    affordance.pop("title", None)
+    if descriptor.title:
+        affordance["title"] = descriptor.title
+    if descriptor.description:
+        affordance["description"] = descriptor.description
+    affordance["readOnly"] = descriptor.readonly
+    affordance["writeOnly"] = False
+    affordance["observable"] = descriptor.observable
+    name = descriptor.name
+    forms = [_form(name, "readproperty", "GET")]
+    if not descriptor.readonly:
+        forms.append(_form(name, "writeproperty", "PUT"))
+    if descriptor.observable:
+        observe = ["observeproperty", "unobserveproperty"]
+        forms.append(_form(f"{name}/values", observe, "GET", subprotocol="sse"))
+        forms.append(_form(f"{name}/events", observe, "GET", subprotocol="sse"))
+    affordance["forms"] = forms
+    return affordance
+
+
+def action_affordance(descriptor: ActionDescriptor) -> dict[str, Any]:
+    """The ActionAffordance of one action (forms relative to the Thing's URL).
+
+    Two ways to invoke, for two kinds of client. The first ``invokeaction``
+    form, which W3C consumers such as node-wot take, asks for a synchronous
+    reply (``?reply=output``): the response body is the output, and a failure
+    is a 4xx/5xx problem. The second is the LabThings way, which LabThings'
+    ThingClient uses without reading forms: 201 and the invocation, to follow.
+    """
+    input_schema = data_schema(descriptor.input_model)
+    input_schema.pop("title", None)
+    affordance: dict[str, Any] = {}
+    if descriptor.title:
+        affordance["title"] = descriptor.title
+    if descriptor.description:
+        affordance["description"] = descriptor.description
+    affordance["input"] = input_schema
+    affordance["output"] = data_schema(descriptor.output_type)
+    affordance["safe"] = descriptor.safe
+    affordance["idempotent"] = descriptor.idempotent
+    affordance["uriVariables"] = {
+        "id": {"type": "string", "format": "uuid", "description": "An invocation's ID."}
+    }
+    name = descriptor.name
+    affordance["forms"] = [
+        _form(f"{name}?reply=output", "invokeaction", "POST"),
+        _form(
+            name,
+            "invokeaction",
+            "POST",
+            additionalResponses=[{"success": True, "contentType": _JSON, "schema": "invocation"}],
+        ),
+        _form("../action_invocations/{id}", "queryaction", "GET"),
+        _form("../action_invocations/{id}", "cancelaction", "DELETE"),
+    ]
+    return affordance
+
+
+@functools.cache
+def _affordances(cls: type[Thing]) -> bytes:
+    """The class's affordances, encoded once (schemas are costly to build)."""
+    return msgspec.json.encode(
+        {
+            "properties": {
+                name: property_affordance(prop) for name, prop in cls.properties.items()
+            },
+            "actions": {name: action_affordance(act) for name, act in cls.actions.items()},
+        }
+    )
+
+
+def thing_description(thing: Thing, thing_url: str) -> dict[str, Any]:
+    """The Thing Description of ``thing``, served at the absolute ``thing_url``.
+
+    Args:
+        thing: The Thing.
+        thing_url: Absolute URL of the Thing, ending in ``/``; it is the TD's
+            ``base``, so every form href is relative to it.
+    """
+    # Classes are hashable; mypy 2 checks type objects against Hashable as if
+    # their unbound ``__hash__`` were the bound one.
+    affordances = msgspec.json.decode(_affordances(type(thing)))  # type: ignore[arg-type]
+    description: dict[str, Any] = {
+        "@context": TD_CONTEXT,
+        "id": thing_url,
+        "title": thing.title,
+    }
+    if thing.description:
+        description["description"] = thing.description
+    description["base"] = thing_url
+    description["securityDefinitions"] = {"nosec_sc": {"scheme": "nosec"}}
+    description["security"] = ["nosec_sc"]
+    description["schemaDefinitions"] = {"invocation": _INVOCATION_SCHEMA}
+    description["properties"] = affordances["properties"]
+    description["actions"] = affordances["actions"]
+    description["forms"] = [
+        _form("properties", "readallproperties", "GET"),
+        _form(
+            "events", ["observeallproperties", "unobserveallproperties"], "GET", subprotocol="sse"
+        ),
+        _form(f"../action_invocations/?thing={thing.name}", "queryallactions", "GET"),
+    ]
+    return description
