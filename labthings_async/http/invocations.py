@@ -16,9 +16,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..errors import InvalidInputError, InvocationNotFinishedError, ValidationIssue
+from ..errors import InvalidInputError, InvocationNotFinishedError
 from ..invocation import Invocation
-from ..models import InvocationStatus
+from ..models import FieldIssue, InvocationStatus
 from .endpoint import Endpoint, problem_endpoint
 from .state import ServerState
 from .wire import base_url, json_response
@@ -40,7 +40,7 @@ def _query_int(request: Request, name: str, default: int, low: int, high: int) -
         raise InvalidInputError(
             f"query parameter {name!r} must be a whole number from {low} to {high}, "
             f"got {raw[:40]!r}",
-            [ValidationIssue(f"$.query.{name}", f"Expected an integer in [{low}, {high}]")],
+            [FieldIssue(f"$.query.{name}", f"Expected an integer in [{low}, {high}]")],
         )
     return int(raw)
 
@@ -54,7 +54,7 @@ def invocation_list_response(
     if status is not None and status not in InvocationStatus._value2member_map_:
         raise InvalidInputError(
             f"query parameter 'status' must be one of {_STATUSES}, got {status!r}",
-            [ValidationIssue("$.query.status", f"Expected one of {_STATUSES}")],
+            [FieldIssue("$.query.status", f"Expected one of {_STATUSES}")],
         )
     limit = _query_int(request, "limit", state.page_size, 1, state.max_page_size)
     before = _query_int(request, "before", 0, 0, 2**62)

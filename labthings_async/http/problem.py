@@ -22,8 +22,6 @@ from ..models import FieldIssue, ProblemDetails
 
 __all__ = (
     "PROBLEM_JSON",
-    "BodyTooLargeError",
-    "UnsupportedMediaTypeError",
     "http_error_handler",
     "problem_for",
     "problem_response",
@@ -44,20 +42,6 @@ _HTTP_TITLES = {
     500: "Internal server error",
     503: "Service unavailable",
 }
-
-
-class BodyTooLargeError(LabThingsError):
-    """The request body is larger than the server accepts."""
-
-    title = "Request body too large"
-    http_status = 413
-
-
-class UnsupportedMediaTypeError(LabThingsError):
-    """The request body is not JSON."""
-
-    title = "Unsupported media type"
-    http_status = 415
 
 
 def problem_response(problem: ProblemDetails, headers: Mapping[str, str] | None = None) -> Response:

@@ -25,8 +25,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..errors import AffordanceNotFoundError, InvalidInputError, ValidationIssue
+from ..errors import AffordanceNotFoundError, InvalidInputError
 from ..events import Event, Subscription
+from ..models import FieldIssue
 from .endpoint import Endpoint, problem_endpoint
 from .sse import EventStreamResponse, event_frames, named_frame, unnamed_frame
 from .state import ServerState
@@ -48,7 +49,7 @@ def _last_event_id(request: Request) -> int | None:
         raise InvalidInputError(
             f"Last-Event-ID must be an event ID this server sent (a whole number), "
             f"got {raw[:40]!r}",
-            [ValidationIssue("$.headers.Last-Event-ID", "Expected a whole number")],
+            [FieldIssue("$.headers.Last-Event-ID", "Expected a whole number")],
         )
     return int(raw)
 

@@ -16,9 +16,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..action import ActionDescriptor
-from ..errors import AffordanceNotFoundError, InvalidInputError, ValidationIssue
+from ..errors import AffordanceNotFoundError, InvalidInputError
 from ..invocation import Invocation
-from ..models import InvocationStatus, ProblemDetails
+from ..models import FieldIssue, InvocationStatus, ProblemDetails
 from ..properties import PropertyDescriptor
 from ..property_access import read_property, write_property
 from ..thing import Thing
@@ -105,7 +105,7 @@ def thing_routes(state: ServerState) -> list[BaseRoute]:
         if reply not in (None, "output"):
             raise InvalidInputError(
                 f"query parameter 'reply' may only be 'output', got {reply!r}",
-                [ValidationIssue("$.query.reply", "Expected `output`")],
+                [FieldIssue("$.query.reply", "Expected `output`")],
             )
         body = await read_json_body(request, state.body_limit)
         invocation = manager.invoke_action(thing, descriptor.name, body)

@@ -15,7 +15,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .problem import BodyTooLargeError, UnsupportedMediaTypeError
+from ..errors import BodyTooLargeError, UnsupportedMediaTypeError
 
 __all__ = ("base_url", "json_response", "prefer_wait", "read_json_body")
 
