@@ -4,8 +4,9 @@ Layer: HTTP (starlette's request, msgspec, the errors and models). Each route
 that reads parameters declares them as a struct, with their types, bounds and
 defaults; msgspec decodes the strings (``strict=False``: ``"10"`` is an
 ``int``) and says what was wrong and where, which becomes a 422 whose issue
-path names the parameter: ``$.query.limit``. Only ASCII digits make a number,
-and a number past the declared bounds is refused before it is used.
+path names the parameter: ``$.query.limit``. A number is written as JSON
+writes one (``²`` or ``٣`` is none), and one past its declared bounds is
+refused before it is used.
 """
 
 from __future__ import annotations
