@@ -21,7 +21,8 @@ import msgspec
 
 from .context import CancelHook, current_invocation
 from .dependencies import Dependency, DependencyKind, ThingDependency
-from .errors import ActionDefinitionError, InvalidInputError, ValidationIssue
+from .errors import ActionDefinitionError, InvalidInputError
+from .models import FieldIssue
 from .validation import convert_value, decode_json
 
 __all__ = ("ActionDescriptor", "ActionOwner", "action")
@@ -200,7 +201,7 @@ class ActionDescriptor:
             if name in self.dependencies or name == self._self_name:
                 raise InvalidInputError(
                     f"{what} is invalid: {name!r} is not an argument clients can send",
-                    [ValidationIssue(f"$.{name}", "Object contains a reserved field")],
+                    [FieldIssue(f"$.{name}", "Object contains a reserved field")],
                 )
             arguments[name] = self._convert_extra(name, extra, what)
         return arguments
@@ -217,7 +218,7 @@ class ActionDescriptor:
             path = f"$.{name}{issue.path[1:]}"
             raise InvalidInputError(
                 f"{what} is invalid: {issue.message} - at `{path}`",
-                [ValidationIssue(path, issue.message)],
+                [FieldIssue(path, issue.message)],
             ) from None
 
     # -- calling ---------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from .errors import LabThingsError
+from .errors import ConfigError
 from .thing import Thing
 
 __all__ = (
@@ -36,12 +36,6 @@ _LABTHINGS_ONLY = (
     "global_lock_log_level",
     "application_config",
 )
-
-
-class ConfigError(LabThingsError, ValueError):
-    """A config file, or a Thing named in it, cannot be used."""
-
-    title = "Invalid configuration"
 
 
 class ThingConfig(msgspec.Struct, forbid_unknown_fields=True):

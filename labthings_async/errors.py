@@ -1,8 +1,13 @@
-"""Every exception labthings_async raises, under one base class.
+"""Every error labthings_async raises, under one base class, ``LabThingsError``.
 
-Layer: bottom (stdlib only). Each error names its condition and carries the
-structured fields the HTTP layer turns into problem details, so the message a
-user reads is built in one place.
+Layer: bottom (stdlib and the wire models). Each error names its condition
+and carries the structured fields the HTTP layer turns into problem details,
+so the message a user reads is built in one place. One class per condition:
+a client that learns of a condition from a server's reply raises the same
+class the server raised (a 404 is a ``NotFoundError`` on both sides), with
+the server's problem details attached. The errors only a client meets (an
+action that failed remotely, a server out of reach) are in
+``labthings_async.client.errors``, under ``ClientError``.
 """
 
 from __future__ import annotations
@@ -10,10 +15,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from .models import FieldIssue, ProblemDetails
+
 __all__ = (
     "ActionDefinitionError",
     "AffordanceNotFoundError",
+    "BodyTooLargeError",
+    "ConfigError",
     "IllegalTransitionError",
+    "InvalidArgumentsError",
     "InvalidInputError",
     "InvocationCancelledError",
     "InvocationFinishedError",
@@ -21,24 +31,38 @@ __all__ = (
     "InvocationNotFoundError",
     "LabThingsError",
     "ManagerNotRunningError",
+    "NotFoundError",
+    "PropertyAccessError",
+    "PropertyNotWritableError",
     "QueueFullError",
     "ReadOnlyPropertyError",
+    "SchemaError",
     "ThingNotFoundError",
     "ThingSetupError",
-    "ValidationIssue",
+    "UnsupportedMediaTypeError",
 )
 
 
 class LabThingsError(Exception):
-    """Base class of every error raised by labthings_async.
+    """Base class of every error raised by labthings_async, server and client.
+
+    Args:
+        *args: The message: what went wrong and, where it helps, what to do next.
+        problem: The problem details a server sent, when a client raises this
+            error because of a server's reply.
 
     Attributes:
         http_status: The HTTP status the server answers with for this error.
         title: A short, stable summary of the kind of problem.
+        problem: The server's problem details, or None if raised locally.
     """
 
     http_status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal error"
+
+    def __init__(self, *args: object, problem: ProblemDetails | None = None) -> None:
+        super().__init__(*args)
+        self.problem = problem
 
 
 class ActionDefinitionError(LabThingsError, TypeError):
@@ -50,28 +74,38 @@ class ActionDefinitionError(LabThingsError, TypeError):
     title = "Invalid Thing definition"
 
 
-class ValidationIssue:
-    """One failing field of an input: where it is and what was wrong.
+class SchemaError(LabThingsError, TypeError):
+    """A Python type that cannot be described as a Thing Description DataSchema.
 
-    Attributes:
-        path: JSON path of the failing value, in msgspec's ``$.a.b[0]`` style.
-        message: What was wrong, as msgspec words it.
+    Raised for recursive types (a TD has no references, so a schema that
+    contains itself cannot be written out) and for types msgspec cannot
+    describe at all.
     """
 
-    __slots__ = ("message", "path")
+    title = "Type cannot be described"
 
-    def __init__(self, path: str, message: str) -> None:
-        self.path = path
-        self.message = message
 
-    def __repr__(self) -> str:
-        return f"ValidationIssue(path={self.path!r}, message={self.message!r})"
+class ConfigError(LabThingsError, ValueError):
+    """A config file, or a Thing named in it, cannot be used."""
+
+    title = "Invalid configuration"
 
 
 class InvalidInputError(LabThingsError, ValueError):
     """An action's input or a property's value failed validation.
 
+    Raised by the server, and by a client before it sends anything when the
+    arguments do not fit the Thing Description's schema (or when the server
+    refused them).
+
+    Args:
+        detail: The whole message, naming the input and every failing field.
+        issues: The failing fields, each with its JSON path.
+        malformed: The body was not JSON at all.
+        problem: The server's problem details, when a server refused the input.
+
     Attributes:
+        detail: The whole message.
         issues: The failing fields, each with its JSON path.
         malformed: True when the body was not JSON at all (HTTP 400), False when
             it was JSON that broke the schema (HTTP 422).
@@ -81,9 +115,14 @@ class InvalidInputError(LabThingsError, ValueError):
     http_status = 422
 
     def __init__(
-        self, detail: str, issues: Sequence[ValidationIssue] = (), *, malformed: bool = False
+        self,
+        detail: str,
+        issues: Sequence[FieldIssue] = (),
+        *,
+        malformed: bool = False,
+        problem: ProblemDetails | None = None,
     ) -> None:
-        super().__init__(detail)
+        super().__init__(detail, problem=problem)
         self.detail = detail
         self.issues = list(issues)
         self.malformed = malformed
@@ -93,26 +132,62 @@ class InvalidInputError(LabThingsError, ValueError):
         """The HTTP status for this particular failure (400 or 422)."""
         return 400 if self.malformed else 422
 
+    @property
+    def path(self) -> str:
+        """The JSON path of the first failing value (``$`` when none is known)."""
+        return self.issues[0].path if self.issues else "$"
 
-class ThingNotFoundError(LabThingsError, LookupError):
+    @property
+    def reason(self) -> str:
+        """What was wrong with the first failing value, in msgspec's words."""
+        return self.issues[0].message if self.issues else self.detail
+
+
+InvalidArgumentsError = InvalidInputError
+"""The name the README gave the client's error for arguments that do not fit."""
+
+
+class BodyTooLargeError(LabThingsError):
+    """The request body is larger than the server accepts."""
+
+    title = "Request body too large"
+    http_status = 413
+
+
+class UnsupportedMediaTypeError(LabThingsError):
+    """The request body is not declared as JSON."""
+
+    title = "Unsupported media type"
+    http_status = 415
+
+
+class NotFoundError(LabThingsError, LookupError):
+    """No such Thing, affordance or invocation: the family of every "not found".
+
+    Raised by the server (answered with 404) and by a client, for a 404 or an
+    affordance its Thing Description lacks.
+    """
+
+    title = "Not found"
+    http_status = 404
+
+
+class ThingNotFoundError(NotFoundError):
     """No Thing of that name is managed here."""
 
     title = "Thing not found"
-    http_status = 404
 
 
-class AffordanceNotFoundError(LabThingsError, LookupError):
+class AffordanceNotFoundError(NotFoundError):
     """The Thing has no action or property of that name."""
 
     title = "Affordance not found"
-    http_status = 404
 
 
-class InvocationNotFoundError(LabThingsError, LookupError):
+class InvocationNotFoundError(NotFoundError):
     """No invocation with that ID is retained (never existed, or expired)."""
 
     title = "Invocation not found"
-    http_status = 404
 
 
 class InvocationFinishedError(LabThingsError):
@@ -162,10 +237,25 @@ class QueueFullError(LabThingsError):
 
 
 class ReadOnlyPropertyError(LabThingsError, AttributeError):
-    """A client tried to write a read-only property."""
+    """Someone tried to write a read-only property.
+
+    Raised by the server (answered with 405) and by a client, before it sends
+    anything, when the Thing Description marks the property read-only.
+    """
 
     title = "Property is read-only"
     http_status = 405
+
+
+PropertyNotWritableError = ReadOnlyPropertyError
+"""The name the README gave the client's error for a read-only property."""
+
+
+class PropertyAccessError(LabThingsError):
+    """A property's getter or setter raised."""
+
+    title = "Property access failed"
+    http_status = 500
 
 
 class ManagerNotRunningError(LabThingsError, RuntimeError):

@@ -14,18 +14,11 @@ from typing import Any
 
 import anyio
 
-from .errors import InvalidInputError, LabThingsError
+from .errors import InvalidInputError, LabThingsError, PropertyAccessError
 from .properties import DataProperty, PropertyDescriptor
 from .thing import Thing
 
-__all__ = ("PropertyAccessError", "read_property", "write_property")
-
-
-class PropertyAccessError(LabThingsError):
-    """A property's getter or setter raised."""
-
-    title = "Property access failed"
-    http_status = 500
+__all__ = ("read_property", "write_property")
 
 
 async def read_property(

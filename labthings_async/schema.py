@@ -2,7 +2,7 @@
 
 msgspec writes the JSON Schema; this module rewrites it into the subset a
 Thing Description can carry: no ``$ref``, ``oneOf`` for unions, ``items`` arrays
-for tuples. Imports only the standard library and msgspec.
+for tuples. Imports only the standard library, msgspec and the errors.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 import msgspec
+
+from .errors import SchemaError
 
 __all__ = ("SchemaError", "data_schema", "json_schema_components")
 
@@ -28,15 +30,6 @@ _DROPPED_KEYS: Final = frozenset({"$defs", "discriminator"})
 _NUMBER_CONSTRAINTS: Final = frozenset(
     {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "enum", "const"}
 )
-
-
-class SchemaError(TypeError):
-    """A Python type that cannot be described as a Thing Description DataSchema.
-
-    Raised for recursive types (a TD has no references, so a schema that
-    contains itself cannot be written out) and for types msgspec cannot
-    describe at all.
-    """
 
 
 def data_schema(tp: Any) -> dict[str, Any]:

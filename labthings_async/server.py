@@ -21,7 +21,7 @@ import hypercorn.asyncio
 from hypercorn.config import Config
 from hypercorn.typing import ASGIFramework
 
-from .http.app import RESERVED_AFFORDANCES, RESERVED_NAMES, build_app
+from .http.app import RESERVED_AFFORDANCES, RESERVED_NAMES, ThingApp
 from .http.state import ServerState
 from .manager import ActionManager
 from .thing import Thing
@@ -49,7 +49,9 @@ class ThingServer:
 
     Attributes:
         manager: The ActionManager running the invocations.
-        app: The Starlette app (an ASGI app; mount it, or serve it).
+        state: What the routes share: the manager, the settings, the open streams.
+        app: The Starlette app (an ASGI app; mount it, serve it, or test it
+            with Starlette's ``TestClient``).
     """
 
     def __init__(
@@ -91,7 +93,7 @@ class ThingServer:
             debug=debug,
             keepalive=keepalive,
         )
-        self.app = build_app(
+        self.app = ThingApp(
             self.state, prefix=prefix, lifespan=self.lifespan, cors_origins=cors_origins
         )
 

@@ -1,6 +1,6 @@
 """Turning msgspec's decode and validation failures into ``InvalidInputError``.
 
-Layer: bottom (stdlib, msgspec). msgspec words its errors as
+Layer: bottom (stdlib, msgspec, errors and models). msgspec words its errors as
 ``Expected `int`, got `str` - at `$.x```; we keep that wording, which already
 says what was wrong and where, and split the path out for problem details.
 """
@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from .errors import InvalidInputError, ValidationIssue
+from .errors import InvalidInputError
+from .models import FieldIssue
 
 __all__ = ("convert_value", "decode_json", "invalid_input")
 
@@ -33,7 +34,7 @@ def invalid_input(error: msgspec.MsgspecError, what: str) -> InvalidInputError:
     if _AT in message:
         reason, _, rest = message.rpartition(_AT)
         path = rest.rstrip("`")
-    return InvalidInputError(f"{what} is invalid: {message}", [ValidationIssue(path, reason)])
+    return InvalidInputError(f"{what} is invalid: {message}", [FieldIssue(path, reason)])
 
 
 def decode_json(raw: bytes, type_: type[T] | Any, what: str) -> T:

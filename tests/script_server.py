@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ("serve_script",)
+__all__ = ("script_process", "serve_script")
 
 STOP_TIMEOUT = 20.0
 
@@ -22,6 +22,13 @@ STOP_TIMEOUT = 20.0
 @contextmanager
 def serve_script(script: Path, path: str) -> Iterator[str]:
     """Run ``python SCRIPT FD``; yield ``http://127.0.0.1:PORT{path}``; stop it after."""
+    with script_process(script, path) as (url, _):
+        yield url
+
+
+@contextmanager
+def script_process(script: Path, path: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """As ``serve_script``, yielding the server's process too."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
@@ -33,7 +40,7 @@ def serve_script(script: Path, path: str) -> Iterator[str]:
             stderr=subprocess.DEVNULL,
         )
     try:
-        yield f"http://127.0.0.1:{port}{path}"
+        yield f"http://127.0.0.1:{port}{path}", process
     finally:
         process.terminate()
         process.wait(STOP_TIMEOUT)

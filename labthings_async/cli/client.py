@@ -131,17 +131,12 @@ def _guarded(command: _Command) -> _Command:
     """Turn the client's errors into one-line messages and exit statuses."""
 
     def run(args: argparse.Namespace) -> int:
-        from ..client.errors import (
-            ActionCancelledError,
-            ActionFailedError,
-            ClientError,
-            InvalidArgumentsError,
-            NotFoundError,
-        )
+        from ..client.errors import ActionCancelledError, ActionFailedError, ClientError
+        from ..errors import InvalidInputError, NotFoundError
 
         try:
             return command(args)
-        except (InvalidArgumentsError, NotFoundError) as error:
+        except (InvalidInputError, NotFoundError) as error:
             return _fail(str(error), EXIT_USAGE)
         except (ActionFailedError, ActionCancelledError) as error:
             return _fail(str(error), EXIT_FAILED)
@@ -221,7 +216,8 @@ class ProgressDisplay:
 
 @_guarded
 def _call(args: argparse.Namespace) -> int:
-    from ..client.errors import ActionCancelledError, ClientError, ClientTimeoutError
+    from ..client.errors import ActionCancelledError, ClientTimeoutError
+    from ..errors import LabThingsError
 
     try:
         arguments = parse_arguments(args.arguments)
@@ -248,7 +244,7 @@ def _call(args: argparse.Namespace) -> int:
                     f"after {CANCEL_WAIT:g} s"
                 )
                 return EXIT_INTERRUPTED
-            except (KeyboardInterrupt, ClientError) as error:
+            except (KeyboardInterrupt, LabThingsError) as error:
                 display.say(f"could not confirm the cancellation of {handle.id}: {error}")
                 return EXIT_INTERRUPTED
             display.say(f"invocation {handle.id} finished before it could be cancelled")

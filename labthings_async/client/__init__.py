@@ -4,8 +4,25 @@ Built from a Thing Description alone, they drive any server that serves one,
 this one or LabThings-FastAPI 0.3.0. The modules with a leading underscore are
 private; every public name is here. Never imports the manager or the HTTP
 adapter: a client runs where no server does.
+
+Besides its own errors (``ClientError`` and below) a client raises the
+framework's errors for the conditions it shares with a server: a
+``NotFoundError`` (the family of ``ThingNotFoundError``,
+``AffordanceNotFoundError`` and ``InvocationNotFoundError``), an
+``InvalidInputError`` and a ``ReadOnlyPropertyError``; they are re-exported
+here under the names a client's user looks for.
 """
 
+from ..errors import (
+    AffordanceNotFoundError,
+    InvalidArgumentsError,
+    InvalidInputError,
+    InvocationNotFoundError,
+    NotFoundError,
+    PropertyNotWritableError,
+    ReadOnlyPropertyError,
+    ThingNotFoundError,
+)
 from ._async import AsyncActionHandle, AsyncThingClient
 from ._invocation import InvocationEvent
 from ._sansio import ClientSettings
@@ -15,9 +32,6 @@ from .errors import (
     ActionFailedError,
     ClientError,
     ClientTimeoutError,
-    InvalidArgumentsError,
-    NotFoundError,
-    PropertyNotWritableError,
     RequestFailedError,
     ServerUnavailableError,
 )
@@ -26,16 +40,21 @@ __all__ = (
     "ActionCancelledError",
     "ActionFailedError",
     "ActionHandle",
+    "AffordanceNotFoundError",
     "AsyncActionHandle",
     "AsyncThingClient",
     "ClientError",
     "ClientSettings",
     "ClientTimeoutError",
     "InvalidArgumentsError",
+    "InvalidInputError",
     "InvocationEvent",
+    "InvocationNotFoundError",
     "NotFoundError",
     "PropertyNotWritableError",
+    "ReadOnlyPropertyError",
     "RequestFailedError",
     "ServerUnavailableError",
     "ThingClient",
+    "ThingNotFoundError",
 )

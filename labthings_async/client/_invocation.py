@@ -21,6 +21,7 @@ from typing import Any
 import httpx2
 import msgspec
 
+from ..errors import InvocationNotFoundError
 from ..models import InvocationStatus, LogEntry, ProblemDetails, Progress
 from ._replies import checked
 from ._sansio import (
@@ -323,7 +324,9 @@ def follow_invocation(state: InvocationState, settings: ClientSettings) -> Proto
 
 def _reread(state: InvocationState) -> Protocol:
     response: httpx2.Response = yield Request("GET", _self_url(state))
-    state.observe_invocation(checked(response, _about(state)).json())
+    state.observe_invocation(
+        checked(response, _about(state), missing=InvocationNotFoundError).json()
+    )
 
 
 def _poll(state: InvocationState, settings: ClientSettings) -> Protocol:
@@ -339,7 +342,9 @@ def _poll(state: InvocationState, settings: ClientSettings) -> Protocol:
                 raise
             continue
         failures = 0
-        state.observe_invocation(checked(response, _about(state)).json())
+        state.observe_invocation(
+            checked(response, _about(state), missing=InvocationNotFoundError).json()
+        )
 
 
 def _self_url(state: InvocationState) -> str:

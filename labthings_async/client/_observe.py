@@ -15,6 +15,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx2
 import msgspec
 
+from ..errors import AffordanceNotFoundError
 from ..models import StatusChange
 from ._replies import error_for
 from ._sansio import (
@@ -51,7 +52,11 @@ def observe_property_flow(thing: RemoteThing, name: str, settings: ClientSetting
     try:
         yield from read_stream(url, StreamCursor(), handle, settings)
     except StreamRefusedError as refused:
-        raise error_for(refused.response, f"the event stream of property {name!r}") from None
+        raise error_for(
+            refused.response,
+            f"the event stream of property {name!r}",
+            missing=AffordanceNotFoundError,
+        ) from None
 
 
 def observe_invocations_flow(

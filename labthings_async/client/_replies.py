@@ -1,10 +1,11 @@
 """What the server's replies mean: its errors as the client's typed errors.
 
 Layer: client (stdlib, msgspec, httpx2's data types, errors, models and
-client_errors). One place maps HTTP statuses and problem details, in our
+client errors). One place maps HTTP statuses and problem details, in our
 server's RFC 9457 shape or FastAPI's (LabThings-FastAPI 0.3.0), and failed
-connections, to the ``ClientError`` family, with messages that say what the
-request was about.
+connections, to the ``LabThingsError`` family (a 404 is a ``NotFoundError``,
+a refused input an ``InvalidInputError``, as on the server), with messages
+that say what the request was about.
 """
 
 from __future__ import annotations
@@ -17,15 +18,14 @@ from typing import Any
 import httpx2
 import msgspec
 
-from ..errors import ValidationIssue
+from ..errors import LabThingsError, NotFoundError
 from ..models import FieldIssue, ProblemDetails
 from .errors import (
     ClientError,
     ClientTimeoutError,
-    InvalidArgumentsError,
-    NotFoundError,
     RequestFailedError,
     ServerUnavailableError,
+    invalid_arguments,
 )
 
 __all__ = ("checked", "error_for", "problem_of", "transport_error")
@@ -74,23 +74,24 @@ def _fastapi_issue(item: Mapping[str, Any]) -> FieldIssue:
     return FieldIssue(path=path, message=str(item.get("msg", "invalid")))
 
 
-def error_for(response: httpx2.Response, what: str) -> ClientError:
-    """The client error for an error reply to a request about ``what``.
+def error_for(
+    response: httpx2.Response, what: str, *, missing: type[NotFoundError] = NotFoundError
+) -> LabThingsError:
+    """The error for an error reply to a request about ``what``.
 
     Args:
         response: A reply with status 400 or above.
         what: What the request was about, for the message: ``action 'x'``.
+        missing: The ``NotFoundError`` to raise for a 404: what the request
+            names (a Thing, an affordance, an invocation) and found missing.
     """
     problem = problem_of(response)
     status = response.status_code
     detail = problem.detail or problem.title
     if status in (400, 422):
-        issues = [ValidationIssue(issue.path, issue.message) for issue in problem.errors or ()]
-        return InvalidArgumentsError(
-            what, issues or [ValidationIssue("$", detail)], problem=problem
-        )
+        return invalid_arguments(what, problem.errors or [FieldIssue("$", detail)], problem=problem)
     if status == 404:
-        return NotFoundError(f"{what}: {detail}", problem=problem)
+        return missing(f"{what}: {detail}", problem=problem)
     if status == 503:
         return ServerUnavailableError(
             f"{what}: the server is busy: {detail}",
@@ -102,14 +103,17 @@ def error_for(response: httpx2.Response, what: str) -> ClientError:
     )
 
 
-def checked(response: httpx2.Response, what: str) -> httpx2.Response:
+def checked(
+    response: httpx2.Response, what: str, *, missing: type[NotFoundError] = NotFoundError
+) -> httpx2.Response:
     """``response``, if it is not an error reply.
 
     Raises:
-        ClientError: The error ``error_for`` gives, for a status of 400 or above.
+        LabThingsError: The error ``error_for`` gives, for a status of 400 or above
+            (``missing`` for a 404).
     """
     if response.status_code >= 400:
-        raise error_for(response, what)
+        raise error_for(response, what, missing=missing)
     return response
 
 

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ..errors import ValidationIssue
+from ..models import FieldIssue
 
 __all__ = ("json_type_name", "validate")
 
@@ -36,7 +36,7 @@ _TYPE_NAMES = {
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def validate(value: Any, schema: Any, *, path: str = "$") -> list[ValidationIssue]:
+def validate(value: Any, schema: Any, *, path: str = "$") -> list[FieldIssue]:
     """Every way in which ``value`` breaks ``schema``.
 
     Args:
@@ -127,11 +127,11 @@ class _Checker:
     def __init__(self, root: Any) -> None:
         self.root = root
 
-    def check(self, value: Any, schema: Any, path: str) -> Iterator[ValidationIssue]:
+    def check(self, value: Any, schema: Any, path: str) -> Iterator[FieldIssue]:
         if schema is True or schema is None:
             return
         if schema is False:
-            yield ValidationIssue(path, "Expected no value here")
+            yield FieldIssue(path, "Expected no value here")
             return
         if not isinstance(schema, Mapping):
             return
@@ -140,15 +140,13 @@ class _Checker:
             yield from self.check(value, self._resolve(ref), path)
         types = _types(schema)
         if types and not any(_is_type(value, name) for name in types):
-            yield ValidationIssue(
-                path, f"Expected `{_expected(types)}`, got `{json_type_name(value)}`"
-            )
+            yield FieldIssue(path, f"Expected `{_expected(types)}`, got `{json_type_name(value)}`")
             return
         if "const" in schema and not _json_equal(value, schema["const"]):
-            yield ValidationIssue(path, f"Invalid enum value {value!r}")
+            yield FieldIssue(path, f"Invalid enum value {value!r}")
         enum = schema.get("enum")
         if isinstance(enum, list) and not any(_json_equal(value, option) for option in enum):
-            yield ValidationIssue(path, f"Invalid enum value {value!r}")
+            yield FieldIssue(path, f"Invalid enum value {value!r}")
         if _is_type(value, "number"):
             yield from self._number(value, schema, path)
         elif isinstance(value, str):
@@ -170,9 +168,7 @@ class _Checker:
             target = target[part]
         return target
 
-    def _number(
-        self, value: float, schema: Mapping[str, Any], path: str
-    ) -> Iterator[ValidationIssue]:
+    def _number(self, value: float, schema: Mapping[str, Any], path: str) -> Iterator[FieldIssue]:
         name = "float" if "number" in _types(schema) else json_type_name(value)
 
         def bound(limit: float) -> str:
@@ -187,13 +183,13 @@ class _Checker:
         ):
             limit: Any = schema.get(keyword)
             if _is_type(limit, "number") and broken(value, limit):
-                yield ValidationIssue(path, f"Expected `{name}` {symbol} {bound(limit)}")
+                yield FieldIssue(path, f"Expected `{name}` {symbol} {bound(limit)}")
         step: Any = schema.get("multipleOf")
         if _is_type(step, "number") and step > 0 and not _is_multiple(value, step):
-            yield ValidationIssue(path, f"Expected `{name}` that's a multiple of {step!r}")
+            yield FieldIssue(path, f"Expected `{name}` that's a multiple of {step!r}")
 
     @staticmethod
-    def _string(value: str, schema: Mapping[str, Any], path: str) -> Iterator[ValidationIssue]:
+    def _string(value: str, schema: Mapping[str, Any], path: str) -> Iterator[FieldIssue]:
         yield from _length_issues("str", len(value), schema, "Length", path)
         pattern = schema.get("pattern")
         if isinstance(pattern, str):
@@ -202,11 +198,11 @@ class _Checker:
             except re.error:
                 matched = True  # A pattern Python cannot read is left to the server.
             if not matched:
-                yield ValidationIssue(path, f"Expected `str` matching regex {pattern!r}")
+                yield FieldIssue(path, f"Expected `str` matching regex {pattern!r}")
 
     def _array(
         self, value: Sequence[Any], schema: Mapping[str, Any], path: str
-    ) -> Iterator[ValidationIssue]:
+    ) -> Iterator[FieldIssue]:
         yield from _length_issues("array", len(value), schema, "Items", path)
         items = schema.get("items")
         if isinstance(items, list):
@@ -219,26 +215,26 @@ class _Checker:
 
     def _object(
         self, value: Mapping[str, Any], schema: Mapping[str, Any], path: str
-    ) -> Iterator[ValidationIssue]:
+    ) -> Iterator[FieldIssue]:
         properties = schema.get("properties")
         properties = properties if isinstance(properties, Mapping) else {}
         required = schema.get("required")
         for name in required if isinstance(required, list) else ():
             if name not in value:
-                yield ValidationIssue(path, f"Object missing required field `{name}`")
+                yield FieldIssue(path, f"Object missing required field `{name}`")
         extra = schema.get("additionalProperties", True)
         for key, item in value.items():
             if key in properties:
                 yield from self.check(item, properties[key], _child(path, str(key)))
             elif extra is False:
-                yield ValidationIssue(path, f"Object contains unknown field `{key}`")
+                yield FieldIssue(path, f"Object contains unknown field `{key}`")
             else:
                 yield from self.check(item, extra, _child(path, str(key)))
         yield from _length_issues("object", len(value), schema, "Properties", path)
 
     def _combinations(
         self, value: Any, schema: Mapping[str, Any], path: str
-    ) -> Iterator[ValidationIssue]:
+    ) -> Iterator[FieldIssue]:
         for sub in schema.get("allOf") or ():
             yield from self.check(value, sub, path)
         for keyword in ("oneOf", "anyOf"):
@@ -247,17 +243,17 @@ class _Checker:
                 yield from self._options(value, options, path, exactly_one=keyword == "oneOf")
         forbidden = schema.get("not")
         if forbidden is not None and not list(self.check(value, forbidden, path)):
-            yield ValidationIssue(path, "Expected a value not matching the `not` schema")
+            yield FieldIssue(path, "Expected a value not matching the `not` schema")
 
     def _options(
         self, value: Any, options: list[Any], path: str, *, exactly_one: bool
-    ) -> Iterator[ValidationIssue]:
+    ) -> Iterator[FieldIssue]:
         outcomes = [list(self.check(value, option, path)) for option in options]
         matched = sum(1 for issues in outcomes if not issues)
         if matched == 1 or (matched > 1 and not exactly_one):
             return
         if matched > 1:
-            yield ValidationIssue(
+            yield FieldIssue(
                 path,
                 f"Expected a value matching exactly one of the `oneOf` schemas, "
                 f"it matches {matched}",
@@ -277,22 +273,22 @@ class _Checker:
             yield from min(compatible, key=len)
             return
         expected = _expected([name for option in options for name in _types(option)])
-        yield ValidationIssue(path, f"Expected `{expected}`, got `{json_type_name(value)}`")
+        yield FieldIssue(path, f"Expected `{expected}`, got `{json_type_name(value)}`")
 
 
 def _length_issues(
     name: str, length: int, schema: Mapping[str, Any], noun: str, path: str
-) -> Iterator[ValidationIssue]:
+) -> Iterator[FieldIssue]:
     """``min{noun}`` and ``max{noun}``: ``minLength``, ``maxItems``..."""
     fewest, most = schema.get(f"min{noun}"), schema.get(f"max{noun}")
     if isinstance(fewest, int) and fewest == most:
         if length != fewest:  # A tuple's fixed length, as msgspec words it.
-            yield ValidationIssue(path, f"Expected `{name}` of length {fewest}")
+            yield FieldIssue(path, f"Expected `{name}` of length {fewest}")
         return
     if isinstance(fewest, int) and length < fewest:
-        yield ValidationIssue(path, f"Expected `{name}` of length >= {fewest}")
+        yield FieldIssue(path, f"Expected `{name}` of length >= {fewest}")
     if isinstance(most, int) and length > most:
-        yield ValidationIssue(path, f"Expected `{name}` of length <= {most}")
+        yield FieldIssue(path, f"Expected `{name}` of length <= {most}")
 
 
 def _is_multiple(value: float, step: float) -> bool:

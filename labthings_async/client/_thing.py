@@ -19,6 +19,12 @@ from urllib.parse import urljoin, urlsplit
 import httpx2
 import msgspec
 
+from ..errors import (
+    AffordanceNotFoundError,
+    InvocationNotFoundError,
+    ReadOnlyPropertyError,
+    ThingNotFoundError,
+)
 from ..models import LogEntry, Progress
 from ._invocation import InvocationEvent, InvocationState, Listener
 from ._replies import checked
@@ -28,11 +34,7 @@ from ._sansio import (
     json_request,
 )
 from ._schema_check import validate
-from .errors import (
-    InvalidArgumentsError,
-    NotFoundError,
-    PropertyNotWritableError,
-)
+from .errors import invalid_arguments
 
 __all__ = (
     "RemoteThing",
@@ -63,9 +65,9 @@ def parse_description(response: httpx2.Response, url: str) -> dict[str, Any]:
     """The Thing Description in a reply.
 
     Raises:
-        NotFoundError: There is no Thing Description at ``url``.
+        ThingNotFoundError: There is no Thing Description at ``url``.
     """
-    checked(response, f"the Thing Description at {url}")
+    checked(response, f"the Thing Description at {url}", missing=ThingNotFoundError)
     try:
         description = response.json()
     except ValueError:
@@ -75,7 +77,7 @@ def parse_description(response: httpx2.Response, url: str) -> dict[str, Any]:
         and isinstance(description.get("actions", {}), dict)
         and ("properties" in description or "actions" in description)
     ):
-        raise NotFoundError(
+        raise ThingNotFoundError(
             f"{url} is not a Thing Description (no `properties` or `actions`); "
             "give the URL of a Thing, such as http://host:5000/my_thing/"
         )
@@ -108,7 +110,7 @@ class RemoteThing:
         """The property's affordance.
 
         Raises:
-            NotFoundError: The TD has no such property.
+            AffordanceNotFoundError: The TD has no such property.
         """
         return self._affordance("property", "properties", self.properties, name)
 
@@ -116,7 +118,7 @@ class RemoteThing:
         """The action's affordance.
 
         Raises:
-            NotFoundError: The TD has no such action.
+            AffordanceNotFoundError: The TD has no such action.
         """
         return self._affordance("action", "actions", self.actions, name)
 
@@ -124,7 +126,7 @@ class RemoteThing:
         self, kind: str, kinds: str, table: Mapping[str, dict[str, Any]], name: str
     ) -> dict[str, Any]:
         if name not in table:
-            raise NotFoundError(
+            raise AffordanceNotFoundError(
                 f"Thing {self.title!r} has no {kind} {name!r}; "
                 f"its {kinds} are: {affordance_names(table)}"
             )
@@ -139,18 +141,19 @@ class RemoteThing:
         """The request that writes a property, once ``value`` is checked against its schema.
 
         Raises:
-            PropertyNotWritableError: The property is read-only.
-            InvalidArgumentsError: ``value`` does not fit the property's schema.
+            AffordanceNotFoundError: The TD has no such property.
+            ReadOnlyPropertyError: The property is read-only.
+            InvalidInputError: ``value`` does not fit the property's schema.
         """
         affordance = self.property_affordance(name)
         if affordance.get("readOnly"):
-            raise PropertyNotWritableError(
+            raise ReadOnlyPropertyError(
                 f"property {name!r} of {self.title!r} is read-only; it cannot be set"
             )
         plain = msgspec.to_builtins(value)
         issues = validate(plain, affordance)
         if issues:
-            raise InvalidArgumentsError(f"property {name!r}", issues)
+            raise invalid_arguments(f"property {name!r}", issues)
         return json_request("PUT", f"{self.url}{name}", plain)
 
     def invoke_request(self, name: str, arguments: Mapping[str, Any], wait: float) -> Request:
@@ -162,15 +165,15 @@ class RemoteThing:
             wait: Seconds to ask the server to hold the reply (``Prefer: wait``).
 
         Raises:
-            NotFoundError: The TD has no such action.
-            InvalidArgumentsError: The arguments do not fit the action's input.
+            AffordanceNotFoundError: The TD has no such action.
+            InvalidInputError: The arguments do not fit the action's input.
         """
         affordance = self.action_affordance(name)
         plain = msgspec.to_builtins(dict(arguments))
         schema = affordance.get("input", {"type": "object", "additionalProperties": False})
         issues = validate(plain, schema)
         if issues:
-            raise InvalidArgumentsError(f"action {name!r}", issues)
+            raise invalid_arguments(f"action {name!r}", issues)
         headers = {"Prefer": f"wait={wait:g}"} if wait > 0 else {}
         request = json_request("POST", f"{self.url}{name}", plain, headers)
         return Request(request.method, request.url, request.content, request.headers, wait)
@@ -232,9 +235,12 @@ def accept_invocation(state: InvocationState, response: httpx2.Response) -> Invo
     """Merge the reply to an invoking POST into ``state``.
 
     Raises:
-        ClientError: The server refused the invocation.
+        LabThingsError: The server refused the invocation (``AffordanceNotFoundError``
+            for a 404, ``InvalidInputError`` for refused arguments...).
     """
-    state.observe_invocation(checked(response, f"action {state.action!r}").json())
+    state.observe_invocation(
+        checked(response, f"action {state.action!r}", missing=AffordanceNotFoundError).json()
+    )
     return state
 
 
@@ -248,14 +254,18 @@ def accept_cancel(state: InvocationState, response: httpx2.Response) -> None:
     it sees the cancellation on the stream or at its next poll.
     """
     if response.status_code not in (409, 503):
-        checked(response, f"cancelling invocation {state.id} of action {state.action!r}")
+        checked(
+            response,
+            f"cancelling invocation {state.id} of action {state.action!r}",
+            missing=InvocationNotFoundError,
+        )
 
 
 def property_value(response: httpx2.Response, name: str) -> Any:
     """The value in the reply to a property read."""
-    return checked(response, f"property {name!r}").json()
+    return checked(response, f"property {name!r}", missing=AffordanceNotFoundError).json()
 
 
 def property_written(response: httpx2.Response, name: str) -> None:
     """Check the reply to a property write (our server says 204, LabThings 201)."""
-    checked(response, f"property {name!r}")
+    checked(response, f"property {name!r}", missing=AffordanceNotFoundError)

@@ -1,10 +1,14 @@
-"""The errors a Thing client raises, all under ``ClientError``.
+"""The errors only a Thing client meets, all under ``ClientError``.
 
-Layer: bottom (stdlib, errors and models). Each error names its condition and
-keeps the structured fields a program needs (the server's problem details, the
-invocation, the failing argument's JSON path); its message is one line saying
-what happened and, where it helps, what to do next. ``ClientError`` is a
-``LabThingsError``, so one ``except`` catches the whole framework's family.
+Layer: client (stdlib, errors and models). A failed or cancelled action, a
+server out of reach, a reply that took too long: conditions no server raises.
+Where client and server meet the same condition (no such Thing, affordance
+or invocation; input that does not fit; a read-only property) the client
+raises the class from ``labthings_async.errors`` with the server's problem
+details attached, so there is one class per condition. Each message is one
+line saying what happened and, where it helps, what to do next.
+``ClientError`` is a ``LabThingsError``, so one ``except LabThingsError``
+catches the whole framework's family.
 """
 
 from __future__ import annotations
@@ -12,33 +16,27 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..errors import LabThingsError, ValidationIssue
-from ..models import ProblemDetails
+from ..errors import InvalidInputError, LabThingsError
+from ..models import FieldIssue, ProblemDetails
 
 __all__ = (
     "ActionCancelledError",
     "ActionFailedError",
     "ClientError",
     "ClientTimeoutError",
-    "InvalidArgumentsError",
-    "NotFoundError",
-    "PropertyNotWritableError",
     "RequestFailedError",
     "ServerUnavailableError",
     "describe_issue",
+    "invalid_arguments",
 )
 
 
 class ClientError(LabThingsError):
-    """Base class of every error a Thing client raises.
+    """Base class of the errors only a Thing client raises.
 
     Attributes:
         problem: The server's problem details, when the server sent some.
     """
-
-    def __init__(self, message: str, *, problem: ProblemDetails | None = None) -> None:
-        super().__init__(message)
-        self.problem = problem
 
 
 class _InvocationError(ClientError):
@@ -94,46 +92,30 @@ class ActionCancelledError(_InvocationError):
     """
 
 
-class InvalidArgumentsError(ClientError, ValueError):
-    """Arguments or a property value do not fit the Thing Description's schema.
+def invalid_arguments(
+    what: str, issues: Sequence[FieldIssue], *, problem: ProblemDetails | None = None
+) -> InvalidInputError:
+    """The error for arguments or a property value that do not fit, naming every issue.
 
-    Raised before any request when the client's own check fails, and also when
-    the server rejects the input (HTTP 400 or 422).
-
-    Attributes:
-        issues: Every failing value, each with its JSON path (``$.x``).
-        path: The JSON path of the first failing value.
-        reason: What was wrong with it, in msgspec's words.
+    Args:
+        what: What the input was for: ``action 'move_to'``.
+        issues: Every failing value, each with its JSON path (at least one).
+        problem: The server's problem details, when the server refused the input.
     """
-
-    def __init__(
-        self,
-        what: str,
-        issues: Sequence[ValidationIssue],
-        *,
-        problem: ProblemDetails | None = None,
-    ) -> None:
-        self.issues = list(issues)
-        first = self.issues[0] if self.issues else ValidationIssue("$", "invalid")
-        self.path = first.path
-        self.reason = first.message
-        described = "; ".join(describe_issue(issue) for issue in self.issues)
-        super().__init__(f"invalid input for {what}: {described}", problem=problem)
+    described = "; ".join(describe_issue(issue) for issue in issues)
+    return InvalidInputError(
+        f"invalid input for {what}: {described}",
+        issues,
+        malformed=problem is not None and problem.status == 400,
+        problem=problem,
+    )
 
 
-def describe_issue(issue: ValidationIssue) -> str:
+def describe_issue(issue: FieldIssue) -> str:
     """An issue as msgspec words it: ``Expected `int`, got `str` - at `$.x```."""
     if issue.path in ("", "$"):
         return issue.message
     return f"{issue.message} - at `{issue.path}`"
-
-
-class PropertyNotWritableError(ClientError, AttributeError):
-    """The Thing Description marks the property read-only; nothing was sent."""
-
-
-class NotFoundError(ClientError, LookupError):
-    """No such Thing, property, action or invocation (the server said 404, or the TD lacks it)."""
 
 
 class ServerUnavailableError(ClientError, ConnectionError):

@@ -4,7 +4,7 @@ Everything Starlette-specific lives here. It imports the domain and ``wot``;
 nothing below it imports it.
 """
 
-from .app import build_app
+from .app import ThingApp
 from .state import ServerState
 
-__all__ = ("ServerState", "build_app")
+__all__ = ("ServerState", "ThingApp")

@@ -1,45 +1,69 @@
-"""Routes for whole-Thing and whole-server documents: all properties, OpenAPI.
+"""Document endpoints: the index of Things, Thing Descriptions, the OpenAPI document.
 
-Layer: HTTP (starlette, the manager). ``GET /{thing}/properties`` answers the
-TD's thing-level ``readallproperties`` form; ``GET /openapi.json`` describes
-every route of this server.
+Layer: HTTP (starlette, the manager, ``wot``). Every URL in them is absolute
+and includes each mount point on the way to the API (a host app's, the
+server's prefix), so a consumer can follow them as given.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 
-from ..property_access import read_property
+from ..thing import Thing
 from ..wot.openapi import openapi_document
-from .endpoint import Endpoint, problem_endpoint
-from .state import ServerState
+from ..wot.td import thing_description
+from .state import server_state
 from .wire import base_url, json_response
 
-__all__ = ("wot_routes",)
+__all__ = (
+    "document_routes",
+    "openapi",
+    "thing_description_endpoint",
+    "thing_descriptions",
+    "thing_index",
+)
 
 
-def wot_routes(state: ServerState) -> list[BaseRoute]:
-    """The routes of the OpenAPI document and of ``readallproperties``."""
-    manager = state.manager
+def _thing_url(request: Request, name: str) -> str:
+    return f"{base_url(request)}/{name}/"
 
-    async def openapi(request: Request) -> Response:
-        return json_response(openapi_document(manager.things, server_url=base_url(request)))
 
-    async def all_properties(request: Request) -> Response:
-        thing = manager.get_thing(request.path_params["thing"])
-        values: dict[str, Any] = {}
-        for name, descriptor in type(thing).properties.items():
-            values[name] = await read_property(descriptor, thing, state.property_limiter)
-        return json_response(values)
+async def thing_index(request: Request) -> Response:
+    """``GET /things/``: each Thing's name and the URL of its Thing Description."""
+    names = server_state(request).manager.things
+    return json_response({name: _thing_url(request, name) for name in names})
 
-    def route(path: str, endpoint: Endpoint) -> Route:
-        return Route(path, problem_endpoint(endpoint, debug=state.debug), methods=["GET"])
 
+async def thing_descriptions(request: Request) -> Response:
+    """``GET /thing_descriptions/``: every Thing Description, by Thing name."""
+    things = server_state(request).manager.things
+    return json_response(
+        {
+            name: thing_description(thing, _thing_url(request, name))
+            for name, thing in things.items()
+        }
+    )
+
+
+async def thing_description_endpoint(request: Request, *, thing: Thing) -> Response:
+    """``GET /{thing}/``: the Thing Description (W3C TD 1.1)."""
+    return json_response(thing_description(thing, _thing_url(request, thing.name)))
+
+
+async def openapi(request: Request) -> Response:
+    """``GET /openapi.json``: the OpenAPI 3.1 document of every route of this server."""
+    things = server_state(request).manager.things
+    return json_response(openapi_document(things, server_url=base_url(request)))
+
+
+def document_routes() -> list[BaseRoute]:
+    """The routes of the server-wide documents (a Thing's own TD is among its routes)."""
     return [
-        route("/openapi.json", openapi),
-        route("/{thing}/properties", all_properties),
+        Mount("/things", routes=[Route("/", thing_index)]),
+        Route("/things", thing_index),
+        Mount("/thing_descriptions", routes=[Route("/", thing_descriptions)]),
+        Route("/thing_descriptions", thing_descriptions),
+        Route("/openapi.json", openapi),
     ]

@@ -1,7 +1,9 @@
 """What every route needs to know about the server it belongs to.
 
-Layer: HTTP (anyio, the manager). One ``ServerState`` is built by the
-ThingServer and handed to the route factories, so routes hold no globals.
+Layer: HTTP (anyio, starlette's request, the manager). One ``ServerState`` is
+built by the ThingServer and kept on the app (``app.state.labthings``), where
+the module-level endpoints find it through ``server_state(request)``: routes
+hold no globals and no closures.
 """
 
 from __future__ import annotations
@@ -9,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import anyio
+from starlette.requests import HTTPConnection
 
 from ..events import Subscription
 from ..manager import ActionManager
 
-__all__ = ("ServerState",)
+__all__ = ("ServerState", "server_state")
 
 
 @dataclass
@@ -26,8 +29,6 @@ class ServerState:
         max_wait: Cap on ``Prefer: wait=N``, in seconds.
         sync_timeout: How long a ``?reply=output`` invocation may take before
             the reply gives up (504) and points at the invocation instead.
-        page_size: Default number of invocations per list page.
-        max_page_size: Largest page a client may ask for.
         debug: Put tracebacks in 500 responses.
         property_limiter: Bounds the threads that run functional property
             getters and setters (which may block on hardware).
@@ -43,8 +44,6 @@ class ServerState:
     body_limit: int = 1024 * 1024
     max_wait: float = 30.0
     sync_timeout: float = 300.0
-    page_size: int = 100
-    max_page_size: int = 10_000
     debug: bool = False
     property_limiter: anyio.CapacityLimiter = field(
         default_factory=lambda: anyio.CapacityLimiter(8)
@@ -66,3 +65,9 @@ class ServerState:
             subscription.close()
         for scope in tuple(self.held):
             scope.cancel()
+
+
+def server_state(connection: HTTPConnection) -> ServerState:
+    """The state of the server a request came to."""
+    state: ServerState = connection.app.state.labthings
+    return state

@@ -1,129 +1,109 @@
-"""Routes for Server-Sent Event streams: invocations, the firehose, properties.
+"""Event-stream endpoints: one invocation's events, every status change, property changes.
 
-Layer: HTTP (starlette, the manager). Every stream resumes from the standard
-``Last-Event-ID`` header (or a ``lastEventId`` query parameter, for clients
-that cannot set headers) and is closed by the server's shutdown trigger before
-hypercorn waits for open connections.
-
-- ``/action_invocations/{id}/events``: one invocation's ``status``, ``log`` and
-  ``progress`` events, replayed from the start, then live; the stream closes
-  after the terminal ``status`` event, which carries the output or error.
-- ``/action_invocations/events``: every invocation's ``status`` changes,
-  filterable with ``?thing=`` and ``?action=``.
-- ``/{thing}/events``: changes of all the Thing's properties.
-- ``/{thing}/{property}/events``: changes of one property, ``event:`` set to
-  its name (WoT HTTP SSE profile); ``/{thing}/{property}/values`` sends the
-  same as unnamed events, which is all node-wot 0.9 reads.
+Layer: HTTP (starlette, the manager, the event hub). Each endpoint subscribes
+and hands the subscription to an ``EventStreamResponse``; a reconnecting
+client resumes after its ``Last-Event-ID``. Property streams come named (the
+event is the property's name) or unnamed (default ``message`` events, which
+is all node-wot 0.9 reads).
 """
 
 from __future__ import annotations
 
-import re
+import uuid
 from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
-from ..errors import AffordanceNotFoundError, InvalidInputError, ValidationIssue
+from ..errors import AffordanceNotFoundError
 from ..events import Event, Subscription
-from .endpoint import Endpoint, problem_endpoint
+from ..properties import PropertyDescriptor
+from ..thing import Thing
+from .query import StreamQuery, decode_query, last_event_id
 from .sse import EventStreamResponse, event_frames, named_frame, unnamed_frame
-from .state import ServerState
+from .state import server_state
 
-__all__ = ("event_routes",)
+__all__ = (
+    "all_invocation_events",
+    "invocation_events",
+    "property_events",
+    "property_values",
+    "thing_events",
+)
 
 
-# ASCII digits only: str.isdigit() also accepts "²", which int() rejects. Event
-# IDs count up from 1, so more digits than an int64 holds is never one we sent
-# (and int() refuses strings past a few thousand digits).
-_EVENT_ID = re.compile(r"[0-9]{1,19}")
+def _stream(
+    request: Request,
+    subscription: Subscription,
+    render: Callable[[Event], bytes] = named_frame,
+) -> Response:
+    state = server_state(request)
+    if state.closing:
+        subscription.close()
+    else:
+        state.streams.add(subscription)
+
+    def forget() -> None:
+        state.streams.discard(subscription)
+        subscription.close()
+
+    frames = event_frames(
+        subscription, render=render, keepalive=state.keepalive, retry_ms=state.retry_ms
+    )
+    return EventStreamResponse(
+        frames,
+        head_only=request.method == "HEAD",
+        on_close=forget,
+        shutdown_scopes=state.held,
+    )
 
 
-def _last_event_id(request: Request) -> int | None:
-    raw = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
-    if raw is None or raw == "":
-        return None
-    if not _EVENT_ID.fullmatch(raw):
-        raise InvalidInputError(
-            f"Last-Event-ID must be an event ID this server sent (a whole number), "
-            f"got {raw[:40]!r}",
-            [ValidationIssue("$.headers.Last-Event-ID", "Expected a whole number")],
+async def invocation_events(request: Request) -> Response:
+    """``GET /action_invocations/{id}/events``: the invocation's story, then live."""
+    manager = server_state(request).manager
+    invocation_id: uuid.UUID = request.path_params["id"]
+    invocation = manager.get_invocation(invocation_id)
+    return _stream(request, manager.subscribe(invocation, after=last_event_id(request)))
+
+
+async def all_invocation_events(request: Request) -> Response:
+    """``GET /action_invocations/events``: every invocation's status changes."""
+    query = decode_query(request, StreamQuery)
+    subscription = server_state(request).manager.subscribe(
+        thing=query.thing, action=query.action, after=last_event_id(request)
+    )
+    return _stream(request, subscription)
+
+
+async def thing_events(request: Request, *, thing: Thing) -> Response:
+    """``GET /{thing}/events``: changes of all the Thing's properties."""
+    manager = server_state(request).manager
+    subscription = manager.subscribe_properties(thing=thing.name, after=last_event_id(request))
+    return _stream(request, subscription)
+
+
+def _property_subscription(
+    request: Request, thing: Thing, descriptor: PropertyDescriptor
+) -> Subscription:
+    if not descriptor.observable:
+        raise AffordanceNotFoundError(
+            f"property {descriptor.name!r} of {thing.name!r} is not observable: its changes "
+            "are not published, so poll it with GET instead"
         )
-    return int(raw)
+    return server_state(request).manager.subscribe_properties(
+        thing=thing.name, name=descriptor.name, after=last_event_id(request)
+    )
 
 
-def event_routes(state: ServerState) -> list[BaseRoute]:
-    """The routes of every event stream."""
-    manager = state.manager
+async def property_events(
+    request: Request, *, thing: Thing, descriptor: PropertyDescriptor
+) -> Response:
+    """``GET /{thing}/{property}/events``: the property's changes, named after it."""
+    return _stream(request, _property_subscription(request, thing, descriptor))
 
-    def stream(
-        request: Request,
-        subscription: Subscription,
-        render: Callable[[Event], bytes] = named_frame,
-    ) -> Response:
-        if state.closing:
-            subscription.close()
-        else:
-            state.streams.add(subscription)
 
-        def forget() -> None:
-            state.streams.discard(subscription)
-            subscription.close()
-
-        frames = event_frames(
-            subscription, render=render, keepalive=state.keepalive, retry_ms=state.retry_ms
-        )
-        return EventStreamResponse(
-            frames,
-            head_only=request.method == "HEAD",
-            on_close=forget,
-            shutdown_scopes=state.held,
-        )
-
-    async def invocation_events(request: Request) -> Response:
-        invocation = manager.get_invocation(request.path_params["id"])
-        subscription = manager.subscribe(invocation, after=_last_event_id(request))
-        return stream(request, subscription)
-
-    async def all_invocation_events(request: Request) -> Response:
-        query = request.query_params
-        subscription = manager.subscribe(
-            thing=query.get("thing"), action=query.get("action"), after=_last_event_id(request)
-        )
-        return stream(request, subscription)
-
-    async def thing_events(request: Request) -> Response:
-        thing = manager.get_thing(request.path_params["thing"])
-        subscription = manager.subscribe_properties(thing=thing.name, after=_last_event_id(request))
-        return stream(request, subscription)
-
-    def property_subscription(request: Request) -> Subscription:
-        thing = manager.get_thing(request.path_params["thing"])
-        name = request.path_params["name"]
-        descriptor = type(thing).get_property(name)
-        if not descriptor.observable:
-            raise AffordanceNotFoundError(
-                f"property {name!r} of {thing.name!r} is not observable: its changes are "
-                "not published, so poll it with GET instead"
-            )
-        return manager.subscribe_properties(
-            thing=thing.name, name=name, after=_last_event_id(request)
-        )
-
-    async def property_events(request: Request) -> Response:
-        return stream(request, property_subscription(request))
-
-    async def property_values(request: Request) -> Response:
-        return stream(request, property_subscription(request), unnamed_frame)
-
-    def route(path: str, endpoint: Endpoint) -> Route:
-        return Route(path, problem_endpoint(endpoint, debug=state.debug), methods=["GET"])
-
-    return [
-        route("/action_invocations/events", all_invocation_events),
-        route("/action_invocations/{id}/events", invocation_events),
-        route("/{thing}/events", thing_events),
-        route("/{thing}/{name}/events", property_events),
-        route("/{thing}/{name}/values", property_values),
-    ]
+async def property_values(
+    request: Request, *, thing: Thing, descriptor: PropertyDescriptor
+) -> Response:
+    """``GET /{thing}/{property}/values``: the property's changes as unnamed events."""
+    return _stream(request, _property_subscription(request, thing, descriptor), unnamed_frame)

@@ -1,8 +1,10 @@
 """Reading request bodies and writing JSON responses, the same way on every route.
 
-Layer: HTTP (starlette). Bodies are read as a stream with a size limit, so a
-chunked upload (no Content-Length, as node-wot sends) is bounded as well as a
-declared one. JSON is encoded by msgspec straight to bytes.
+Layer: HTTP (starlette, the errors). A body's type and declared size are
+checked from the headers before it is read; then it is read as a stream with
+a size limit, so a chunked upload (no Content-Length, as node-wot sends) is
+bounded as well as a declared one. JSON is encoded by msgspec straight to
+bytes.
 """
 
 from __future__ import annotations
@@ -14,10 +16,18 @@ from typing import Any
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
-from .problem import BodyTooLargeError, UnsupportedMediaTypeError
+from ..errors import BodyTooLargeError, UnsupportedMediaTypeError
 
-__all__ = ("base_url", "json_response", "prefer_wait", "read_json_body")
+__all__ = (
+    "API_ROOT",
+    "base_url",
+    "first_segment",
+    "json_response",
+    "prefer_wait",
+    "read_json_body",
+)
 
 _JSON_TYPES = re.compile(r"^(application/([\w.+-]+\+)?json|text/json)\s*(;.*)?$", re.IGNORECASE)
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*\"?(\d+(?:\.\d+)?)\"?", re.IGNORECASE)
@@ -38,13 +48,23 @@ def json_response(
 async def read_json_body(request: Request, limit: int) -> bytes:
     """The request body, checked to be JSON and at most ``limit`` bytes.
 
-    An empty body is returned as ``b""`` whatever its content type.
+    Whether the body is acceptable is decided from the headers first, before
+    a byte of it is read: a body declared as something other than JSON is
+    refused however large it is (only a declared-empty one passes, whatever
+    its type), as is one whose declared length is over ``limit``. A body that
+    declares no length (chunked, as node-wot sends) is counted as it streams.
 
     Raises:
+        UnsupportedMediaTypeError: The body is declared as something other than JSON.
         BodyTooLargeError: The body is over ``limit`` (declared or streamed).
-        UnsupportedMediaTypeError: A non-empty body is not declared as JSON.
     """
+    content_type = request.headers.get("content-type")
     declared = request.headers.get("content-length")
+    if content_type is not None and declared != "0" and not _JSON_TYPES.match(content_type):
+        raise UnsupportedMediaTypeError(
+            f"the body is {content_type}, but this endpoint reads JSON; send it with "
+            "`Content-Type: application/json`"
+        )
     if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLargeError(f"the body is {declared} bytes; this server accepts {limit}")
     chunks: list[bytes] = []
@@ -54,14 +74,7 @@ async def read_json_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise BodyTooLargeError(f"the body is over the {limit}-byte limit of this server")
         chunks.append(chunk)
-    body = b"".join(chunks)
-    content_type = request.headers.get("content-type")
-    if body and content_type is not None and not _JSON_TYPES.match(content_type):
-        raise UnsupportedMediaTypeError(
-            f"the body is {content_type}, but this endpoint reads JSON; send it with "
-            "`Content-Type: application/json`"
-        )
-    return body
+    return b"".join(chunks)
 
 
 def prefer_wait(request: Request, cap: float) -> float:
@@ -77,16 +90,28 @@ def base_url(request: Request) -> str:
     """The absolute URL of the API root, honouring every mount point on the way.
 
     Starlette's ``request.base_url`` is the root of the outermost app, so a
-    host app's mount would be missed; ``root_path`` holds all of them. Worked
-    out once per request (kept in the scope), as several links need it.
+    host app's mount would be missed, and by the time an endpoint runs,
+    ``root_path`` also holds the mounts inside the API (``/action_invocations``,
+    a Thing's). The app records the API root as a request enters it
+    (``API_ROOT``). Worked out once per request (kept in the scope), as
+    several links need it.
     """
     scope = request.scope
-    cached: str | None = scope.get(_BASE_URL_KEY)
+    cached: str | None = scope.get(_BASE_URL)
     if cached is None:
         url = request.url
-        cached = f"{url.scheme}://{url.netloc}{scope.get('root_path', '')}".rstrip("/")
-        scope[_BASE_URL_KEY] = cached
+        cached = f"{url.scheme}://{url.netloc}{scope[API_ROOT]}"
+        scope[_BASE_URL] = cached
     return cached
 
 
-_BASE_URL_KEY = "labthings_async.base_url"
+def first_segment(scope: Scope) -> str:
+    """The first segment of the request's path below the mount it has reached ("" for none)."""
+    path: str = scope["path"]
+    return path.removeprefix(scope.get("root_path", "")).lstrip("/").partition("/")[0]
+
+
+API_ROOT = "labthings_async.api_root"
+"""Scope key: the path of the API root (every mount before it, and the prefix)."""
+
+_BASE_URL = "labthings_async.base_url"

@@ -13,6 +13,7 @@ import inspect
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -341,6 +342,43 @@ async def test_the_servers_rejection_is_invalid_arguments_too(
 async def test_from_url_explains_what_is_not_there(bench: Bench) -> None:
     with pytest.raises(NotFoundError, match=r"the Thing Description at .*/nothing: .*Thing"):
         await AsyncThingClient.from_url(bench.url.replace("/lab/", "/nothing"))
+
+
+async def test_the_client_raises_the_servers_class_for_each_condition(
+    bench: Bench, client: AsyncThingClient
+) -> None:
+    # One class per condition, whichever side of the wire meets it; the
+    # server's problem details come along when the server reported it.
+    with pytest.raises(lt.ThingNotFoundError) as no_thing:
+        await AsyncThingClient.from_url(bench.url.replace("/lab/", "/nothing/"))
+    assert isinstance(no_thing.value, lt.NotFoundError)
+    assert isinstance(no_thing.value, LookupError)
+    assert no_thing.value.problem is not None
+    assert (no_thing.value.problem.status, no_thing.value.problem.title) == (404, "Thing not found")
+
+    with pytest.raises(lt.AffordanceNotFoundError) as no_property:
+        await client.read_property("colour")
+    assert no_property.value.problem is None  # The TD said so; nothing was sent.
+
+    handle = await client.start_action("noop")
+    await handle.result()
+    expired = bench.server.manager.expire_invocations(datetime.now(UTC) + timedelta(days=1))
+    assert expired == 1
+    with pytest.raises(lt.InvocationNotFoundError) as no_invocation:
+        await handle.cancel()
+    assert no_invocation.value.problem is not None
+    assert no_invocation.value.problem.title == "Invocation not found"
+
+    with pytest.raises(lt.InvalidInputError) as invalid:
+        await client.add(a="two")
+    assert isinstance(invalid.value, ValueError)
+    with pytest.raises(lt.ReadOnlyPropertyError):
+        await client.write_property("label", "other")
+    # The names the README gave these stay, as the same classes.
+    assert lt.InvalidArgumentsError is lt.InvalidInputError
+    assert lt.PropertyNotWritableError is lt.ReadOnlyPropertyError
+    assert not issubclass(lt.NotFoundError, ClientError)
+    assert issubclass(ClientError, lt.LabThingsError)
 
 
 async def test_an_unreachable_server_raises_server_unavailable() -> None:

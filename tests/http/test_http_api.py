@@ -1,4 +1,9 @@
-"""End-to-end tests of every route, against a real hypercorn."""
+"""Every non-streaming route, in-process (Starlette's TestClient); chunked uploads end to end.
+
+Event streams, shutdown and embedding have their own end-to-end tests against
+a real hypercorn; here a test drives the app directly, and anything that
+must happen on the app's event loop goes through ``on_loop``.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,13 @@ import gc
 import re
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx2
 import msgspec
 from conftest import ServeThings
+from inprocess import in_process, on_loop
 
 import labthings_async as lt
 from labthings_async.server import ThingServer
@@ -112,6 +118,8 @@ SUMMARY_KEYS = {
     "timeCompleted",
     "links",
 }
+BASE = "http://testserver"
+"""The root URL of an app under the TestClient."""
 
 
 def links(body: dict[str, Any]) -> dict[str, str]:
@@ -127,53 +135,47 @@ def next_link(response: httpx2.Response) -> str | None:
     return match.group(1)
 
 
-async def started(counter: Counter) -> None:
-    """Wait (without blocking the loop) until the threaded `sleep` action runs."""
-    assert await asyncio.to_thread(counter.started.wait, 10)
+def finish(http: Any, server: ThingServer, invocation_id: str) -> None:
+    """Wait until the invocation has finished."""
+    on_loop(http, server.manager.get_invocation(invocation_id).wait)
 
 
-async def test_invoke_answers_201_with_location_and_the_invocation(
-    serve_things: ServeThings, client: httpx2.AsyncClient
-) -> None:
+def test_invoke_answers_201_with_location_and_the_invocation() -> None:
     counter = Counter()
     server = ThingServer({"counter": counter})
-    base = await serve_things(server)
+    with in_process(server.app) as http:
+        response = http.post("/counter/hold", json={})
 
-    response = await client.post(f"{base}/counter/hold", json={})
+        assert response.status_code == 201
+        assert response.headers["content-type"] == "application/json"
+        body = response.json()
+        assert UUID_PATTERN.match(body["id"])
+        href = f"{BASE}/action_invocations/{body['id']}"
+        assert response.headers["location"] == href
+        assert body["href"] == href
+        assert links(body)["self"] == href
+        assert links(body)["output"] == f"{href}/output"
+        assert body["action"] == "/counter/hold"
+        assert body["thing"] == "counter"
+        assert body["status"] in ("pending", "running")
+        assert body["timeRequested"].endswith("Z")
+        assert body["timeCompleted"] is None
+        assert body["input"] == {}
+        assert body["output"] is None
+        assert body["log"] == []
+        assert body["error"] is None
 
-    assert response.status_code == 201
-    assert response.headers["content-type"] == "application/json"
-    body = response.json()
-    assert UUID_PATTERN.match(body["id"])
-    href = f"{base}/action_invocations/{body['id']}"
-    assert response.headers["location"] == href
-    assert body["href"] == href
-    assert links(body)["self"] == href
-    assert links(body)["output"] == f"{href}/output"
-    assert body["action"] == "/counter/hold"
-    assert body["thing"] == "counter"
-    assert body["status"] in ("pending", "running")
-    assert body["timeRequested"].endswith("Z")
-    assert body["timeCompleted"] is None
-    assert body["input"] == {}
-    assert body["output"] is None
-    assert body["log"] == []
-    assert body["error"] is None
-
-    counter.gate.set()
-    await server.manager.get_invocation(body["id"]).wait()
-    finished = (await client.get(href)).json()
+        on_loop(http, counter.gate.set)
+        finish(http, server, body["id"])
+        finished = http.get(href).json()
     assert finished["status"] == "completed"
     assert finished["output"] == "released"
     assert finished["timeCompleted"] is not None
 
 
-async def test_prefer_wait_returns_the_finished_invocation(
-    serve_things: ServeThings, client: httpx2.AsyncClient
-) -> None:
-    base = await serve_things(ThingServer({"counter": Counter()}))
-
-    response = await client.post(f"{base}/counter/add", json={"a": 2}, headers=WAIT)
+def test_prefer_wait_returns_the_finished_invocation() -> None:
+    with in_process(ThingServer({"counter": Counter()}).app) as http:
+        response = http.post("/counter/add", json={"a": 2}, headers=WAIT)
 
     assert response.status_code == 201
     assert response.headers["preference-applied"] == "wait=10"
@@ -184,31 +186,25 @@ async def test_prefer_wait_returns_the_finished_invocation(
     assert response.headers["location"] == body["href"]
 
 
-async def test_prefer_wait_is_capped_and_returns_an_unfinished_invocation(
-    serve_things: ServeThings, client: httpx2.AsyncClient
-) -> None:
+def test_prefer_wait_is_capped_and_returns_an_unfinished_invocation() -> None:
     counter = Counter()
-    base = await serve_things(ThingServer({"counter": counter}, max_wait=0.2))
-
-    response = await client.post(f"{base}/counter/hold", headers={"Prefer": "wait=600"})
+    with in_process(ThingServer({"counter": counter}, max_wait=0.2).app) as http:
+        response = http.post("/counter/hold", headers={"Prefer": "wait=600"})
+        on_loop(http, counter.gate.set)
 
     assert response.status_code == 201
     assert response.headers["preference-applied"] == "wait=0.2"
     assert response.json()["status"] == "running"
-    counter.gate.set()
 
 
-async def test_request_without_prefer_wait_has_no_preference_applied(
-    serve_things: ServeThings, client: httpx2.AsyncClient
-) -> None:
+def test_request_without_prefer_wait_has_no_preference_applied() -> None:
     counter = Counter()
-    base = await serve_things(ThingServer({"counter": counter}))
-
-    response = await client.post(f"{base}/counter/hold", headers={"Prefer": "respond-async"})
+    with in_process(ThingServer({"counter": counter}).app) as http:
+        response = http.post("/counter/hold", headers={"Prefer": "respond-async"})
+        on_loop(http, counter.gate.set)
 
     assert response.status_code == 201
     assert "preference-applied" not in response.headers
-    counter.gate.set()
 
 
 async def test_chunked_request_body_is_read(
@@ -231,26 +227,22 @@ async def test_chunked_request_body_is_read(
     assert response.json()["output"] == 42
 
 
-async def test_no_argument_action_accepts_absent_empty_null_and_empty_object_bodies(
-    serve_things: ServeThings, client: httpx2.AsyncClient
-) -> None:
-    base = await serve_things(ThingServer({"counter": Counter()}))
-    url = f"{base}/counter/ping"
+def test_no_argument_action_accepts_absent_empty_null_and_empty_object_bodies() -> None:
     json_type = {"Content-Type": "application/json"}
 
-    async def empty() -> AsyncIterator[bytes]:
-        nothing: tuple[bytes, ...] = ()
-        for chunk in nothing:
-            yield chunk
+    def nothing() -> Iterator[bytes]:
+        yield from ()
 
-    responses = [
-        await client.post(url, headers=WAIT),
-        await client.post(url, content=b"", headers={**WAIT, **json_type}),
-        await client.post(url, content=empty(), headers={**WAIT, **json_type}),
-        await client.post(url, content=b"null", headers={**WAIT, **json_type}),
-        await client.post(url, json={}, headers=WAIT),
-        await client.post(url, content=b" {} \n", headers={**WAIT, **json_type}),
-    ]
+    with in_process(ThingServer({"counter": Counter()}).app) as http:
+        url = "/counter/ping"
+        responses = [
+            http.post(url, headers=WAIT),
+            http.post(url, content=b"", headers={**WAIT, **json_type}),
+            http.post(url, content=nothing(), headers={**WAIT, **json_type}),
+            http.post(url, content=b"null", headers={**WAIT, **json_type}),
+            http.post(url, json={}, headers=WAIT),
+            http.post(url, content=b" {} \n", headers={**WAIT, **json_type}),
+        ]
 
     for response in responses:
         assert response.status_code == 201, response.text
@@ -258,18 +250,15 @@ async def test_no_argument_action_accepts_absent_empty_null_and_empty_object_bod
         assert response.json()["output"] == "pong"
 
 
-async def test_action_lists_its_invocations_newest_first(
-    serve_things: ServeThings, client: httpx2.AsyncClient
-) -> None:
-    base = await serve_things(ThingServer({"counter": Counter(), "lamp": Lamp()}))
-    added = []
-    for a in range(3):
-        response = await client.post(f"{base}/counter/add", json={"a": a}, headers=WAIT)
-        added.append(response.json()["id"])
-    await client.post(f"{base}/counter/ping", headers=WAIT)
-    await client.post(f"{base}/lamp/toggle", headers=WAIT)
+def test_action_lists_its_invocations_newest_first() -> None:
+    with in_process(ThingServer({"counter": Counter(), "lamp": Lamp()}).app) as http:
+        added = [
+            http.post("/counter/add", json={"a": a}, headers=WAIT).json()["id"] for a in range(3)
+        ]
+        http.post("/counter/ping", headers=WAIT)
+        http.post("/lamp/toggle", headers=WAIT)
 
-    response = await client.get(f"{base}/counter/add")
+        response = http.get("/counter/add")
 
     assert response.status_code == 200
     listed = response.json()
@@ -278,133 +267,128 @@ async def test_action_lists_its_invocations_newest_first(
         assert set(item) >= SUMMARY_KEYS
         assert not {"input", "output", "log", "error"} & set(item)
         assert item["action"] == "/counter/add"
-        assert item["href"] == f"{base}/action_invocations/{item['id']}"
+        assert item["href"] == f"{BASE}/action_invocations/{item['id']}"
         assert links(item)["self"] == item["href"]
 
 
-async def test_all_invocations_list_filters_by_thing_action_and_status(
-    serve_things: ServeThings, client: httpx2.AsyncClient
-) -> None:
+def test_all_invocations_list_filters_by_thing_action_and_status() -> None:
     counter = Counter()
     server = ThingServer({"counter": counter, "lamp": Lamp()})
-    base = await serve_things(server)
-    await client.post(f"{base}/counter/add", json={"a": 1}, headers=WAIT)
-    await client.post(f"{base}/counter/fail", headers=WAIT)
-    held = (await client.post(f"{base}/counter/hold")).json()
-    toggles = [(await client.post(f"{base}/lamp/toggle", headers=WAIT)).json() for _ in range(2)]
+    with in_process(server.app) as http:
+        http.post("/counter/add", json={"a": 1}, headers=WAIT)
+        http.post("/counter/fail", headers=WAIT)
+        held = http.post("/counter/hold").json()
+        toggles = [http.post("/lamp/toggle", headers=WAIT).json() for _ in range(2)]
 
-    async def listed(query: str) -> list[tuple[str, str]]:
-        response = await client.get(f"{base}/action_invocations/{query}")
-        assert response.status_code == 200
-        return [(item["action"], item["status"]) for item in response.json()]
+        def listed(query: str) -> list[tuple[str, str]]:
+            response = http.get(f"/action_invocations/{query}")
+            assert response.status_code == 200
+            return [(item["action"], item["status"]) for item in response.json()]
 
-    assert await listed("") == [
-        ("/lamp/toggle", "completed"),
-        ("/lamp/toggle", "completed"),
-        ("/counter/hold", "running"),
-        ("/counter/fail", "error"),
-        ("/counter/add", "completed"),
-    ]
-    assert (await client.get(f"{base}/action_invocations")).json() == (
-        await client.get(f"{base}/action_invocations/")
-    ).json()
-    assert await listed("?thing=lamp") == [("/lamp/toggle", "completed")] * 2
-    assert await listed("?action=fail") == [("/counter/fail", "error")]
-    assert await listed("?thing=counter&status=completed") == [("/counter/add", "completed")]
-    assert await listed("?status=running") == [("/counter/hold", "running")]
-    assert await listed("?thing=lamp&action=add") == []
-    assert await listed("?thing=nobody") == []
-    ids = [item["id"] for item in (await client.get(f"{base}/lamp/toggle")).json()]
-    assert ids == [toggle["id"] for toggle in reversed(toggles)]
-    counter.gate.set()
-    await server.manager.get_invocation(held["id"]).wait()
-    assert await listed("?status=running") == []
+        assert listed("") == [
+            ("/lamp/toggle", "completed"),
+            ("/lamp/toggle", "completed"),
+            ("/counter/hold", "running"),
+            ("/counter/fail", "error"),
+            ("/counter/add", "completed"),
+        ]
+        assert http.get("/action_invocations").json() == http.get("/action_invocations/").json()
+        assert listed("?thing=lamp") == [("/lamp/toggle", "completed")] * 2
+        assert listed("?action=fail") == [("/counter/fail", "error")]
+        assert listed("?thing=counter&status=completed") == [("/counter/add", "completed")]
+        assert listed("?status=running") == [("/counter/hold", "running")]
+        assert listed("?thing=lamp&action=add") == []
+        assert listed("?thing=nobody") == []
+        ids = [item["id"] for item in http.get("/lamp/toggle").json()]
+        assert ids == [toggle["id"] for toggle in reversed(toggles)]
+        on_loop(http, counter.gate.set)
+        finish(http, server, held["id"])
+        assert listed("?status=running") == []
 
 
-async def test_invocation_lists_are_paged_by_limit_cursor_and_offset(
-    serve_things: ServeThings, client: httpx2.AsyncClient
-) -> None:
+def test_invocation_lists_are_paged_by_limit_cursor_and_offset() -> None:
     server = ThingServer({"counter": Counter(), "lamp": Lamp()})
-    base = await serve_things(server)
-    ids = []
-    for _ in range(25):
-        ids.append(server.manager.invoke_action("counter", "ping").id)
+
+    def invoke_both() -> str:
         server.manager.invoke_action("lamp", "toggle")
-    newest_first = [str(invocation_id) for invocation_id in reversed(ids)]
+        return str(server.manager.invoke_action("counter", "ping").id)
 
-    pages: list[list[str]] = []
-    url: str | None = f"{base}/action_invocations/?thing=counter&limit=10"
-    while url is not None:
-        response = await client.get(url)
-        assert response.status_code == 200
-        pages.append([item["id"] for item in response.json()])
-        url = next_link(response)
-        if url is not None:
-            assert url.startswith(f"{base}/action_invocations/?")
-            assert "thing=counter" in url
-            assert "limit=10" in url
+    with in_process(server.app) as http:
+        ids = [on_loop(http, invoke_both) for _ in range(25)]
+        newest_first = ids[::-1]
 
-    assert [len(page) for page in pages] == [10, 10, 5]
-    assert [item for page in pages for item in page] == newest_first
+        pages: list[list[str]] = []
+        url: str | None = "/action_invocations/?thing=counter&limit=10"
+        while url is not None:
+            response = http.get(url)
+            assert response.status_code == 200
+            pages.append([item["id"] for item in response.json()])
+            url = next_link(response)
+            if url is not None:
+                assert url.startswith(f"{BASE}/action_invocations/?")
+                assert "thing=counter" in url
+                assert "limit=10" in url
 
-    response = await client.get(f"{base}/action_invocations/?thing=counter&offset=3&limit=2")
-    assert [item["id"] for item in response.json()] == newest_first[3:5]
-    assert next_link(response) is not None
+        assert [len(page) for page in pages] == [10, 10, 5]
+        assert [item for page in pages for item in page] == newest_first
 
-    response = await client.get(f"{base}/counter/ping?limit=20")
-    assert [item["id"] for item in response.json()] == newest_first[:20]
-    follow = next_link(response)
-    assert follow is not None and follow.startswith(f"{base}/counter/ping?")
-    assert [item["id"] for item in (await client.get(follow)).json()] == newest_first[20:]
+        response = http.get("/action_invocations/?thing=counter&offset=3&limit=2")
+        assert [item["id"] for item in response.json()] == newest_first[3:5]
+        assert next_link(response) is not None
 
-    response = await client.get(f"{base}/counter/ping?limit=25")
-    assert len(response.json()) == 25
-    assert next_link(response) is None
+        response = http.get("/counter/ping?limit=20")
+        assert [item["id"] for item in response.json()] == newest_first[:20]
+        follow = next_link(response)
+        assert follow is not None and follow.startswith(f"{BASE}/counter/ping?")
+        assert [item["id"] for item in http.get(follow).json()] == newest_first[20:]
+
+        response = http.get("/counter/ping?limit=25")
+        assert len(response.json()) == 25
+        assert next_link(response) is None
 
 
-async def test_list_of_a_hundred_thousand_invocations_serves_a_page(
-    serve_things: ServeThings, client: httpx2.AsyncClient
-) -> None:
+def test_list_of_a_hundred_thousand_invocations_serves_a_page() -> None:
     total = 100_000
     server = ThingServer({"counter": Counter()}, max_retained=200_000, event_buffer=1)
-    base = await serve_things(server)
     manager = server.manager
-    ids: list[str] = []
-    # Collecting cycles among 100,000 live invocations costs more than
-    # creating them; nothing here needs collecting until the test ends.
-    gc.disable()
-    try:
-        for index in range(total):
-            invocation = manager.invoke_action("counter", "ping")
-            ids.append(str(invocation.id))
-            if index % 5000 == 4999:
-                await invocation.wait()
-        await invocation.wait()
-    finally:
-        gc.enable()
-    assert len(manager) == total
-    ids.reverse()
 
-    first = await client.get(f"{base}/action_invocations/?limit=50")
-    assert [item["id"] for item in first.json()] == ids[:50]
-    deep = await client.get(f"{base}/action_invocations/?offset=99990&limit=50")
-    assert [item["id"] for item in deep.json()] == ids[99_990:]
-    assert next_link(deep) is None
+    async def invoke_all() -> list[str]:
+        ids: list[str] = []
+        # Collecting cycles among 100,000 live invocations costs more than
+        # creating them; nothing here needs collecting until the test ends.
+        gc.disable()
+        try:
+            for index in range(total):
+                invocation = manager.invoke_action("counter", "ping")
+                ids.append(str(invocation.id))
+                if index % 5000 == 4999:
+                    await invocation.wait()
+            await invocation.wait()
+        finally:
+            gc.enable()
+        return ids
 
-    cursor = next_link(first)
-    assert cursor is not None
-    second = await client.get(cursor)
-    assert [item["id"] for item in second.json()] == ids[50:100]
-    near_the_end = await client.get(f"{base}/counter/ping?limit=3&before=3")
-    assert [item["id"] for item in near_the_end.json()] == ids[-2:]
-    none_failed = await client.get(f"{base}/action_invocations/?status=error&limit=10")
-    assert none_failed.json() == []
+    with in_process(server.app) as http:
+        ids = on_loop(http, invoke_all)[::-1]
+        assert len(manager) == total
+
+        first = http.get("/action_invocations/?limit=50")
+        assert [item["id"] for item in first.json()] == ids[:50]
+        deep = http.get("/action_invocations/?offset=99990&limit=50")
+        assert [item["id"] for item in deep.json()] == ids[99_990:]
+        assert next_link(deep) is None
+
+        cursor = next_link(first)
+        assert cursor is not None
+        second = http.get(cursor)
+        assert [item["id"] for item in second.json()] == ids[50:100]
+        near_the_end = http.get("/counter/ping?limit=3&before=3")
+        assert [item["id"] for item in near_the_end.json()] == ids[-2:]
+        none_failed = http.get("/action_invocations/?status=error&limit=10")
+        assert none_failed.json() == []
 
 
-async def test_output_serves_every_completed_value_including_falsy_ones(
-    serve_things: ServeThings, client: httpx2.AsyncClient
-) -> None:
-    base = await serve_things(ThingServer({"counter": Counter()}))
+def test_output_serves_every_completed_value_including_falsy_ones() -> None:
     expected: dict[str, Any] = {
         "zero": 0,
         "empty_string": "",
@@ -412,138 +396,122 @@ async def test_output_serves_every_completed_value_including_falsy_ones(
         "false": False,
         "nothing": None,
     }
+    with in_process(ThingServer({"counter": Counter()}).app) as http:
+        for action, value in expected.items():
+            invocation = http.post(f"/counter/{action}", headers=WAIT).json()
+            assert invocation["status"] == "completed"
+            response = http.get(links(invocation)["output"])
+            assert response.status_code == 200, action
+            assert response.headers["content-type"] == "application/json"
+            assert response.json() == value
+            assert invocation["output"] == value
 
-    for action, value in expected.items():
-        invocation = (await client.post(f"{base}/counter/{action}", headers=WAIT)).json()
-        assert invocation["status"] == "completed"
-        response = await client.get(links(invocation)["output"])
-        assert response.status_code == 200, action
-        assert response.headers["content-type"] == "application/json"
-        assert response.json() == value
-        assert invocation["output"] == value
 
-
-async def test_output_is_409_with_the_status_until_completed(
-    serve_things: ServeThings, client: httpx2.AsyncClient
-) -> None:
+def test_output_is_409_with_the_status_until_completed() -> None:
     counter = Counter()
-    base = await serve_things(ThingServer({"counter": counter}))
-    held = (await client.post(f"{base}/counter/hold")).json()
-    failed = (await client.post(f"{base}/counter/fail", headers=WAIT)).json()
+    with in_process(ThingServer({"counter": counter}).app) as http:
+        held = http.post("/counter/hold").json()
+        failed = http.post("/counter/fail", headers=WAIT).json()
 
-    running = await client.get(links(held)["output"])
-    error = await client.get(links(failed)["output"])
+        running = http.get(links(held)["output"])
+        error = http.get(links(failed)["output"])
+        on_loop(http, counter.gate.set)
 
     assert running.status_code == 409
     assert running.headers["content-type"] == "application/problem+json"
     assert "running" in running.json()["detail"]
     assert error.status_code == 409
     assert "error" in error.json()["detail"]
-    counter.gate.set()
 
 
-async def test_delete_cancels_a_running_threaded_invocation(
-    serve_things: ServeThings, client: httpx2.AsyncClient
-) -> None:
+def test_delete_cancels_a_running_threaded_invocation() -> None:
     counter = Counter()
     server = ThingServer({"counter": counter})
-    base = await serve_things(server)
-    invocation = (await client.post(f"{base}/counter/sleep")).json()
-    await started(counter)
+    with in_process(server.app) as http:
+        invocation = http.post("/counter/sleep").json()
+        assert counter.started.wait(10)
 
-    response = await client.delete(invocation["href"])
+        response = http.delete(invocation["href"])
 
-    assert response.status_code == 200
-    assert response.json()["id"] == invocation["id"]
-    assert response.json()["status"] in ("running", "cancelled")
-    await server.manager.get_invocation(invocation["id"]).wait()
-    cancelled = (await client.get(invocation["href"])).json()
-    assert cancelled["status"] == "cancelled"
-    assert cancelled["error"]["title"] == "InvocationCancelledError"
+        assert response.status_code == 200
+        assert response.json()["id"] == invocation["id"]
+        assert response.json()["status"] in ("running", "cancelled")
+        finish(http, server, invocation["id"])
+        cancelled = http.get(invocation["href"]).json()
+        assert cancelled["status"] == "cancelled"
+        assert cancelled["error"]["title"] == "InvocationCancelledError"
 
-    again = await client.delete(invocation["href"])
+        again = http.delete(invocation["href"])
     assert again.status_code == 409
     assert again.headers["content-type"] == "application/problem+json"
     assert "cancelled" in again.json()["detail"]
 
 
-async def test_delete_cancels_a_pending_invocation_at_once(
-    serve_things: ServeThings, client: httpx2.AsyncClient
-) -> None:
+def test_delete_cancels_a_pending_invocation_at_once() -> None:
     counter = Counter()
-    base = await serve_things(ThingServer({"counter": counter}, max_threads=1))
-    running = (await client.post(f"{base}/counter/sleep")).json()
-    await started(counter)
-    queued = (await client.post(f"{base}/counter/add", json={"a": 1})).json()
-    assert queued["status"] == "pending"
+    with in_process(ThingServer({"counter": counter}, max_threads=1).app) as http:
+        running = http.post("/counter/sleep").json()
+        assert counter.started.wait(10)
+        queued = http.post("/counter/add", json={"a": 1}).json()
+        assert queued["status"] == "pending"
 
-    response = await client.delete(queued["href"])
+        response = http.delete(queued["href"])
 
-    assert response.status_code == 200
-    assert response.json()["status"] == "cancelled"
-    assert response.json()["timeStarted"] is None
-    assert (await client.delete(running["href"])).status_code == 200
+        assert response.status_code == 200
+        assert response.json()["status"] == "cancelled"
+        assert response.json()["timeStarted"] is None
+        assert http.delete(running["href"]).status_code == 200
 
 
-async def test_delete_cancels_an_async_invocation(
-    serve_things: ServeThings, client: httpx2.AsyncClient
-) -> None:
+def test_delete_cancels_an_async_invocation() -> None:
     server = ThingServer({"counter": Counter()})
-    base = await serve_things(server)
-    invocation = (await client.post(f"{base}/counter/hold")).json()
+    with in_process(server.app) as http:
+        invocation = http.post("/counter/hold").json()
 
-    response = await client.delete(invocation["href"])
+        response = http.delete(invocation["href"])
 
-    assert response.status_code == 200
-    assert response.json()["id"] == invocation["id"]
-    await server.manager.get_invocation(invocation["id"]).wait()
-    assert (await client.get(invocation["href"])).json()["status"] == "cancelled"
-
-
-async def test_delete_of_a_finished_invocation_is_409(
-    serve_things: ServeThings, client: httpx2.AsyncClient
-) -> None:
-    base = await serve_things(ThingServer({"counter": Counter()}))
-    invocation = (await client.post(f"{base}/counter/ping", headers=WAIT)).json()
-
-    response = await client.delete(invocation["href"])
-
-    assert response.status_code == 409
-    assert response.headers["content-type"] == "application/problem+json"
-    assert "completed" in response.json()["detail"]
-    assert (await client.get(invocation["href"])).json()["status"] == "completed"
+        assert response.status_code == 200
+        assert response.json()["id"] == invocation["id"]
+        finish(http, server, invocation["id"])
+        assert http.get(invocation["href"]).json()["status"] == "cancelled"
 
 
-async def test_properties_are_read_and_written(
-    serve_things: ServeThings, client: httpx2.AsyncClient
-) -> None:
+def test_delete_of_a_finished_invocation_is_409() -> None:
+    with in_process(ThingServer({"counter": Counter()}).app) as http:
+        invocation = http.post("/counter/ping", headers=WAIT).json()
+
+        response = http.delete(invocation["href"])
+
+        assert response.status_code == 409
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "completed" in response.json()["detail"]
+        assert http.get(invocation["href"]).json()["status"] == "completed"
+
+
+def test_properties_are_read_and_written() -> None:
     counter = Counter()
-    base = await serve_things(ThingServer({"counter": counter}))
+    with in_process(ThingServer({"counter": counter}).app) as http:
+        assert http.get("/counter/count").json() == 0
+        written = http.put("/counter/count", json=7)
+        assert written.status_code == 204
+        assert written.content == b""
+        assert http.get("/counter/count").json() == 7
+        assert counter.count == 7
 
-    assert (await client.get(f"{base}/counter/count")).json() == 0
-    written = await client.put(f"{base}/counter/count", json=7)
-    assert written.status_code == 204
-    assert written.content == b""
-    assert (await client.get(f"{base}/counter/count")).json() == 7
-    assert counter.count == 7
+        assert http.put("/counter/origin", json={"x": 1, "y": 2.5}).status_code == 204
+        assert http.get("/counter/origin").json() == {"x": 1.0, "y": 2.5}
+        assert counter.origin == Point(1.0, 2.5)
 
-    assert (await client.put(f"{base}/counter/origin", json={"x": 1, "y": 2.5})).status_code == 204
-    assert (await client.get(f"{base}/counter/origin")).json() == {"x": 1.0, "y": 2.5}
-    assert counter.origin == Point(1.0, 2.5)
-
-    assert (await client.put(f"{base}/counter/scale", json=3)).status_code == 204
-    assert (await client.get(f"{base}/counter/scale")).json() == 3
-    assert (await client.get(f"{base}/counter/label")).json() == "a counter"
+        assert http.put("/counter/scale", json=3).status_code == 204
+        assert http.get("/counter/scale").json() == 3
+        assert http.get("/counter/label").json() == "a counter"
 
 
-async def test_property_write_is_validated_with_the_failing_path(
-    serve_things: ServeThings, client: httpx2.AsyncClient
-) -> None:
+def test_property_write_is_validated_with_the_failing_path() -> None:
     counter = Counter()
-    base = await serve_things(ThingServer({"counter": counter}))
-
-    too_big = await client.put(f"{base}/counter/count", json=5000)
-    wrong_field = await client.put(f"{base}/counter/origin", json={"x": 1, "y": "north"})
+    with in_process(ThingServer({"counter": counter}).app) as http:
+        too_big = http.put("/counter/count", json=5000)
+        wrong_field = http.put("/counter/origin", json={"x": 1, "y": "north"})
 
     assert too_big.status_code == 422
     assert too_big.headers["content-type"] == "application/problem+json"
@@ -555,45 +523,39 @@ async def test_property_write_is_validated_with_the_failing_path(
     assert counter.origin == Point(0.0, 0.0)
 
 
-async def test_read_only_property_write_is_405_with_allow(
-    serve_things: ServeThings, client: httpx2.AsyncClient
-) -> None:
+def test_read_only_property_write_is_405_with_allow() -> None:
     counter = Counter()
-    base = await serve_things(ThingServer({"counter": counter}))
-
-    response = await client.put(f"{base}/counter/label", json="changed")
+    with in_process(ThingServer({"counter": counter}).app) as http:
+        response = http.put("/counter/label", json="changed")
 
     assert response.status_code == 405
-    assert response.headers["allow"] == "GET"
+    assert response.headers["allow"] == "GET, HEAD"
     assert response.headers["content-type"] == "application/problem+json"
-    assert "read-only" in response.json()["detail"]
+    assert response.json()["detail"] == "PUT /counter/label is not allowed; use GET, HEAD"
     assert counter.label == "a counter"
 
 
-async def test_index_and_thing_descriptions_are_served(
-    serve_things: ServeThings, client: httpx2.AsyncClient
-) -> None:
-    base = await serve_things(ThingServer({"counter": Counter(), "lamp": Lamp()}))
+def test_index_and_thing_descriptions_are_served() -> None:
+    with in_process(ThingServer({"counter": Counter(), "lamp": Lamp()}).app) as http:
+        index = http.get("/things/")
+        assert index.status_code == 200
+        assert index.json() == {"counter": f"{BASE}/counter/", "lamp": f"{BASE}/lamp/"}
+        assert http.get("/things").json() == index.json()
 
-    index = await client.get(f"{base}/things/")
-    assert index.status_code == 200
-    assert index.json() == {"counter": f"{base}/counter/", "lamp": f"{base}/lamp/"}
-    assert (await client.get(f"{base}/things")).json() == index.json()
+        descriptions = http.get("/thing_descriptions/").json()
+        assert set(descriptions) == {"counter", "lamp"}
+        assert http.get("/thing_descriptions").json() == descriptions
 
-    descriptions = (await client.get(f"{base}/thing_descriptions/")).json()
-    assert set(descriptions) == {"counter", "lamp"}
-    assert (await client.get(f"{base}/thing_descriptions")).json() == descriptions
-
-    for name in ("counter", "lamp"):
-        with_slash = await client.get(f"{base}/{name}/")
-        without_slash = await client.get(f"{base}/{name}")
-        assert with_slash.status_code == without_slash.status_code == 200
-        assert with_slash.json() == without_slash.json() == descriptions[name]
+        for name in ("counter", "lamp"):
+            with_slash = http.get(f"/{name}/")
+            without_slash = http.get(f"/{name}")
+            assert with_slash.status_code == without_slash.status_code == 200
+            assert with_slash.json() == without_slash.json() == descriptions[name]
 
     td = descriptions["counter"]
     assert td["title"] == "Counter"
     assert td["description"] == "Counts things and does arithmetic."
-    assert td["base"] == f"{base}/counter/"
+    assert td["base"] == f"{BASE}/counter/"
     assert set(td["properties"]) == {"count", "origin", "label", "scale"}
     assert td["properties"]["label"]["readOnly"] is True
     assert td["properties"]["count"]["type"] == "integer"
@@ -635,48 +597,57 @@ def operations(affordance: dict[str, Any]) -> set[tuple[str, str, str]]:
     }
 
 
-async def test_hrefs_are_absolute_behind_a_prefix(
-    serve_things: ServeThings, client: httpx2.AsyncClient
-) -> None:
-    root = await serve_things(ThingServer({"counter": Counter()}, prefix="/api"))
-    base = f"{root}/api"
+def test_hrefs_are_absolute_behind_a_prefix() -> None:
+    base = f"{BASE}/api"
+    with in_process(ThingServer({"counter": Counter()}, prefix="/api").app) as http:
+        assert http.get("/things/").status_code == 404
+        assert http.get("/api/things/").json() == {"counter": f"{base}/counter/"}
+        assert http.get("/api/counter/").json()["base"] == f"{base}/counter/"
+        descriptions = http.get("/api/thing_descriptions/").json()
+        assert descriptions["counter"]["base"] == f"{base}/counter/"
 
-    assert (await client.get(f"{root}/things/")).status_code == 404
-    assert (await client.get(f"{base}/things/")).json() == {"counter": f"{base}/counter/"}
-    assert (await client.get(f"{base}/counter/")).json()["base"] == f"{base}/counter/"
-    descriptions = (await client.get(f"{base}/thing_descriptions/")).json()
-    assert descriptions["counter"]["base"] == f"{base}/counter/"
+        response = http.post("/api/counter/add", json={"a": 1}, headers=WAIT)
+        invocation = response.json()
+        href = f"{base}/action_invocations/{invocation['id']}"
+        assert response.headers["location"] == href
+        assert invocation["href"] == href
+        assert links(invocation) == {
+            "self": href,
+            "output": f"{href}/output",
+            "events": f"{href}/events",
+            "cancel": href,
+        }
+        assert http.get(href).json()["output"] == 2
+        assert http.get(f"{href}/output").json() == 2
 
-    response = await client.post(f"{base}/counter/add", json={"a": 1}, headers=WAIT)
-    invocation = response.json()
-    href = f"{base}/action_invocations/{invocation['id']}"
-    assert response.headers["location"] == href
-    assert invocation["href"] == href
-    assert links(invocation) == {
-        "self": href,
-        "output": f"{href}/output",
-        "events": f"{href}/events",
-        "cancel": href,
-    }
-    assert (await client.get(href)).json()["output"] == 2
-    assert (await client.get(f"{href}/output")).json() == 2
-
-    await client.post(f"{base}/counter/add", json={"a": 2}, headers=WAIT)
-    page = await client.get(f"{base}/action_invocations/?limit=1")
-    assert page.json()[0]["href"].startswith(f"{base}/action_invocations/")
-    follow = next_link(page)
-    assert follow is not None and follow.startswith(f"{base}/action_invocations/?")
-    assert [item["id"] for item in (await client.get(follow)).json()] == [invocation["id"]]
+        http.post("/api/counter/add", json={"a": 2}, headers=WAIT)
+        page = http.get("/api/action_invocations/?limit=1")
+        assert page.json()[0]["href"].startswith(f"{base}/action_invocations/")
+        follow = next_link(page)
+        assert follow is not None and follow.startswith(f"{base}/action_invocations/?")
+        assert [item["id"] for item in http.get(follow).json()] == [invocation["id"]]
+        assert http.get("/api/openapi.json").json()["servers"] == [{"url": base}]
 
 
-async def test_invocation_ids_are_uuids_that_round_trip(
-    serve_things: ServeThings, client: httpx2.AsyncClient
-) -> None:
-    base = await serve_things(ThingServer({"counter": Counter()}))
-    invocation = (await client.post(f"{base}/counter/ping", headers=WAIT)).json()
+def test_a_path_with_a_trailing_slash_too_many_or_too_few_is_redirected() -> None:
+    with in_process(ThingServer({"counter": Counter()}, prefix="/api").app) as http:
+        for path, target in [
+            ("/api/counter/count/", "/api/counter/count"),
+            ("/api/action_invocations/events/", "/api/action_invocations/events"),
+        ]:
+            response = http.get(path)
+            assert response.status_code == 307, path
+            assert response.headers["location"] == f"{BASE}{target}"
+        for path in ("/api/things", "/api/things/", "/api/counter", "/api/counter/"):
+            assert http.get(path).status_code == 200, path
 
-    upper = str(uuid.UUID(invocation["id"])).upper()
-    response = await client.get(f"{base}/action_invocations/{upper}")
+
+def test_invocation_ids_are_uuids_that_round_trip() -> None:
+    with in_process(ThingServer({"counter": Counter()}).app) as http:
+        invocation = http.post("/counter/ping", headers=WAIT).json()
+
+        upper = str(uuid.UUID(invocation["id"])).upper()
+        response = http.get(f"/action_invocations/{upper}")
 
     assert response.status_code == 200
     assert response.json()["id"] == invocation["id"]

@@ -21,6 +21,7 @@ import hypercorn.config
 import pytest
 from conftest import ServeThings
 from eventsource import EventStreamParser, SSEEvent, read_events
+from inprocess import in_process
 from things import Signal
 
 import labthings_async as lt
@@ -981,23 +982,20 @@ async def test_streams_send_no_cors_headers_unless_configured(
 
 
 @pytest.mark.parametrize("value", ["abc", "-1", "1.5", "0x10", "\u00b2", "9" * 5000])
-async def test_malformed_last_event_id_is_a_422_problem(
-    serve_things: ServeThings, client: httpx2.AsyncClient, value: str
-) -> None:
+def test_malformed_last_event_id_is_a_422_problem(value: str) -> None:
     server = ThingServer({"stage": Stage()})
-    url = await serve_things(server)
-    firehose = f"{url}/action_invocations/events"
+    with in_process(server.app) as http:
+        firehose = "/action_invocations/events"
+        in_header = http.get(firehose, headers={b"Last-Event-ID": value.encode("latin-1")})
+        in_query = http.get(firehose, params={"lastEventId": value})
 
-    in_header = await client.get(firehose, headers={b"Last-Event-ID": value.encode("latin-1")})
-    in_query = await client.get(firehose, params={"lastEventId": value})
-
-    for response in (in_header, in_query):
-        assert response.status_code == 422, response.text
-        assert response.headers["content-type"] == PROBLEM_JSON
-        problem = response.json()
-        assert problem["status"] == 422
-        assert problem["errors"][0]["path"] == "$.headers.Last-Event-ID"
-    assert no_open_streams(server)()
+        for response in (in_header, in_query):
+            assert response.status_code == 422, response.text
+            assert response.headers["content-type"] == PROBLEM_JSON
+            problem = response.json()
+            assert problem["status"] == 422
+            assert problem["errors"][0]["path"] == "$.headers.Last-Event-ID"
+        assert no_open_streams(server)()
 
 
 @pytest.mark.parametrize(
@@ -1007,14 +1005,12 @@ async def test_malformed_last_event_id_is_a_422_problem(
         "/action_invocations/not-an-id/events",
     ],
 )
-async def test_unknown_invocation_stream_is_a_404_problem(
-    serve_things: ServeThings, client: httpx2.AsyncClient, path: str
-) -> None:
-    url = await serve_things(ThingServer({"stage": Stage()}))
-    response = await client.get(f"{url}{path}")
+def test_unknown_invocation_stream_is_a_404_problem(path: str) -> None:
+    with in_process(ThingServer({"stage": Stage()}).app) as http:
+        response = http.get(path)
     assert response.status_code == 404
     assert response.headers["content-type"] == PROBLEM_JSON
-    assert response.json()["status"] == 404
+    assert response.json()["title"] == "Invocation not found"
 
 
 @pytest.mark.parametrize(
@@ -1029,13 +1025,11 @@ async def test_unknown_invocation_stream_is_a_404_problem(
         "/nobody/position/values",
     ],
 )
-async def test_stream_of_no_observable_property_is_a_404_problem(
-    serve_things: ServeThings, client: httpx2.AsyncClient, path: str
-) -> None:
+def test_stream_of_no_observable_property_is_a_404_problem(path: str) -> None:
     server = ThingServer({"stage": Stage()})
-    url = await serve_things(server)
-    response = await client.get(f"{url}{path}")
-    assert response.status_code == 404, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    assert response.json()["status"] == 404
-    assert no_open_streams(server)()
+    with in_process(server.app) as http:
+        response = http.get(path)
+        assert response.status_code == 404, response.text
+        assert response.headers["content-type"] == PROBLEM_JSON
+        assert response.json()["status"] == 404
+        assert no_open_streams(server)()

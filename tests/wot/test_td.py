@@ -1,4 +1,7 @@
-"""Thing Descriptions: valid W3C TD 1.1, with the content real consumers rely on."""
+"""Thing Descriptions: valid W3C TD 1.1, with the content real consumers rely on.
+
+Served ones are fetched in-process (Starlette's TestClient).
+"""
 
 import enum
 import importlib.resources
@@ -6,10 +9,10 @@ import json
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-import httpx2
 import jsonschema
 import msgspec
 import pytest
+from inprocess import in_process
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -176,7 +179,7 @@ def test_a_recursive_type_fails_when_the_class_is_defined() -> None:
                 """Plant a tree."""
 
 
-async def test_served_td_base_is_absolute_behind_a_mount_prefix(serve_app: Any) -> None:
+def test_served_td_base_is_absolute_behind_a_mount_prefix() -> None:
     things = lt.ThingServer({"gadget": Gadget()}, prefix="/api")
 
     @asynccontextmanager
@@ -185,33 +188,31 @@ async def test_served_td_base_is_absolute_behind_a_mount_prefix(serve_app: Any) 
             yield
 
     host = Starlette(routes=[Mount("/lab", app=things.app)], lifespan=lifespan)
-    root = await serve_app(host)
-    async with httpx2.AsyncClient() as http:
-        description = (await http.get(f"{root}/lab/api/gadget/")).json()
-        assert description["base"] == f"{root}/lab/api/gadget/"
+    with in_process(host) as http:
+        description = http.get("/lab/api/gadget/").json()
+        assert description["base"] == "http://testserver/lab/api/gadget/"
         assert_valid_td(description)
-        everything = (await http.get(f"{root}/lab/api/thing_descriptions/")).json()
+        everything = http.get("/lab/api/thing_descriptions/").json()
         assert everything["gadget"] == description
-        values = (await http.get(f"{root}/lab/api/gadget/properties")).json()
+        values = http.get("/lab/api/gadget/properties").json()
         assert values["level"] == 3 and values["temperature"] == 300.0
 
 
-async def test_both_kinds_of_client_invoke_through_the_td_forms(serve_things: Any) -> None:
-    root = await serve_things(lt.ThingServer({"gadget": Gadget()}))
-    async with httpx2.AsyncClient() as http:
-        description = (await http.get(f"{root}/gadget/")).json()
+def test_both_kinds_of_client_invoke_through_the_td_forms() -> None:
+    with in_process(lt.ThingServer({"gadget": Gadget()}).app) as http:
+        description = http.get("/gadget/").json()
         base = description["base"]
         first, second = description["actions"]["go"]["forms"][:2]
         body = {"to": {"x": 1, "y": 2}, "colours": ["red"]}
         # A W3C consumer: the first invokeaction form replies with the output itself.
-        reply = await http.post(base + first["href"], json=body)
+        reply = http.post(base + first["href"], json=body)
         assert reply.status_code == 200
         assert reply.json() == {"x": 1.0, "y": 2.0}
         # LabThings' way: 201 and the invocation to follow.
-        reply = await http.post(base + second["href"], json=body, headers={"Prefer": "wait=5"})
+        reply = http.post(base + second["href"], json=body, headers={"Prefer": "wait=5"})
         assert reply.status_code == 201
         assert reply.json()["output"] == {"x": 1.0, "y": 2.0}
         # A failure is an HTTP error on the synchronous form.
-        bad = await http.post(base + first["href"], json={"to": {"x": 1}, "colours": []})
+        bad = http.post(base + first["href"], json={"to": {"x": 1}, "colours": []})
         assert bad.status_code == 422
         assert bad.headers["content-type"] == "application/problem+json"

@@ -1,0 +1,87 @@
+"""Action endpoints: invoke an action, list its invocations.
+
+Layer: HTTP (starlette, anyio, the manager). ``POST /{thing}/{action}``
+answers as LabThings clients expect (201, ``Location``, the invocation; an
+RFC 7240 ``Prefer: wait=N`` holds the reply up to N s), or with
+``?reply=output`` as W3C consumers expect (the output itself, or the failure
+as a problem). A held reply is released at once when the server shuts down.
+"""
+
+from __future__ import annotations
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..action import ActionDescriptor
+from ..invocation import Invocation
+from ..models import InvocationStatus, ProblemDetails
+from ..thing import Thing
+from .invocations import invocation_list
+from .problem import problem_response
+from .query import InvokeQuery, decode_query
+from .state import ServerState, server_state
+from .wire import base_url, json_response, prefer_wait, read_json_body
+
+__all__ = ("action_endpoint", "invoke")
+
+
+async def action_endpoint(
+    request: Request, *, thing: Thing, descriptor: ActionDescriptor
+) -> Response:
+    """``POST /{thing}/{action}``: invoke; ``GET``: that action's invocations."""
+    if request.method == "POST":
+        return await invoke(request, thing=thing, descriptor=descriptor)
+    return invocation_list(request, thing=thing.name, action=descriptor.name)
+
+
+async def invoke(request: Request, *, thing: Thing, descriptor: ActionDescriptor) -> Response:
+    """Invoke the action with the request's body as its input."""
+    state = server_state(request)
+    query = decode_query(request, InvokeQuery)
+    body = await read_json_body(request, state.body_limit)
+    invocation = state.manager.invoke_action(thing, descriptor.name, body)
+    base = base_url(request)
+    href = f"{base}/action_invocations/{invocation.id}"
+    if query.reply == "output":
+        return await _output_reply(state, invocation, href)
+    wait = prefer_wait(request, state.max_wait)
+    headers = {}
+    if wait:
+        await _hold(state, invocation, wait)
+        headers["Preference-Applied"] = f"wait={wait:g}"
+    headers["Location"] = href
+    return json_response(invocation.response(base), 201, headers)
+
+
+async def _hold(state: ServerState, invocation: Invocation, seconds: float) -> None:
+    """Wait for the invocation to finish, at most ``seconds`` or until shutdown."""
+    with anyio.move_on_after(seconds) as scope:
+        state.held.add(scope)
+        try:
+            await invocation.wait()
+        finally:
+            state.held.discard(scope)
+
+
+async def _output_reply(state: ServerState, invocation: Invocation, href: str) -> Response:
+    """Reply as a W3C consumer expects: the output itself, or a failure status.
+
+    This is what the first ``invokeaction`` form of the TD asks for.
+    """
+    await _hold(state, invocation, state.sync_timeout)
+    headers = {"Location": href}
+    if invocation.status is InvocationStatus.COMPLETED:
+        return json_response(invocation.output, 200, headers)
+    if invocation.error is not None:
+        return problem_response(invocation.error, headers)
+    problem = ProblemDetails(
+        title="Invocation still running",
+        status=504,
+        detail=(
+            f"the invocation is still {invocation.status.value} after "
+            f"{state.sync_timeout:g} s; follow it at {href}"
+        ),
+        instance=href,
+    )
+    return problem_response(problem, headers)

@@ -1,0 +1,44 @@
+"""Property endpoints: read and write one property, read them all.
+
+Layer: HTTP (starlette, the declarations, property access). A read-only
+property's route takes no ``PUT``, so Starlette answers one with 405 and
+``Allow: GET, HEAD``; a written value is validated against the property's
+type before its setter sees it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..properties import PropertyDescriptor
+from ..property_access import read_property, write_property
+from ..thing import Thing
+from .state import server_state
+from .wire import json_response, read_json_body
+
+__all__ = ("all_properties", "property_endpoint")
+
+
+async def property_endpoint(
+    request: Request, *, thing: Thing, descriptor: PropertyDescriptor
+) -> Response:
+    """``GET /{thing}/{property}``: the value; ``PUT``: set it (204)."""
+    state = server_state(request)
+    if request.method == "PUT":
+        body = await read_json_body(request, state.body_limit)
+        value = descriptor.decode(body)
+        await write_property(descriptor, thing, value, state.property_limiter)
+        return Response(status_code=204)
+    return json_response(await read_property(descriptor, thing, state.property_limiter))
+
+
+async def all_properties(request: Request, *, thing: Thing) -> Response:
+    """``GET /{thing}/properties``: every property's value (the TD's ``readallproperties``)."""
+    limiter = server_state(request).property_limiter
+    values: dict[str, Any] = {}
+    for name, descriptor in type(thing).properties.items():
+        values[name] = await read_property(descriptor, thing, limiter)
+    return json_response(values)

@@ -1,0 +1,153 @@
+"""Query parameters (and the ``Last-Event-ID`` header) decoded by msgspec structs.
+
+Layer: HTTP (starlette's request, msgspec, the errors and models). Each route
+that reads parameters declares them as a struct, with their types, bounds and
+defaults; msgspec decodes the strings (``strict=False``: ``"10"`` is an
+``int``) and says what was wrong and where, which becomes a 422 whose issue
+path names the parameter: ``$.query.limit``. A number is written as JSON
+writes one (``²`` or ``٣`` is none), and one past its declared bounds is
+refused before it is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+from starlette.requests import Request
+
+from ..errors import InvalidInputError
+from ..models import FieldIssue, InvocationStatus
+
+__all__ = (
+    "MAX_PAGE_SIZE",
+    "PAGE_SIZE",
+    "InvocationQuery",
+    "InvokeQuery",
+    "StreamQuery",
+    "decode_query",
+    "last_event_id",
+)
+
+PAGE_SIZE = 100
+"""Invocations on a list page when the query names no ``limit``."""
+
+MAX_PAGE_SIZE = 10_000
+"""The largest ``limit`` a list accepts."""
+
+_POSITION = Annotated[int, msgspec.Meta(ge=0, le=2**62)]
+"""A position in the invocation table; no table holds 2**62 invocations."""
+
+_EVENT_ID = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+"""Event IDs count up from 1; more than an int64 holds is never one we sent."""
+
+Q = TypeVar("Q", bound=msgspec.Struct)
+
+
+class InvocationQuery(msgspec.Struct, kw_only=True):
+    """A page of an invocation list: filters, then ``limit`` from ``offset`` or ``before``.
+
+    Attributes:
+        thing: Only this Thing's invocations.
+        action: Only this action's invocations.
+        status: Only invocations with this status.
+        limit: At most this many (the next page is in the ``Link`` header).
+        offset: Skip this many first.
+        before: Only invocations older than this cursor (a position the
+            previous page's ``Link`` header gave).
+    """
+
+    thing: str | None = None
+    action: str | None = None
+    status: InvocationStatus | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE
+    offset: _POSITION = 0
+    before: _POSITION = 0
+
+
+class InvokeQuery(msgspec.Struct, kw_only=True):
+    """How the reply to an invoking ``POST`` is made.
+
+    Attributes:
+        reply: ``"output"`` to reply with the output itself once finished (what
+            the TD's first ``invokeaction`` form asks for); None for 201 and
+            the invocation.
+    """
+
+    reply: Literal["output"] | None = None
+
+
+class StreamQuery(msgspec.Struct, kw_only=True):
+    """Filters of the stream of every invocation's status changes.
+
+    Attributes:
+        thing: Only this Thing's invocations.
+        action: Only this action's invocations.
+    """
+
+    thing: str | None = None
+    action: str | None = None
+
+
+class _LastEventID(msgspec.Struct):
+    value: _EVENT_ID = msgspec.field(name="Last-Event-ID")
+
+
+def decode_query(request: Request, query_type: type[Q]) -> Q:
+    """The request's query parameters as a ``query_type``; other parameters are ignored.
+
+    Raises:
+        InvalidInputError: A parameter does not fit (422), naming it as ``$.query.NAME``.
+    """
+    return _decode(request.query_params, query_type, "query")
+
+
+def last_event_id(request: Request) -> int | None:
+    """Where a reconnecting event-stream client resumes: ``Last-Event-ID``, header or query.
+
+    ``EventSource`` sends the header; a client that cannot set headers may
+    use the ``lastEventId`` query parameter. Either way a bad value is
+    reported at ``$.headers.Last-Event-ID``.
+
+    Raises:
+        InvalidInputError: The value is not an event ID this server could have sent.
+    """
+    raw = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
+    if not raw:
+        return None
+    return _decode({"Last-Event-ID": raw}, _LastEventID, "headers").value
+
+
+def _decode(values: Mapping[str, str], struct_type: type[Q], where: str) -> Q:
+    try:
+        return msgspec.convert(dict(values), struct_type, strict=False)
+    except msgspec.ValidationError as error:
+        reason, _, path = str(error).rpartition(" - at `$.")
+        name = path.rstrip("`")
+        raw = values.get(name, "")
+        expected = _choices(struct_type, name)
+        raise InvalidInputError(
+            f"{where} parameter {name!r} is {raw[:40]!r}: {reason}{expected}",
+            [FieldIssue(f"$.{where}.{name}", reason)],
+        ) from None
+
+
+def _choices(struct_type: type[msgspec.Struct], name: str) -> str:
+    """``"; expected one of a, b"`` for a parameter with a fixed set of values, else ""."""
+    info = msgspec.inspect.type_info(struct_type)
+    for field in getattr(info, "fields", ()):
+        if field.encode_name == name:
+            values = _values(field.type)
+            return f"; expected one of {', '.join(values)}" if values else ""
+    return ""
+
+
+def _values(info: Any) -> list[str]:
+    if isinstance(info, msgspec.inspect.UnionType):
+        return [value for member in info.types for value in _values(member)]
+    if isinstance(info, msgspec.inspect.EnumType):
+        return [str(member.value) for member in info.cls]
+    if isinstance(info, msgspec.inspect.LiteralType):
+        return [str(value) for value in info.values]
+    return []

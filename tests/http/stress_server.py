@@ -1,0 +1,28 @@
+"""A ThingServer for the stress tests, run in a process of its own.
+
+Run as ``python stress_server.py FD``: it serves the Thing ``stage`` on the
+listening socket FD, inherited from the test. A process of its own, so the
+server's descriptors and the test's each fit under the open-file limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import labthings_async as lt
+
+
+class Stage(lt.Thing):
+    """An observable property to publish to every open stream."""
+
+    position: int = lt.property(default=0)
+
+
+async def main(fd: int) -> None:
+    """Serve until SIGTERM."""
+    await lt.ThingServer({"stage": Stage()}).serve(f"fd://{fd}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1])))
