@@ -7,7 +7,8 @@ adapter: a client runs where no server does.
 """
 
 from ._async import AsyncActionHandle, AsyncThingClient
-from ._invocation import InvocationEvent
+from ._invocation import CancelOutcome, InvocationEvent
+from ._observation import AsyncObservation, Observation
 from ._sansio import ClientSettings
 from ._sync import ActionHandle, ThingClient
 from .errors import (
@@ -27,13 +28,16 @@ __all__ = (
     "ActionFailedError",
     "ActionHandle",
     "AsyncActionHandle",
+    "AsyncObservation",
     "AsyncThingClient",
+    "CancelOutcome",
     "ClientError",
     "ClientSettings",
     "ClientTimeoutError",
     "InvalidArgumentsError",
     "InvocationEvent",
     "NotFoundError",
+    "Observation",
     "PropertyNotWritableError",
     "RequestFailedError",
     "ServerUnavailableError",

@@ -266,10 +266,31 @@ async def test_sync_client_returns_action_outputs(bench: Bench) -> None:
 async def test_action_methods_carry_the_signature_and_description(
     client: AsyncThingClient,
 ) -> None:
-    assert str(inspect.signature(client.add)) == "(*, a: int, b: int = 1) -> int"
+    assert str(inspect.signature(client.add)) == "(a: int, b: int = 1) -> int"
     assert client.add.__doc__ == "Add two whole numbers."
     with pytest.raises(AttributeError, match="its actions are: add, chatter, fail"):
         _ = client.subtract
+
+
+async def test_positional_arguments_follow_the_signature_order(client: AsyncThingClient) -> None:
+    assert await client.add(40, 2) == 42
+    assert await client.add(40, b=3) == 43
+    assert await client.shape("square", 4, "red") == "square: 4 sides, red"
+
+
+async def test_positional_arguments_that_do_not_fit_are_refused_naming_the_parameters(
+    client: AsyncThingClient,
+) -> None:
+    with pytest.raises(TypeError) as too_many:
+        await client.add(1, 2, 3)
+    assert str(too_many.value) == (
+        "add() takes 2 positional arguments but 3 were given; "
+        "its parameters are add(a: int, b: int = 1) -> int"
+    )
+    with pytest.raises(TypeError, match=r"add\(\) got 'a' both by position and by name"):
+        await client.add(1, a=2)
+    with pytest.raises(TypeError, match=r"noop\(\) takes no positional arguments but 1 was"):
+        await client.noop(1)
 
 
 async def test_a_failed_action_raises_action_failed_error(client: AsyncThingClient) -> None:
