@@ -88,6 +88,13 @@ class Thing:
     def name(self, value: str) -> None:
         self._thing_name = value
 
+    def __repr__(self) -> str:
+        kind = type(self)
+        return (
+            f"<{kind.__qualname__} {self.name!r}: properties {', '.join(kind.properties) or '(none)'}; "
+            f"actions {', '.join(kind.actions) or '(none)'}>"
+        )
+
     @property
     def title(self) -> str:
         """Human-readable title: the class name."""

@@ -145,10 +145,10 @@ class _Checker:
             )
             return
         if "const" in schema and not _json_equal(value, schema["const"]):
-            yield ValidationIssue(path, f"Invalid enum value {value!r}")
+            yield ValidationIssue(path, _invalid_choice(value, [schema["const"]]))
         enum = schema.get("enum")
         if isinstance(enum, list) and not any(_json_equal(value, option) for option in enum):
-            yield ValidationIssue(path, f"Invalid enum value {value!r}")
+            yield ValidationIssue(path, _invalid_choice(value, enum))
         if _is_type(value, "number"):
             yield from self._number(value, schema, path)
         elif isinstance(value, str):
@@ -293,6 +293,11 @@ def _length_issues(
         yield ValidationIssue(path, f"Expected `{name}` of length >= {fewest}")
     if isinstance(most, int) and length > most:
         yield ValidationIssue(path, f"Expected `{name}` of length <= {most}")
+
+
+def _invalid_choice(value: Any, allowed: Sequence[Any]) -> str:
+    """msgspec's words for a value outside an enum, with the values it allows."""
+    return f"Invalid enum value {value!r} (expected one of {', '.join(map(repr, allowed))})"
 
 
 def _is_multiple(value: float, step: float) -> bool:
