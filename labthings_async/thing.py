@@ -90,10 +90,9 @@ class Thing:
 
     def __repr__(self) -> str:
         kind = type(self)
-        return (
-            f"<{kind.__qualname__} {self.name!r}: properties {', '.join(kind.properties) or '(none)'}; "
-            f"actions {', '.join(kind.actions) or '(none)'}>"
-        )
+        properties = ", ".join(kind.properties) or "(none)"
+        actions = ", ".join(kind.actions) or "(none)"
+        return f"<{kind.__qualname__} {self.name!r}: properties {properties}; actions {actions}>"
 
     @property
     def title(self) -> str:

@@ -27,9 +27,7 @@ _INVALID_ENUM = "Invalid enum value "
 _PATH_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[\.\.\.\]")
 
 
-def invalid_input(
-    error: msgspec.MsgspecError, what: str, type_: Any = None
-) -> InvalidInputError:
+def invalid_input(error: msgspec.MsgspecError, what: str, type_: Any = None) -> InvalidInputError:
     """Describe a msgspec failure as an ``InvalidInputError`` about ``what``.
 
     Args:

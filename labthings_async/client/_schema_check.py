@@ -296,7 +296,7 @@ def _length_issues(
 
 
 def _invalid_choice(value: Any, allowed: Sequence[Any]) -> str:
-    """msgspec's words for a value outside an enum, with the values it allows."""
+    """A value outside an enum, in msgspec's words, with the values it allows."""
     return f"Invalid enum value {value!r} (expected one of {', '.join(map(repr, allowed))})"
 
 
