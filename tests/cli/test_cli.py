@@ -156,7 +156,33 @@ def test_serve_with_a_prefix_from_the_command_line(workdir: Path) -> None:
         (None, ["greeters:Broken"], "no camera on /dev/video0"),
         ('{"things": {"cam": "greeters:Broken"}}', [], "setup of Thing 'cam'"),
         ('{"things": {"a": "greeters:Greeter"', [], "not valid JSON"),
-        ('{"things": {"a": "greeters:Greeter"}, "colour": "red"}', [], "`colour`"),
+        (
+            '{"things": {"a": "greeters:Greeter"}, "colour": "red"}',
+            [],
+            "config file 'lab.json' has no key 'colour'; "
+            "its keys are: host, options, port, prefix, things",
+        ),
+        (
+            '{"things": {"a": "greeters:Greeter"}, "hots": "0.0.0.0"}',
+            [],
+            "has no key 'hots' (did you mean 'host'?)",
+        ),
+        (
+            '{"things": {"a": {"class": "greeters:Greeter", "kwarg": {}}}}',
+            [],
+            "Thing 'a' in config file 'lab.json' has no key 'kwarg' (did you mean 'kwargs'?)",
+        ),
+        (
+            '{"things": {"a": "greeters:Greeter"}, "options": {"max_thread": 4}}',
+            [],
+            "config file 'lab.json': ThingServer has no option 'max_thread' "
+            "(did you mean 'max_threads'?); its options are: body_limit, cors_origins, ",
+        ),
+        (
+            '{"things": {"a": "greeters:Greeter"}, "options": {"prefix": "/api"}}',
+            [],
+            'put "prefix" at the top level, not in "options"',
+        ),
         ('{"things": {"a": {"class": "greeters:Greeter", "kwargs": {"x": 1}}}}', [], "'x'"),
         ('{"things": {"a": "elsewhere:Greeter"}}', [], "cannot import module 'elsewhere'"),
         (None, ["nowhere.json"], "cannot read config file 'nowhere.json'"),
