@@ -1,12 +1,13 @@
 """Holding a Ctrl-C back while the request that starts an invocation is in flight.
 
 Layer: client (stdlib only). Until the server's reply names the invocation,
-the client cannot cancel it; a ``KeyboardInterrupt`` raised in that window
-would leave the action running on the server with no one knowing its ID. So
-the first Ctrl-C is held until the reply is in (at most the client's timeout
-plus ``invoke_wait``), then acted on; a second one is not held. Only the main
-thread receives signals, and only Python's default SIGINT handler is replaced
-(a program's own, or a notebook kernel's that is not the default, is left alone).
+and a handle is ready to cancel it, the client cannot cancel it; a
+``KeyboardInterrupt`` raised in that window would leave the action running on
+the server with no one knowing its ID. So the first Ctrl-C is held until then
+(at most the client's timeout plus ``invoke_wait``) and raised by
+``release()``, where the caller is ready for it; a second one is not held.
+Only the main thread receives signals, and only Python's default SIGINT
+handler is replaced (a program's own is left alone).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class HeldInterrupt:
 
     def __init__(self) -> None:
         self.interrupted = False
+        self._holding = True
         self._previous: Any = None
 
     def __enter__(self) -> HeldInterrupt:
@@ -38,9 +40,19 @@ class HeldInterrupt:
             self._previous = signal.signal(signal.SIGINT, self._hold)
         return self
 
-    def _hold(self, signum: int, frame: FrameType | None) -> None:
+    def release(self) -> None:
+        """Stop holding: raise the SIGINT held so far, if any, and any later one at once.
+
+        Raises:
+            KeyboardInterrupt: A SIGINT was held.
+        """
+        self._holding = False
         if self.interrupted:
-            raise KeyboardInterrupt  # The second Ctrl-C: the user means it.
+            raise KeyboardInterrupt
+
+    def _hold(self, signum: int, frame: FrameType | None) -> None:
+        if self.interrupted or not self._holding:
+            raise KeyboardInterrupt  # A second Ctrl-C: the user means it.
         self.interrupted = True
 
     def __exit__(

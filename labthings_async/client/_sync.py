@@ -88,10 +88,13 @@ class ActionHandle(InvocationView):
         self._changed = threading.Condition()
         self._finished = threading.Event()
         state.listeners.append(self._wake)
-        self._thread = threading.Thread(
-            target=self._follow, name=f"follow {state.action} {state.id}", daemon=True
-        )
-        self._thread.start()
+        if state.finished:
+            self._finished.set()  # Nothing to follow.
+        else:
+            thread = threading.Thread(
+                target=self._follow, name=f"follow {state.action} {state.id}", daemon=True
+            )
+            thread.start()
 
     def _wake(self, event: InvocationEvent | None = None) -> None:
         with self._changed:
@@ -159,7 +162,12 @@ class ActionHandle(InvocationView):
         return self.cancellation
 
     def _cancel_on_interrupt(self) -> None:
-        """Cancel after a Ctrl-C, and say what came of it; a second Ctrl-C stops waiting."""
+        """Cancel after a Ctrl-C, and say what came of it; a second Ctrl-C stops waiting.
+
+        Only once: a caller further out that sees the same interrupt does nothing.
+        """
+        if self.cancellation is not None or self._state.finished:
+            return
         wait = self._driver.settings.cancel_wait
         logger.info("cancelling invocation %s of %r...", self.id, self.action)
         try:
@@ -174,8 +182,9 @@ class ActionHandle(InvocationView):
                 describe_cancel(self._state, outcome, wait, "interrupted again while waiting")
             )
             return
-        say = logger.info if outcome is CancelOutcome.CANCELLED else logger.warning
-        say(describe_cancel(self._state, outcome, wait, str(self._state.failure)))
+        # A warning even when all went well: something happened on the server
+        # because of the interrupt, and the caller should hear of it.
+        logger.warning(describe_cancel(self._state, outcome, wait, str(self._state.failure)))
 
     def events(self) -> Iterator[InvocationEvent]:
         """Every event of the invocation: those already seen, then live, to the end."""
@@ -291,10 +300,14 @@ class ThingClient(ThingClientBase):
             NotFoundError: The Thing has no such action.
             ServerUnavailableError: The server could not be reached.
         """
-        state = self._start(name, {**(arguments or {}), **kwargs}, self._settings.invoke_wait)
-        if state.finished:
-            return state.outcome()
-        return ActionHandle(state, self._driver).result()
+        with HeldInterrupt() as held:
+            handle = self._start(name, {**(arguments or {}), **kwargs}, self._settings.invoke_wait)
+            try:
+                held.release()
+                return handle.result()
+            except KeyboardInterrupt:
+                handle._cancel_on_interrupt()
+                raise
 
     def start_action(
         self,
@@ -316,8 +329,14 @@ class ThingClient(ThingClientBase):
             on_log: Called with each ``LogEntry``, in the handle's thread.
             **kwargs: The action's arguments.
         """
-        state = self._start(name, {**(arguments or {}), **kwargs}, 0.0, on_progress, on_log)
-        return ActionHandle(state, self._driver)
+        with HeldInterrupt() as held:
+            handle = self._start(name, {**(arguments or {}), **kwargs}, 0.0, on_progress, on_log)
+            try:
+                held.release()
+            except KeyboardInterrupt:
+                handle._cancel_on_interrupt()
+                raise
+        return handle
 
     def observe_property(self, name: str) -> Observation[Any]:
         """Each new value of the property, as it changes (an endless iterator).
@@ -364,7 +383,8 @@ class ThingClient(ThingClientBase):
         wait: float,
         on_progress: Callable[[Progress], object] | None = None,
         on_log: Callable[[LogEntry], object] | None = None,
-    ) -> InvocationState:
+    ) -> ActionHandle:
+        """Invoke, and make the handle that follows the invocation (call it under a hold)."""
         request, state = invoke_prepared(
             self._thing,
             name,
@@ -374,15 +394,8 @@ class ThingClient(ThingClientBase):
             on_progress=on_progress,
             on_log=on_log,
         )
-        # Until the reply names the invocation it cannot be cancelled: a
-        # Ctrl-C now is acted on once the reply is in.
-        with HeldInterrupt() as held:
-            accept_invocation(state, self._driver.send(request))
-        if held.interrupted:
-            if not state.finished:
-                ActionHandle(state, self._driver)._cancel_on_interrupt()
-            raise KeyboardInterrupt
-        return state
+        accept_invocation(state, self._driver.send(request))
+        return ActionHandle(state, self._driver)
 
     def __getattr__(self, name: str) -> Any:
         thing = self.__dict__.get("_thing")
