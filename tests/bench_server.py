@@ -8,15 +8,26 @@ server starts. SIGINT or SIGTERM stop it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import enum
 import sys
 
 import labthings_async as lt
+
+
+class Lamp(enum.StrEnum):
+    """Lamp settings."""
+
+    OFF = "off"
+    DIM = "dim"
+    BRIGHT = "bright"
 
 
 class Bench(lt.Thing):
     """A test bench."""
 
     speed: float = lt.property(default=1.0, ge=0, le=10, description="How fast it moves.")
+    lamp: Lamp = lt.property(default=Lamp.OFF, description="The lamp.")
 
     @lt.action
     def count(self, n: int = 3) -> int:
@@ -37,6 +48,14 @@ class Bench(lt.Thing):
         self.logger.info("holding")
         lt.cancellable_sleep(seconds)
         return "held"
+
+    @lt.action
+    def stubborn(self, cancel: lt.CancelHook) -> str:
+        """Take no notice of a cancel: finish as soon as one comes."""
+        self.logger.info("holding")
+        with contextlib.suppress(lt.InvocationCancelledError):
+            cancel.sleep(60)
+        return "held anyway"
 
 
 def main() -> None:
