@@ -230,3 +230,45 @@ def test_a_busy_port_prints_one_line_and_exits_non_zero(workdir: Path) -> None:
     assert "Traceback" not in (done.stdout + done.stderr).decode()
     lines = done.stderr.decode().strip().splitlines()
     assert lines == [f"labthings-async: cannot listen on 127.0.0.1:{port}: Address already in use"]
+
+
+def test_serve_with_cors_a_log_level_and_an_access_log(workdir: Path) -> None:
+    process, url = start(
+        workdir,
+        "greeters:Greeter",
+        "--cors",
+        "http://lab.example",
+        "--log-level",
+        "warning",
+        "--access-log",
+    )
+    try:
+        with httpx2.Client(base_url=url, timeout=10) as http:
+            allowed = http.get("/greeter/greeting", headers={"Origin": "http://lab.example"})
+            assert allowed.headers["access-control-allow-origin"] == "http://lab.example"
+            other = http.get("/greeter/greeting", headers={"Origin": "http://elsewhere.example"})
+            assert "access-control-allow-origin" not in other.headers
+    finally:
+        stop(process, signal.SIGTERM)
+    errors = (workdir / "stderr.txt").read_text()
+    assert '"GET /greeter/greeting 1.1" 200' in errors
+    # hypercorn's "Running on ..." is an INFO record: below the level asked for.
+    assert "Running on" not in errors
+
+
+def test_serve_writes_the_access_log_to_a_file_and_none_by_default(workdir: Path) -> None:
+    process, url = start(workdir, "greeters:Greeter", "--access-log", "access.log")
+    try:
+        httpx2.get(f"{url}/greeter/greeting", timeout=10)
+    finally:
+        stop(process, signal.SIGTERM)
+    assert '"GET /greeter/greeting 1.1" 200' in (workdir / "access.log").read_text()
+    assert "GET /greeter/greeting" not in (workdir / "stderr.txt").read_text()
+
+    process, url = start(workdir, "greeters:Greeter")
+    try:
+        httpx2.get(f"{url}/greeter/greeting", timeout=10)
+    finally:
+        stop(process, signal.SIGTERM)
+    assert "GET /greeter/greeting" not in (workdir / "stderr.txt").read_text()
+    assert "Running on" in (workdir / "stderr.txt").read_text()
