@@ -13,21 +13,25 @@ from typing import TYPE_CHECKING, Any
 
 from .command import (
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_NOT_CANCELLED,
+    EXIT_TERMINATED,
     EXIT_USAGE,
     PROG,
     fail,
     guarded,
     http_url,
-    interrupted_status,
+    interrupted,
     parse_arguments,
     print_json,
-    sigterm_interrupts,
+    sigterm_as_ctrl_c,
 )
 from .progress import ProgressDisplay
 
 if TYPE_CHECKING:
-    from ..client._sync import ActionHandle
+    import threading
+
+    from ..client._sync import ActionHandle, ThingClient
 
 __all__ = ("CANCEL_WAIT", "add_call_command")
 
@@ -62,39 +66,59 @@ def _call(args: argparse.Namespace) -> int:
     from ..client._sync import ThingClient
 
     display = ProgressDisplay(sys.stderr)
-    with (
-        sigterm_interrupts(),
-        ThingClient.from_url(args.url, cancel_wait=CANCEL_WAIT) as thing,
-        display.client_messages(),
-    ):
-        properties = thing.thing.properties
-        if args.action not in thing.thing.actions and args.action in properties:
-            return fail(
-                f"{args.action!r} is a property, not an action: read it with "
-                f"`{PROG} get {args.url} {args.action}`, set it with "
-                f"`{PROG} set {args.url} {args.action} VALUE`",
-                EXIT_USAGE,
-            )
-        schema = thing.thing.action_affordance(args.action).get("input") or {}
+    with sigterm_as_ctrl_c() as terminated:
         try:
-            arguments = parse_arguments(args.arguments, schema.get("properties"))
-        except ValueError as error:
-            return fail(str(error), EXIT_USAGE)
+            with (
+                ThingClient.from_url(args.url, cancel_wait=CANCEL_WAIT) as thing,
+                display.client_messages(),
+            ):
+                return _invoke(thing, args, display, terminated)
+        except KeyboardInterrupt:  # Before there was an invocation to cancel.
+            return interrupted(terminated)
+        finally:
+            display.close()
+
+
+def _invoke(
+    thing: ThingClient,
+    args: argparse.Namespace,
+    display: ProgressDisplay,
+    terminated: threading.Event,
+) -> int:
+    """Invoke the action and follow it; on Ctrl-C, cancel it and say what came of that."""
+    from ..client._interrupt import HeldInterrupt
+
+    if args.action not in thing.thing.actions and args.action in thing.thing.properties:
+        return fail(
+            f"{args.action!r} is a property, not an action: read it with "
+            f"`{PROG} get {args.url} {args.action}`, set it with "
+            f"`{PROG} set {args.url} {args.action} VALUE`",
+            EXIT_USAGE,
+        )
+    schema = thing.thing.action_affordance(args.action).get("input") or {}
+    try:
+        arguments = parse_arguments(args.arguments, schema.get("properties"))
+    except ValueError as error:
+        return fail(str(error), EXIT_USAGE)
+    # Held from before the invocation exists until the wait for it has begun,
+    # so no Ctrl-C can fall between the two and leave the action running.
+    with HeldInterrupt() as held:
         handle = thing.start_action(
             args.action, arguments, on_progress=display.progress, on_log=display.log
         )
         try:
+            held.release()
             output = handle.result()
-        except KeyboardInterrupt as interrupt:
+        except KeyboardInterrupt:
+            handle.cancel_after_interrupt()
             display.close()
-            return _after_interrupt(handle, interrupt)
-        finally:
-            display.close()
+            return _after_interrupt(handle, terminated)
+    display.close()
     print_json(output)
     return 0
 
 
-def _after_interrupt(handle: ActionHandle, interrupt: KeyboardInterrupt) -> int:
+def _after_interrupt(handle: ActionHandle, terminated: threading.Event) -> int:
     """The exit status once an interrupted ``result()`` has tried to cancel the invocation.
 
     The client has already said what came of the cancel; the output of an
@@ -104,8 +128,10 @@ def _after_interrupt(handle: ActionHandle, interrupt: KeyboardInterrupt) -> int:
     from ..client.errors import ActionCancelledError, ActionFailedError
 
     outcome = handle.cancellation
+    if outcome is None and handle.done:  # It ended as the interrupt came: nothing to cancel.
+        outcome = CancelOutcome.FINISHED_FIRST
     if outcome is None or outcome is CancelOutcome.CANCELLED:
-        return interrupted_status(interrupt)
+        return EXIT_TERMINATED if terminated.is_set() else EXIT_INTERRUPTED
     if outcome in (CancelOutcome.STILL_RUNNING, CancelOutcome.UNCONFIRMED):
         return EXIT_NOT_CANCELLED
     output: Any = None

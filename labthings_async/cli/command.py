@@ -19,6 +19,7 @@ import argparse
 import json
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import FrameType
@@ -36,18 +37,17 @@ __all__ = (
     "EXIT_USAGE",
     "PROG",
     "Command",
-    "TerminatedError",
     "connect",
     "connect_or_index",
     "fail",
     "guarded",
     "http_url",
-    "interrupted_status",
+    "interrupted",
     "parse_arguments",
     "parse_value",
     "print_json",
     "server_things",
-    "sigterm_interrupts",
+    "sigterm_as_ctrl_c",
 )
 
 EXIT_FAILED = 1
@@ -189,27 +189,32 @@ def _slashed(url: str) -> str:
     return url if url.endswith("/") else f"{url}/"
 
 
-class TerminatedError(KeyboardInterrupt):
-    """SIGTERM, raised where Ctrl-C would be, so a command stops the same way."""
-
-
-def interrupted_status(interrupt: BaseException) -> int:
-    """The exit status for an interrupt: 143 for SIGTERM, 130 for Ctrl-C."""
-    return EXIT_TERMINATED if isinstance(interrupt, TerminatedError) else EXIT_INTERRUPTED
-
-
 @contextmanager
-def sigterm_interrupts() -> Iterator[None]:
-    """Within it, SIGTERM raises ``TerminatedError`` (a ``KeyboardInterrupt``)."""
+def sigterm_as_ctrl_c() -> Iterator[threading.Event]:
+    """Within it, SIGTERM does what Ctrl-C does; the event yielded says whether it came.
+
+    It is turned into a SIGINT, so whatever holds or handles Ctrl-C (the
+    client holds it while the request that starts an invocation is in
+    flight) treats it alike.
+    """
+    terminated = threading.Event()
 
     def terminate(signum: int, frame: FrameType | None) -> None:
-        raise TerminatedError
+        terminated.set()
+        signal.raise_signal(signal.SIGINT)
 
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        yield
+        yield terminated
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def interrupted(terminated: threading.Event) -> int:
+    """Say that the command was stopped, and return its exit status: 143 SIGTERM, 130 Ctrl-C."""
+    if terminated.is_set():
+        return fail("terminated", EXIT_TERMINATED)
+    return fail("interrupted", EXIT_INTERRUPTED)
 
 
 def guarded(command: Command) -> Command:
@@ -233,8 +238,7 @@ def guarded(command: Command) -> Command:
             return fail(str(error), EXIT_FAILED)
         except ClientError as error:
             return fail(str(error), EXIT_UNAVAILABLE)
-        except KeyboardInterrupt as interrupt:
-            words = "terminated" if isinstance(interrupt, TerminatedError) else "interrupted"
-            return fail(words, interrupted_status(interrupt))
+        except KeyboardInterrupt:
+            return fail("interrupted", EXIT_INTERRUPTED)
 
     return run

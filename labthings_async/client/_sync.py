@@ -129,7 +129,7 @@ class ActionHandle(InvocationView):
         try:
             finished = self._finished.wait(timeout)
         except KeyboardInterrupt:
-            self._cancel_on_interrupt()
+            self.cancel_after_interrupt()
             raise
         if not finished:
             raise self._not_finished(timeout)
@@ -161,10 +161,15 @@ class ActionHandle(InvocationView):
         self.cancellation = cancel_outcome(self._state, accepted)
         return self.cancellation
 
-    def _cancel_on_interrupt(self) -> None:
-        """Cancel after a Ctrl-C, and say what came of it; a second Ctrl-C stops waiting.
+    def cancel_after_interrupt(self) -> None:
+        """Cancel because the caller was interrupted, and log what came of it.
 
-        Only once: a caller further out that sees the same interrupt does nothing.
+        What ``result()`` does when Ctrl-C interrupts it; call it from your own
+        ``except KeyboardInterrupt:`` around other waiting. It asks the server
+        to cancel, waits up to the ``cancel_wait`` setting for the invocation
+        to end (a second Ctrl-C stops the wait), keeps the outcome in
+        ``cancellation`` and logs it on the ``labthings_async.client`` logger.
+        It acts once: called again, or for a finished invocation, it does nothing.
         """
         if self.cancellation is not None or self._state.finished:
             return
@@ -306,7 +311,7 @@ class ThingClient(ThingClientBase):
                 held.release()
                 return handle.result()
             except KeyboardInterrupt:
-                handle._cancel_on_interrupt()
+                handle.cancel_after_interrupt()
                 raise
 
     def start_action(
@@ -334,7 +339,7 @@ class ThingClient(ThingClientBase):
             try:
                 held.release()
             except KeyboardInterrupt:
-                handle._cancel_on_interrupt()
+                handle.cancel_after_interrupt()
                 raise
         return handle
 
