@@ -35,6 +35,7 @@ from labthings_async import (
     ServerUnavailableError,
     ThingClient,
 )
+from labthings_async.client._invocation import format_percent
 
 TIMEOUT = 10.0
 
@@ -592,6 +593,108 @@ async def test_sync_observe_property(bench: Bench) -> None:
         bench.lab.speed = 6.0
         bench.lab.speed = 7.0
         assert await watching == [6.0, 7.0]
+
+
+async def test_an_observation_is_an_async_context_manager_that_closes_the_stream(
+    bench: Bench, client: AsyncThingClient, recorder: Recorder
+) -> None:
+    opened = asyncio.Event()
+    recorder.on_response.append(when_path_ends("/speed/events", opened))
+    async with asyncio.timeout(TIMEOUT):
+        async with client.observe_property("speed") as speeds:
+            assert repr(speeds) == (
+                f"<AsyncObservation of property 'speed' at {bench.url}speed/events (open)>"
+            )
+            reading = asyncio.ensure_future(anext(speeds))
+            await opened.wait()
+            await client.write_property("speed", 4)
+            assert await reading == 4.0
+        assert speeds.closed
+        assert repr(speeds).endswith("(closed)>")
+        with pytest.raises(StopAsyncIteration):
+            await anext(speeds)
+
+
+async def test_a_sync_observation_is_a_context_manager(bench: Bench) -> None:
+    loop = asyncio.get_running_loop()
+    opened = asyncio.Event()
+
+    def use() -> tuple[list[Any], str, bool]:
+        def on_response(response: httpx2.Response) -> None:
+            if response.request.url.path.endswith("/events"):
+                loop.call_soon_threadsafe(opened.set)
+
+        with (
+            httpx2.Client(timeout=TIMEOUT, event_hooks={"response": [on_response]}) as http,
+            ThingClient.from_url(bench.url, http=http) as thing,
+            thing.observe_property("speed") as speeds,
+        ):
+            values = []
+            for value in speeds:
+                values.append(value)
+                if len(values) == 2:
+                    break
+            shown = repr(speeds)
+        return values, shown, speeds.closed
+
+    watching = asyncio.create_task(asyncio.to_thread(use))
+    async with asyncio.timeout(TIMEOUT):
+        await opened.wait()
+        bench.lab.speed = 6.0
+        bench.lab.speed = 7.0
+        values, shown, closed = await watching
+    assert values == [6.0, 7.0]
+    assert shown == f"<Observation of property 'speed' at {bench.url}speed/events (open)>"
+    assert closed
+
+
+async def test_observing_a_property_that_does_not_exist_fails_at_once(
+    client: AsyncThingClient,
+) -> None:
+    with pytest.raises(NotFoundError, match="no property 'sped' \\(did you mean 'speed'\\?\\)"):
+        client.observe_property("sped")
+
+
+async def test_clients_and_handles_say_what_they_are(
+    bench: Bench, client: AsyncThingClient
+) -> None:
+    assert repr(client) == (
+        f"<AsyncThingClient 'Lab' at {bench.url}: properties speed, label; "
+        "actions noop, add, fail, shape, gated, hold, join, chatter>"
+    )
+    handle = await client.start_action("gated")
+    async with asyncio.timeout(TIMEOUT):
+        async for event in handle:
+            if event.name == "progress":
+                break
+    assert repr(handle) == f"<AsyncActionHandle gated {handle.id} running 50% 'half way'>"
+    bench.lab.release.set()
+    async with asyncio.timeout(TIMEOUT):
+        await handle.result()
+    assert repr(handle) == f"<AsyncActionHandle gated {handle.id} completed>"
+
+    def sync_repr() -> str:
+        with ThingClient.from_url(bench.url) as thing:
+            return repr(thing)
+
+    assert (await asyncio.to_thread(sync_repr)).startswith(f"<ThingClient 'Lab' at {bench.url}: ")
+
+
+def test_a_progress_percentage_is_shown_whole() -> None:
+    assert format_percent(100 * 7 / 50) == "14%"  # 14.000000000000002
+    assert format_percent(100 * 0.29) == "29%"  # 28.999999999999996 is meant as 29
+    assert format_percent(99.9) == "99%"  # 100% only once it is done
+    assert format_percent(None) == "?%"
+
+
+def test_a_server_and_a_thing_say_what_they_are() -> None:
+    lab = Lab()
+    server = lt.ThingServer({"lab": lab}, prefix="/api")
+    assert repr(server) == "<ThingServer of ['lab'] at /api (not running)>"
+    assert repr(lab) == (
+        "<Lab 'lab': properties speed, label; "
+        "actions noop, add, fail, shape, gated, hold, join, chatter>"
+    )
 
 
 async def test_observe_a_property_that_does_not_exist(client: AsyncThingClient) -> None:
