@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import signal
 import socket
 import subprocess
@@ -272,3 +273,44 @@ def test_serve_writes_the_access_log_to_a_file_and_none_by_default(workdir: Path
         stop(process, signal.SIGTERM)
     assert "GET /greeter/greeting" not in (workdir / "stderr.txt").read_text()
     assert "Running on" in (workdir / "stderr.txt").read_text()
+
+
+# -- the README's command-line examples ----------------------------------------------------
+
+README = Path(__file__).parents[2] / "README.md"
+
+
+def readme_console() -> list[tuple[str, list[str]]]:
+    """The README's shell session: each command with the lines it shows."""
+    section = README.read_text().split("## Using a Thing from Python and the command line\n")[1]
+    block = section.split("```console\n", 1)[1].split("```", 1)[0]
+    session: list[tuple[str, list[str]]] = []
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            session.append((line.removeprefix("$ "), []))
+        else:
+            session[-1][1].append(line)
+    return session
+
+
+def test_the_readme_command_line_examples_show_what_the_commands_print(workdir: Path) -> None:
+    process, url = start(
+        workdir, "labthings_async.examples.microscope:Microscope", "--name", "microscope"
+    )
+    try:
+        checked = []
+        for command, shown in readme_console():
+            words = shlex.split(command.replace("http://127.0.0.1:5000", url))
+            # Progress, IDs and times differ from run to run; an abridged
+            # listing ("...") is not the whole output.
+            if words[1] in ("call", "watch") or "  ..." in shown:
+                continue
+            done = subprocess.run(
+                [COMMAND, *words[1:]], capture_output=True, text=True, timeout=30, check=False
+            )
+            expected = [line.replace("http://127.0.0.1:5000", url) for line in shown]
+            assert (done.stdout + done.stderr).splitlines() == expected, command
+            checked.append(words[1])
+    finally:
+        stop(process, signal.SIGTERM)
+    assert checked == ["get", "set", "set", "describe"]
