@@ -97,12 +97,11 @@ def reject_unknown_options(
 
 
 def keyword_options(*functions: Callable[..., Any], leave_out: Iterable[str] = ()) -> list[str]:
-    """The keyword parameters of ``functions`` (``__init__`` for a class), but ``leave_out``."""
+    """The keyword parameters of ``functions`` (a class: its constructor), but ``leave_out``."""
     skipped = {"self", *leave_out}
     names: list[str] = []
     for function in functions:
-        target = function.__init__ if isinstance(function, type) else function
-        for parameter in inspect.signature(target).parameters.values():
+        for parameter in inspect.signature(function).parameters.values():
             if parameter.kind in (
                 inspect.Parameter.POSITIONAL_OR_KEYWORD,
                 inspect.Parameter.KEYWORD_ONLY,
