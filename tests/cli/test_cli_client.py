@@ -183,23 +183,30 @@ def test_watch_shows_invocations_as_they_happen(bench_url: str) -> None:
         watcher.communicate()
 
 
-def test_ctrl_c_cancels_the_invocation_on_the_server(bench_url: str) -> None:
+def invocation_status(bench_url: str, invocation: str) -> str:
+    root = bench_url.removesuffix("bench/")
+    reply = httpx2.get(f"{root}action_invocations/{invocation}", timeout=DEADLINE)
+    status: str = reply.json()["status"]
+    return status
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_or_sigterm_cancels_the_invocation_on_the_server(
+    bench_url: str, signum: signal.Signals, status: int
+) -> None:
     caller = start("call", bench_url, "hold")
     try:
         read_until(caller.stderr, "INFO: holding")
-        caller.send_signal(signal.SIGINT)
+        caller.send_signal(signum)
         out, err = caller.communicate(timeout=DEADLINE)
     finally:
         caller.kill()
-    assert caller.returncode == 130
+    assert caller.returncode == status
     assert out == b""
     last = err.decode().splitlines()[-1]
     assert last.startswith("labthings-async: cancelled invocation ")
     assert last.endswith(" of 'hold' on the server")
-    invocation = last.split()[3]
-    root = bench_url.removesuffix("bench/")
-    reply = httpx2.get(f"{root}action_invocations/{invocation}", timeout=DEADLINE)
-    assert reply.json()["status"] == "cancelled"
+    assert invocation_status(bench_url, last.split()[3]) == "cancelled"
 
 
 def test_version() -> None:
@@ -325,28 +332,6 @@ def test_watch_of_a_server_root(bench_url: str) -> None:
         2,
         f"labthings-async: --only-this-thing needs a Thing's URL; {root} is a server's\n",
     )
-
-
-def invocation_status(bench_url: str, invocation: str) -> str:
-    root = bench_url.removesuffix("bench/")
-    reply = httpx2.get(f"{root}action_invocations/{invocation}", timeout=DEADLINE)
-    status: str = reply.json()["status"]
-    return status
-
-
-def test_sigterm_cancels_the_invocation_on_the_server(bench_url: str) -> None:
-    caller = start("call", bench_url, "hold")
-    try:
-        read_until(caller.stderr, "INFO: holding")
-        caller.send_signal(signal.SIGTERM)
-        out, err = caller.communicate(timeout=DEADLINE)
-    finally:
-        caller.kill()
-    assert caller.returncode == 143
-    assert out == b""
-    last = err.decode().splitlines()[-1]
-    assert last.startswith("labthings-async: cancelled invocation ")
-    assert invocation_status(bench_url, last.split()[3]) == "cancelled"
 
 
 # -- on a terminal --------------------------------------------------------------------------

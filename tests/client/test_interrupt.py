@@ -105,6 +105,13 @@ async def interrupt_script(
     return Script(process, stderr.decode())
 
 
+def what_was_said(script: Script) -> str:
+    """The one line the client logged about the invocation."""
+    said = [line for line in script.stderr.splitlines() if "invocation" in line]
+    assert len(said) == 1, script.stderr
+    return said[0]
+
+
 async def invocation_statuses(url: str) -> list[str]:
     async with httpx2.AsyncClient(timeout=DEADLINE) as http:
         reply = await http.get(f"{url}/action_invocations/")
@@ -123,10 +130,9 @@ async def test_ctrl_c_in_a_blocking_call_cancels_the_invocation_and_says_so(
     # The KeyboardInterrupt was re-raised: Python ends an uncaught one by SIGINT.
     assert script.process.returncode == -signal.SIGINT
     assert script.stderr.rstrip().endswith("KeyboardInterrupt")
-    said = [line for line in script.stderr.splitlines() if "invocation" in line]
-    assert len(said) == 1, script.stderr
-    assert said[0].startswith("cancelled invocation ")
-    assert said[0].endswith(" of 'slow' on the server")
+    said = what_was_said(script)
+    assert said.startswith("cancelled invocation ")
+    assert said.endswith(" of 'slow' on the server")
     assert await invocation_statuses(url) == ["cancelled"]
 
 
@@ -139,10 +145,9 @@ async def test_an_action_that_ignores_the_cancel_is_reported_as_such(
     script = await interrupt_script(tmp_path, url, stage, "stubborn", "method")
 
     assert script.process.returncode == -signal.SIGINT
-    said = [line for line in script.stderr.splitlines() if "invocation" in line]
-    assert len(said) == 1, script.stderr
-    assert said[0].startswith("invocation ")
-    assert said[0].endswith(" of 'stubborn' ignored the cancel and completed")
+    said = what_was_said(script)
+    assert said.startswith("invocation ")
+    assert said.endswith(" of 'stubborn' ignored the cancel and completed")
     assert await invocation_statuses(url) == ["completed"]
 
 
@@ -155,7 +160,6 @@ async def test_an_action_that_has_not_stopped_in_time_is_reported_as_still_runni
     script = await interrupt_script(tmp_path, url, stage, "stuck", "handle", cancel_wait=0.2)
 
     assert script.process.returncode == -signal.SIGINT
-    said = [line for line in script.stderr.splitlines() if "invocation" in line]
-    assert len(said) == 1, script.stderr
-    assert said[0].startswith("asked the server to cancel invocation ")
-    assert " of 'stuck'; it is still running after 0.2 s" in said[0]
+    said = what_was_said(script)
+    assert said.startswith("asked the server to cancel invocation ")
+    assert " of 'stuck'; it is still running after 0.2 s" in said
