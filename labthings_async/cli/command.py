@@ -180,7 +180,7 @@ def server_things(url: str) -> dict[str, str] | None:
         index = response.json() if response.status_code == 200 else None
     except ValueError:
         return None
-    if not isinstance(index, dict) or not all(isinstance(v, str) for v in index.values()):
+    if not isinstance(index, dict) or not all(isinstance(url, str) for url in index.values()):
         return None
     return index
 

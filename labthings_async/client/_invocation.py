@@ -110,8 +110,8 @@ def format_percent(percent: float | None) -> str:
     """A progress percentage as a person reads it: ``14%``, never ``14.000000000000002%``.
 
     Rounded down, so a bar shows 100% only once the action says it is done;
-    the tiny tolerance keeps ``13.999999999999998`` (``100 * 7 / 50`` in
-    floating point, say) at 14%.
+    the tiny tolerance keeps ``28.999999999999996`` (``100 * 0.29`` in
+    floating point) at 29%.
     """
     if percent is None:
         return "?%"
@@ -326,7 +326,7 @@ def _problem(raw: Any) -> ProblemDetails | None:
 def describe_cancel(
     state: InvocationState, outcome: CancelOutcome, waited: float, reason: str = ""
 ) -> str:
-    """One line saying what came of a cancel: the wording both clients and the CLI use.
+    """One line saying what came of a cancel, as the sync client logs it (and the CLI shows it).
 
     Args:
         state: The invocation.
