@@ -46,6 +46,7 @@ class Bench(lt.Thing):
     def hold(self, seconds: float = 60.0) -> str:
         """Hold still until the time is up or the invocation is cancelled."""
         self.logger.info("holding")
+        lt.report_progress(50, "half way")
         lt.cancellable_sleep(seconds)
         return "held"
 

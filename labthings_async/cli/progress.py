@@ -53,12 +53,12 @@ class ProgressDisplay:
             self._stream.flush()
 
     def log(self, record: LogEntry) -> None:
-        """Show a log record of the invocation."""
-        self._line(f"{record.levelname}: {record.message}")
+        """Show a log record of the invocation, above the bar."""
+        self._line(f"{record.levelname}: {record.message}", keep_bar=True)
 
     def say(self, message: str) -> None:
-        """Print a line of the command's own, above the bar."""
-        self._line(f"{PROG}: {message}")
+        """Print a line of the command's own in place of the bar, which is done with."""
+        self._line(f"{PROG}: {message}", keep_bar=False)
 
     def close(self) -> None:
         """End the bar's line."""
@@ -82,11 +82,13 @@ class ProgressDisplay:
             client_logger.removeHandler(handler)
             client_logger.setLevel(level)
 
-    def _line(self, text: str) -> None:
+    def _line(self, text: str, *, keep_bar: bool) -> None:
         with self._lock:
             if self._bar:
                 self._stream.write("\r\x1b[2K")
             self._stream.write(f"{text}\n")
+            if not keep_bar:
+                self._bar = ""
             if self._bar:
                 self._stream.write(self._bar)
             self._stream.flush()

@@ -409,16 +409,18 @@ def test_call_on_a_terminal_draws_a_progress_bar_in_place(bench_url: str) -> Non
 
 def test_ctrl_c_on_a_terminal_cancels_the_invocation(bench_url: str) -> None:
     with terminal("call", bench_url, "hold") as screen:
-        screen.read_until("INFO: holding")
+        screen.read_until("half way")
         screen.type(b"\x03")
         status, shown = screen.wait()
     assert status == 130, shown
-    *_, cancelling, cancelled = shown.splitlines()
+    *_, cancelled, _ = shown.split("\r\n")
     invocation = cancelled.split()[3]
-    # The bar's line is wiped before the command speaks.
-    assert cancelling.endswith(f"labthings-async: cancelling invocation {invocation} of 'hold'...")
+    # The bar is wiped before the command speaks, and not drawn again after it.
     assert (
-        cancelled == f"labthings-async: cancelled invocation {invocation} of 'hold' on the server"
+        f"half way^C\r\x1b[2Klabthings-async: cancelling invocation {invocation} of 'hold'...\r\n"
+    ) in shown
+    assert shown.endswith(
+        f"\nlabthings-async: cancelled invocation {invocation} of 'hold' on the server\r\n"
     )
     assert invocation_status(bench_url, invocation) == "cancelled"
 
