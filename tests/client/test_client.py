@@ -442,7 +442,20 @@ async def test_cancel_through_the_handle(bench: Bench, client: AsyncThingClient)
         await handle.result(timeout=TIMEOUT)
     assert handle.status is InvocationStatus.CANCELLED
     assert bench.server.manager.get_invocation(handle.id).status is InvocationStatus.CANCELLED
-    await handle.cancel()  # Finished already: nothing to do, and no error.
+    assert await handle.cancel() is False  # Finished already: nothing to do, and no error.
+
+
+async def test_cancel_and_wait_says_what_came_of_it(client: AsyncThingClient) -> None:
+    running = await client.start_action("hold")
+    async with asyncio.timeout(TIMEOUT):
+        async for event in running:
+            if event.name == "status" and event.data is InvocationStatus.RUNNING:
+                break
+        assert await running.cancel_and_wait(TIMEOUT) is lt.client.CancelOutcome.CANCELLED
+        assert running.cancellation is lt.client.CancelOutcome.CANCELLED
+        finished = await client.start_action("add", a=1)
+        assert await finished.result() == 2
+        assert await finished.cancel_and_wait(TIMEOUT) is lt.client.CancelOutcome.FINISHED_FIRST
 
 
 async def test_sync_handle_follows_in_the_background(bench: Bench) -> None:
