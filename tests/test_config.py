@@ -69,9 +69,14 @@ def test_a_config_file_with_a_misspelt_key(tmp_path: Path) -> None:
 # -- the README's table -------------------------------------------------------------------
 
 
+def options_section() -> str:
+    """The README's "Options" section, up to the next heading."""
+    return re.split(r"\n#+ ", README.read_text().split("### Options\n", 1)[1], maxsplit=1)[0]
+
+
 def options_table() -> dict[str, tuple[str, str]]:
     """The README's options table: option to (default, also set by)."""
-    section = README.read_text().split("### Options\n", 1)[1].split("\n## ", 1)[0]
+    section = options_section()
     rows: dict[str, tuple[str, str]] = {}
     for line in section.splitlines():
         cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
@@ -107,6 +112,5 @@ def test_the_readme_lists_every_serve_flag() -> None:
     add_serve_command(commands)
     serve = commands.choices["serve"]
     flags = {flag for action in serve._actions for flag in action.option_strings}
-    section = README.read_text().split("### Options\n", 1)[1].split("\n## ", 1)[0]
-    documented = set(re.findall(r"(--[a-z][a-z-]*)", section))
+    documented = set(re.findall(r"(--[a-z][a-z-]*)", options_section()))
     assert flags - {"-h", "--help"} == documented
