@@ -773,3 +773,15 @@ async def test_the_readme_client_examples_run(
         "8 short",
     ]
     assert printed[-1].startswith("stopped at Progress(percent=")
+
+
+def test_a_url_without_a_scheme_is_refused_saying_what_to_write() -> None:
+    # A library cannot know whether the server speaks TLS, so it does not guess.
+    with pytest.raises(InvalidArgumentsError) as refused:
+        ThingClient.from_url("localhost:5000/stage/")
+    assert str(refused.value) == (
+        "invalid input for the URL 'localhost:5000/stage/': Expected a URL starting with "
+        "http:// or https://, such as 'http://localhost:5000/stage/'"
+    )
+    with pytest.raises(InvalidArgumentsError, match="not ws://"):
+        ThingClient.from_url("ws://localhost:5000/stage/")
