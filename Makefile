@@ -1,26 +1,33 @@
 # Set-up and everyday commands. Every target builds the virtual environment
 # first, from this project's own files, so a fresh clone needs nothing else.
+# scripts/setup_venv.py builds it under a lock, so targets may run at the same
+# time (`make serve & make test`): the second waits for the first, then adds
+# only what it needs.
 PYTHON ?= python3
+PORT ?= 5000
 VENV := .venv
 BIN := $(VENV)/bin
+SETUP := $(PYTHON) scripts/setup_venv.py $(VENV)
+# What serving needs: the package and its dependencies, nothing else.
+SERVE_STAMP := $(VENV)/.installed-serve
+# The test tools too (the `test` extra).
 STAMP := $(VENV)/.installed
+# The benchmark extra: LabThings-FastAPI 0.3.0 to compare with, matplotlib for charts.
 BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: serve test check bench bench-quick clean
 
+$(SERVE_STAMP): pyproject.toml
+	$(SETUP) $@
+
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
-	touch $(STAMP)
+	$(SETUP) $@ test
 
-# The benchmark extra: LabThings-FastAPI 0.3.0 to compare with, matplotlib for charts.
-$(BENCH_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -e ".[test,bench]"
-	touch $(BENCH_STAMP)
+$(BENCH_STAMP): pyproject.toml
+	$(SETUP) $@ test bench
 
-serve: $(STAMP)
-	$(BIN)/labthings-async serve labthings_async.examples.microscope:Microscope --name microscope --port 5000
+serve: $(SERVE_STAMP)
+	$(BIN)/labthings-async serve labthings_async.examples.microscope:Microscope --name microscope --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/pytest

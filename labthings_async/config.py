@@ -1,32 +1,37 @@
-"""Server configuration files, in LabThings-FastAPI's format plus our own keys.
+"""Server configuration: config files in LabThings-FastAPI's format, and checking options.
 
 Layer: server (stdlib, msgspec). ``{"things": {"name": "module:Class" |
 {"class": "module:Class", "args": [...], "kwargs": {...}}}}``, optionally with
 ``prefix`` (or LabThings' ``api_prefix``), ``host``, ``port`` and the
 ThingServer options. Keys only LabThings uses are accepted and ignored, so an
-existing config file works unchanged.
+existing config file works unchanged. A misspelt key or option is refused,
+naming the valid ones and the nearest to what was written.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import inspect
 import os
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from .errors import ConfigError
+from .errors import ConfigError, UnknownOptionError
 from .thing import Thing
 
 __all__ = (
-    "ConfigError",
     "ServerConfig",
     "ThingConfig",
     "import_thing_class",
+    "keyword_options",
     "load_config",
     "make_things",
+    "reject_unknown_options",
 )
 
 # LabThings-FastAPI config keys with no meaning here.
@@ -36,6 +41,46 @@ _LABTHINGS_ONLY = (
     "global_lock_log_level",
     "application_config",
 )
+
+
+def reject_unknown_options(
+    given: Iterable[str], accepted: Iterable[str], *, owner: str, kind: str = "option"
+) -> None:
+    """Raise for the first name in ``given`` that is not ``accepted``, suggesting a near miss.
+
+    Args:
+        given: The names written.
+        accepted: The names that mean something.
+        owner: Who has the options, for the message: ``ThingServer``.
+        kind: What they are called, for the message: ``option``, ``key``.
+
+    Raises:
+        UnknownOptionError: A name is not accepted.
+    """
+    valid = sorted(set(accepted))
+    for name in given:
+        if name not in valid:
+            close = difflib.get_close_matches(name, valid, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UnknownOptionError(
+                f"{owner} has no {kind} {name!r}{hint}; its {kind}s are: {', '.join(valid)}",
+                name,
+                valid,
+            )
+
+
+def keyword_options(*functions: Callable[..., Any], leave_out: Iterable[str] = ()) -> list[str]:
+    """The keyword parameters of ``functions`` (a class: its constructor), but ``leave_out``."""
+    skipped = {"self", *leave_out}
+    names: list[str] = []
+    for function in functions:
+        for parameter in inspect.signature(function).parameters.values():
+            if parameter.kind in (
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                inspect.Parameter.KEYWORD_ONLY,
+            ) and parameter.name not in (skipped | set(names)):
+                names.append(parameter.name)
+    return names
 
 
 class ThingConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -120,12 +165,17 @@ def load_config(path: str | Path) -> ServerConfig:
         raw.pop(key, None)
     if "api_prefix" in raw:
         raw.setdefault("prefix", raw.pop("api_prefix"))
-    for spec in raw.get("things", {}).values() if isinstance(raw.get("things"), dict) else ():
+    where = f"config file {str(path)!r}"
+    reject_unknown_options(raw, ServerConfig.__struct_fields__, owner=where, kind="key")
+    things = raw.get("things")
+    for name, spec in things.items() if isinstance(things, dict) else ():
         if isinstance(spec, dict) and "cls" in spec:
             spec.setdefault("class", spec.pop("cls"))
+        if isinstance(spec, dict):
             spec.pop("thing_slots", None)
-        elif isinstance(spec, dict):
-            spec.pop("thing_slots", None)
+            reject_unknown_options(
+                spec, ("class", "args", "kwargs"), owner=f"Thing {name!r} in {where}", kind="key"
+            )
     try:
         return msgspec.convert(raw, ServerConfig)
     except msgspec.ValidationError as error:

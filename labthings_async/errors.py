@@ -12,7 +12,8 @@ action that failed remotely, a server out of reach) are in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
 from .models import FieldIssue, ProblemDetails
@@ -39,6 +40,7 @@ __all__ = (
     "SchemaError",
     "ThingNotFoundError",
     "ThingSetupError",
+    "UnknownOptionError",
     "UnsupportedMediaTypeError",
 )
 
@@ -89,6 +91,25 @@ class ConfigError(LabThingsError, ValueError):
     """A config file, or a Thing named in it, cannot be used."""
 
     title = "Invalid configuration"
+
+
+class UnknownOptionError(ConfigError, TypeError):
+    """An option or config key that nothing reads: a misspelling, most likely.
+
+    A ``TypeError`` too, as Python's own error for an unexpected keyword is.
+
+    Attributes:
+        option: The unknown name.
+        accepted: The names that are accepted.
+        suggestion: The accepted name nearest to ``option``, if one is near.
+    """
+
+    def __init__(self, message: str, option: str, accepted: Iterable[str]) -> None:
+        super().__init__(message)
+        self.option = option
+        self.accepted = sorted(accepted)
+        close = difflib.get_close_matches(option, self.accepted, n=1)
+        self.suggestion = close[0] if close else None
 
 
 class InvalidInputError(LabThingsError, ValueError):

@@ -21,6 +21,7 @@ import hypercorn.asyncio
 from hypercorn.config import Config
 from hypercorn.typing import ASGIFramework
 
+from .config import keyword_options, reject_unknown_options
 from .http.app import RESERVED_AFFORDANCES, RESERVED_NAMES, ThingApp
 from .http.state import ServerState
 from .manager import ActionManager
@@ -47,7 +48,12 @@ class ThingServer:
             ``max_retained``, ``log_len``, ``shutdown_grace`` and the other
             options of ``ActionManager``.
 
+    Raises:
+        UnknownOptionError: An option it does not have (``max_thread=4``);
+            the message names the valid ones and the nearest.
+
     Attributes:
+        prefix: The path prefix of every route.
         manager: The ActionManager running the invocations.
         state: What the routes share: the manager, the settings, the open streams.
         app: The Starlette app (an ASGI app; mount it, serve it, or test it
@@ -83,7 +89,10 @@ class ThingServer:
                 )
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"prefix {prefix!r} must start with '/' and not end with one")
+        accepted = keyword_options(ThingServer, ActionManager, leave_out=["things"])
+        reject_unknown_options(manager_options, accepted, owner="ThingServer")
         self._active = False
+        self.prefix = prefix
         self.manager = ActionManager(things, **manager_options)
         self.state = ServerState(
             self.manager,
@@ -96,6 +105,10 @@ class ThingServer:
         self.app = ThingApp(
             self.state, prefix=prefix, lifespan=self.lifespan, cors_origins=cors_origins
         )
+
+    def __repr__(self) -> str:
+        state = "running" if self._active else "not running"
+        return f"<ThingServer of {sorted(self.manager.things)} at {self.prefix or '/'} ({state})>"
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:

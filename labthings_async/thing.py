@@ -88,6 +88,12 @@ class Thing:
     def name(self, value: str) -> None:
         self._thing_name = value
 
+    def __repr__(self) -> str:
+        kind = type(self)
+        properties = ", ".join(kind.properties) or "(none)"
+        actions = ", ".join(kind.actions) or "(none)"
+        return f"<{kind.__qualname__} {self.name!r}: properties {properties}; actions {actions}>"
+
     @property
     def title(self) -> str:
         """Human-readable title: the class name."""

@@ -8,15 +8,26 @@ server starts. SIGINT or SIGTERM stop it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import enum
 import sys
 
 import labthings_async as lt
+
+
+class Lamp(enum.StrEnum):
+    """Lamp settings."""
+
+    OFF = "off"
+    DIM = "dim"
+    BRIGHT = "bright"
 
 
 class Bench(lt.Thing):
     """A test bench."""
 
     speed: float = lt.property(default=1.0, ge=0, le=10, description="How fast it moves.")
+    lamp: Lamp = lt.property(default=Lamp.OFF, description="The lamp.")
 
     @lt.action
     def count(self, n: int = 3) -> int:
@@ -35,8 +46,17 @@ class Bench(lt.Thing):
     def hold(self, seconds: float = 60.0) -> str:
         """Hold still until the time is up or the invocation is cancelled."""
         self.logger.info("holding")
+        lt.report_progress(50, "half way")
         lt.cancellable_sleep(seconds)
         return "held"
+
+    @lt.action
+    def stubborn(self, cancel: lt.CancelHook) -> str:
+        """Take no notice of a cancel: finish as soon as one comes."""
+        self.logger.info("holding")
+        with contextlib.suppress(lt.InvocationCancelledError):
+            cancel.sleep(60)
+        return "held anyway"
 
 
 def main() -> None:

@@ -1,9 +1,9 @@
-"""The ``labthings-async`` command: ``serve`` a server; ``call``, ``watch``, ``describe`` one.
+"""The ``labthings-async`` command: ``serve``, ``call``, ``get``, ``set``, ``watch``, ``describe``.
 
 Imports the server (to serve) and the client; never the manager or the routes
 directly.
 """
 
-from .serve import main
+from .main import main
 
 __all__ = ("main",)

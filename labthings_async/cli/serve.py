@@ -1,6 +1,6 @@
-"""The ``labthings-async`` command line.
+"""``labthings-async serve``: serve Things from a config file or a class.
 
-Layer: client/CLI (imports the server to serve; never the manager or routes
+Layer: cli (imports the server to serve; never the manager or routes
 directly). Startup problems print one line saying what is wrong and exit
 non-zero; no traceback wall.
 """
@@ -8,28 +8,31 @@ non-zero; no traceback wall.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from typing import Any
 
-from ..config import ConfigError, ServerConfig, load_config, make_things
-from ..errors import ThingSetupError
-from .client import add_client_commands
+from ..config import ServerConfig, load_config, make_things
+from ..errors import ConfigError, ThingSetupError, UnknownOptionError
 
-__all__ = ("main",)
+__all__ = ("LOG_LEVELS", "add_serve_command")
 
 EXIT_CONFIG = 2
 EXIT_STARTUP = 1
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``serve`` to the command line's subcommands."""
     serve = commands.add_parser(
         "serve",
         help="serve Things over HTTP",
         description=(
             "Serve Things over HTTP. TARGET is a JSON config file (LabThings-FastAPI's "
             'format: {"things": {"name": "module:Class"}}) or a Thing class as '
-            "module:Class, importable from the current directory."
+            "module:Class, importable from the current directory. Flags override the "
+            "config file."
         ),
     )
     serve.add_argument("target", metavar="TARGET", help="CONFIG.json or module:Class")
@@ -41,6 +44,27 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     serve.add_argument("--port", type=int, help="port to listen on (default 5000)")
     serve.add_argument("--prefix", help="path prefix for every route, e.g. /api")
     serve.add_argument("--debug", action="store_true", help="put tracebacks in 500 responses")
+    serve.add_argument(
+        "--cors",
+        metavar="ORIGIN",
+        action="append",
+        help="let web pages from ORIGIN (e.g. http://localhost:8080, or *) call the API; "
+        "repeat for more origins",
+    )
+    serve.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default="info",
+        help="the least severe log records printed: the server's and the actions' (default info)",
+    )
+    serve.add_argument(
+        "--access-log",
+        metavar="FILE",
+        nargs="?",
+        const="-",
+        help="log every request: to the server's log on stderr, or appended to FILE",
+    )
+    serve.set_defaults(run=_serve)
 
 
 def _server_config(args: argparse.Namespace) -> ServerConfig:
@@ -59,18 +83,54 @@ def _server_config(args: argparse.Namespace) -> ServerConfig:
     return config
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from ..server import ThingServer  # Imported here: `--help` stays fast.
+def _server_options(config: ServerConfig, args: argparse.Namespace) -> dict[str, Any]:
+    """ThingServer's keyword options: the config file's, then the flags'.
 
+    Raises:
+        ConfigError: The config file's options hold ``prefix``, which has a key of its own.
+    """
+    if "prefix" in config.options:
+        raise ConfigError(
+            f'config file {args.target!r}: put "prefix" at the top level, not in "options"'
+        )
+    options: dict[str, Any] = {**config.options, "prefix": config.prefix}
+    if args.debug:
+        options["debug"] = True
+    if args.cors:
+        options["cors_origins"] = args.cors
+    return options
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from hypercorn.config import Config  # Imported here: `--help` stays fast.
+
+    from ..server import ThingServer
+
+    # The server's own log (and the Things' action logs) go to the terminal.
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         config = _server_config(args)
         things = make_things(config)
-        server = ThingServer(things, prefix=config.prefix, debug=args.debug, **config.options)
+        options = _server_options(config, args)
+        try:
+            server = ThingServer(things, **options)
+        except UnknownOptionError as error:
+            # Only a config file's "options" can hold one: the flags are all known.
+            raise ConfigError(f"config file {args.target!r}: {error}") from None
     except (ConfigError, ValueError, TypeError) as error:
         print(f"labthings-async: {error}", file=sys.stderr)
         return EXIT_CONFIG
+    hypercorn_config = Config()
+    if args.access_log == "-":
+        access = logging.getLogger("hypercorn.access")
+        access.setLevel(logging.INFO)  # Asked for: shown whatever --log-level says.
+        hypercorn_config.accesslog = access
+    elif args.access_log:
+        hypercorn_config.accesslog = args.access_log
     try:
-        server.run(config.host, config.port)
+        asyncio.run(server.serve(f"{config.host}:{config.port}", config=hypercorn_config))
     except ThingSetupError as error:
         print(f"labthings-async: cannot start: {error}", file=sys.stderr)
         return EXIT_STARTUP
@@ -81,28 +141,3 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return EXIT_STARTUP
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    parser = argparse.ArgumentParser(
-        prog="labthings-async", description="Lab instruments on the network."
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _serve_parser(commands)
-    add_client_commands(commands)
-    args = parser.parse_args(argv)
-    if args.command == "serve":
-        # The server's own log (and the Things' action logs) go to the terminal.
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-        return _serve(args)
-    if hasattr(args, "run"):  # call, watch, describe (cli_client)
-        return int(args.run(args))
-    parser.error(f"unknown command {args.command!r}")
-    return EXIT_CONFIG
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -24,7 +24,8 @@ from ..errors import (
     ThingNotFoundError,
 )
 from ._async import AsyncActionHandle, AsyncThingClient
-from ._invocation import InvocationEvent
+from ._invocation import CancelOutcome, InvocationEvent
+from ._observation import AsyncObservation, Observation
 from ._sansio import ClientSettings
 from ._sync import ActionHandle, ThingClient
 from .errors import (
@@ -42,7 +43,9 @@ __all__ = (
     "ActionHandle",
     "AffordanceNotFoundError",
     "AsyncActionHandle",
+    "AsyncObservation",
     "AsyncThingClient",
+    "CancelOutcome",
     "ClientError",
     "ClientSettings",
     "ClientTimeoutError",
@@ -51,6 +54,7 @@ __all__ = (
     "InvocationEvent",
     "InvocationNotFoundError",
     "NotFoundError",
+    "Observation",
     "PropertyNotWritableError",
     "ReadOnlyPropertyError",
     "RequestFailedError",

@@ -22,8 +22,22 @@ import httpx2
 from ..models import LogEntry, Progress, StatusChange
 from ._base import ThingClientBase
 from ._drivers import AsyncDriver
-from ._invocation import InvocationEvent, InvocationState, InvocationView, follow_invocation
-from ._observe import observe_invocations_flow, observe_property_flow
+from ._invocation import (
+    CancelOutcome,
+    InvocationEvent,
+    InvocationState,
+    InvocationView,
+    cancel_outcome,
+    follow_invocation,
+)
+from ._observation import AsyncObservation
+from ._observe import (
+    invocations_stream_url,
+    observe_invocations_flow,
+    observe_property_flow,
+    property_stream_url,
+    thing_name,
+)
 from ._sansio import (
     ClientSettings,
     Request,
@@ -49,11 +63,15 @@ class AsyncActionHandle(InvocationView):
     ``status``, ``progress`` and ``log`` are kept up to date as events arrive.
     ``async for event in handle`` yields every ``InvocationEvent`` from the
     start, then live, and ends when the invocation does.
+
+    Attributes:
+        cancellation: What came of the last ``cancel_and_wait``; None if there was none.
     """
 
     def __init__(self, state: InvocationState, driver: AsyncDriver) -> None:
         super().__init__(state)
         self._driver = driver
+        self.cancellation: CancelOutcome | None = None
         self._changed = asyncio.Event()
         state.listeners.append(self._wake)
         self._task = asyncio.get_running_loop().create_task(self._follow())
@@ -95,10 +113,33 @@ class AsyncActionHandle(InvocationView):
                 raise self._not_finished(timeout)
         return self._state.outcome()
 
-    async def cancel(self) -> None:
-        """Ask the server to cancel the invocation (nothing happens if it has finished)."""
+    async def cancel(self) -> bool:
+        """Ask the server to cancel the invocation (nothing happens if it has finished).
+
+        Returns:
+            True if the server took the request; False if the invocation had
+            already finished.
+        """
         response = await self._driver.send(Request("DELETE", self._state.cancel_url()))
-        accept_cancel(self._state, response)
+        return accept_cancel(self._state, response)
+
+    # `timeout=` as the sync handle has it.
+    async def cancel_and_wait(self, timeout: float = 10.0) -> CancelOutcome:  # noqa: ASYNC109
+        """Ask the server to cancel the invocation, and wait up to ``timeout`` s for it to end.
+
+        Returns:
+            What came of it: ``CANCELLED``, ``FINISHED_FIRST`` (nothing to
+            cancel), ``IGNORED`` (the action completed or failed anyway),
+            ``STILL_RUNNING``, or ``UNCONFIRMED`` (following it failed).
+
+        Raises:
+            ClientError: The request could not be sent.
+        """
+        accepted = await self.cancel()
+        if not self._task.done():
+            await asyncio.wait({self._task}, timeout=timeout)
+        self.cancellation = cancel_outcome(self._state, accepted)
+        return self.cancellation
 
     async def events(self) -> AsyncGenerator[InvocationEvent]:
         """Every event of the invocation: those already seen, then live, to the end."""
@@ -245,32 +286,40 @@ class AsyncThingClient(ThingClientBase):
         handle._task.add_done_callback(lambda _: self._handles.discard(handle))
         return handle
 
-    async def observe_property(self, name: str) -> AsyncGenerator[Any]:
+    def observe_property(self, name: str) -> AsyncObservation[Any]:
         """Each new value of the property, as it changes (an endless async iterator).
 
+        Close it when done, or use it as an async context manager::
+
+            async with client.observe_property("speed") as speeds:
+                async for speed in speeds:
+                    ...
+
         Raises:
-            NotFoundError: No such property, or the server offers no stream of it.
+            NotFoundError: No such property (at once), or the server offers
+                no stream of it (when iterated).
             ServerUnavailableError: The server went away and stayed away.
         """
-        async for value in self._driver.iterate(
-            observe_property_flow(self._thing, name, self._settings)
-        ):
-            yield value
+        url = property_stream_url(self._thing, name)
+        values = self._driver.iterate(observe_property_flow(self._thing, name, self._settings))
+        return AsyncObservation(values, f"property {name!r}", url)
 
-    async def observe_invocations(
+    def observe_invocations(
         self, *, only_this_thing: bool = False, action: str | None = None
-    ) -> AsyncGenerator[StatusChange]:
-        """Every status change of the server's invocations, live.
+    ) -> AsyncObservation[StatusChange]:
+        """Every status change of the server's invocations, live (a closable async iterator).
 
         Args:
             only_this_thing: Only this Thing's invocations, not the whole server's.
             action: Only the invocations of this action.
         """
-        flow = observe_invocations_flow(
-            self._thing, self._settings, only_this_thing=only_this_thing, action=action
+        url = invocations_stream_url(
+            self._thing.server_url(),
+            thing=thing_name(self._thing) if only_this_thing else None,
+            action=action,
         )
-        async for change in self._driver.iterate(flow):
-            yield change
+        values = self._driver.iterate(observe_invocations_flow(url, self._settings))
+        return AsyncObservation(values, "invocations", url)
 
     def _call_action(self, name: str, arguments: dict[str, Any]) -> Any:
         return self.invoke_action(name, arguments)

@@ -3,12 +3,14 @@
 Layer: client (stdlib, client_protocol, remote_thing). ``ThingClientBase``
 holds the Thing Description and the settings; its ``__getattr__`` turns the
 TD's actions into ``ActionCaller`` methods, whose signature and docstring come
-from the TD, so ``help(client.move_to)`` and tab completion show them.
+from the TD, so ``help(client.move_to)`` and tab completion show them, and
+positional arguments are taken in the order the TD lists the parameters.
 """
 
 from __future__ import annotations
 
 import inspect
+import keyword
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -29,10 +31,13 @@ _PYTHON_TYPES: dict[str, Any] = {
 
 
 class ActionCaller:
-    """A Thing's action as a method: keyword arguments in, the action's output out.
+    """A Thing's action as a method: arguments in, the action's output out.
 
     Its ``__signature__`` and ``__doc__`` come from the TD, so ``help()`` and
-    tab completion show the action's parameters.
+    tab completion show the action's parameters. Positional arguments are
+    taken in the order of the TD's input schema, which for a Python server is
+    the order of the method's parameters: ``move_to(100, 50)`` is
+    ``move_to(x=100, y=50)``.
     """
 
     def __init__(
@@ -43,29 +48,66 @@ class ActionCaller:
         self.__doc__ = affordance.get("description") or affordance.get("title") or name
         self.__signature__ = action_signature(affordance)
 
-    def __call__(self, **arguments: Any) -> Any:
-        """Invoke the action and return its output (for the async client, a coroutine)."""
+    def __call__(self, *positional: Any, **arguments: Any) -> Any:
+        """Invoke the action and return its output (for the async client, a coroutine).
+
+        Raises:
+            TypeError: More positional arguments than the action has
+                positional parameters, or one given both by position and by name.
+        """
+        if positional:
+            arguments = {**self._by_position(positional, arguments), **arguments}
         return self._call(self.__name__, arguments)
+
+    def _by_position(self, values: tuple[Any, ...], named: Mapping[str, Any]) -> dict[str, Any]:
+        names = [
+            parameter.name
+            for parameter in self.__signature__.parameters.values()
+            if parameter.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        ]
+        if len(values) > len(names):
+            takes = f"{len(names)} positional" if names else "no positional"
+            count = f"{len(values)} {'was' if len(values) == 1 else 'were'} given"
+            raise TypeError(
+                f"{self.__name__}() takes {takes} arguments but {count}; "
+                f"its parameters are {self.__name__}{self.__signature__}"
+            )
+        given = dict(zip(names, values, strict=False))
+        twice = sorted(given.keys() & named.keys())
+        if twice:
+            raise TypeError(
+                f"{self.__name__}() got {', '.join(map(repr, twice))} both by position and by "
+                f"name; its parameters are {self.__name__}{self.__signature__}"
+            )
+        return given
 
     def __repr__(self) -> str:
         return f"<action {self.__name__}{self.__signature__}>"
 
 
 def action_signature(affordance: Mapping[str, Any]) -> inspect.Signature:
-    """A Python signature for an action: keyword-only parameters, from its input schema."""
+    """A Python signature for an action, from its input schema, in the schema's order.
+
+    Parameters are positional-or-keyword; from the first one Python could not
+    take by position (a required parameter after an optional one, which a
+    TD from another server may list), the rest are keyword-only.
+    """
     schema = affordance.get("input") or {}
     properties = schema.get("properties") or {}
     required = set(schema.get("required") or ())
-    parameters = [
-        inspect.Parameter(
-            name,
-            inspect.Parameter.KEYWORD_ONLY,
-            default=inspect.Parameter.empty if name in required else sub.get("default"),
-            annotation=_annotation(sub),
+    parameters = []
+    kind: inspect._ParameterKind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    optional_seen = False
+    for name, sub in properties.items():
+        if not name.isidentifier() or keyword.iskeyword(name):
+            continue
+        default = inspect.Parameter.empty if name in required else sub.get("default")
+        if default is inspect.Parameter.empty and optional_seen:
+            kind = inspect.Parameter.KEYWORD_ONLY
+        optional_seen = optional_seen or default is not inspect.Parameter.empty
+        parameters.append(
+            inspect.Parameter(name, kind, default=default, annotation=_annotation(sub))
         )
-        for name, sub in properties.items()
-        if name.isidentifier()
-    ]
     output = affordance.get("output")
     return inspect.Signature(
         parameters,
@@ -126,3 +168,19 @@ class ThingClientBase:
 
     def __dir__(self) -> list[str]:
         return sorted({*super().__dir__(), *self._thing.actions, *self._thing.properties})
+
+    def __repr__(self) -> str:
+        thing = self._thing
+        return (
+            f"<{type(self).__name__} {thing.title!r} at {thing.url}: "
+            f"properties {_names(thing.properties)}; actions {_names(thing.actions)}>"
+        )
+
+
+def _names(affordances: Mapping[str, Any], most: int = 8) -> str:
+    """Up to ``most`` names, in the TD's order, for a repr."""
+    names = list(affordances)
+    if not names:
+        return "(none)"
+    shown = ", ".join(names[:most])
+    return shown if len(names) <= most else f"{shown}, ... ({len(names)} in all)"

@@ -13,7 +13,9 @@ the end: the invocation's event stream when the server links one, polling
 
 from __future__ import annotations
 
+import enum
 import json
+import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,11 +46,15 @@ from .errors import (
 from .eventsource import SSEEvent
 
 __all__ = (
+    "CancelOutcome",
     "InvocationEvent",
     "InvocationState",
     "InvocationView",
     "Listener",
+    "cancel_outcome",
+    "describe_cancel",
     "follow_invocation",
+    "format_percent",
 )
 
 _EPOCH = "1970-01-01T00:00:00Z"
@@ -84,6 +90,33 @@ class InvocationEvent:
 
 
 Listener = Callable[[InvocationEvent], None]
+
+
+class CancelOutcome(enum.Enum):
+    """What came of asking the server to cancel an invocation (``cancel_and_wait``)."""
+
+    CANCELLED = "cancelled"
+    """It ended ``cancelled``."""
+    FINISHED_FIRST = "finished first"
+    """It had already finished when the request reached the server; nothing was cancelled."""
+    IGNORED = "ignored"
+    """The server took the request, and the action went on to complete (or fail) anyway."""
+    STILL_RUNNING = "still running"
+    """The server took the request; the invocation had not ended when the wait ran out."""
+    UNCONFIRMED = "unconfirmed"
+    """The request could not be sent, or what followed could not be seen."""
+
+
+def format_percent(percent: float | None) -> str:
+    """A progress percentage as a person reads it: ``14%``, never ``14.000000000000002%``.
+
+    Rounded down, so a bar shows 100% only once the action says it is done;
+    the tiny tolerance keeps ``28.999999999999996`` (``100 * 0.29`` in
+    floating point) at 29%.
+    """
+    if percent is None:
+        return "?%"
+    return f"{math.floor(percent + 1e-9)}%"
 
 
 class InvocationState:
@@ -291,6 +324,57 @@ def _problem(raw: Any) -> ProblemDetails | None:
         return ProblemDetails(title="Error", status=500, detail=str(raw.get("detail", "")))
 
 
+def describe_cancel(
+    state: InvocationState, outcome: CancelOutcome, waited: float, reason: str = ""
+) -> str:
+    """One line saying what came of a cancel, as the sync client logs it (and the CLI shows it).
+
+    Args:
+        state: The invocation.
+        outcome: What came of it.
+        waited: Seconds the caller waited for the invocation to end.
+        reason: Why it is unconfirmed (for ``UNCONFIRMED``).
+    """
+    which = f"invocation {state.id} of {state.action!r}"
+    ended = {
+        InvocationStatus.COMPLETED: "completed",
+        InvocationStatus.ERROR: "failed",
+        InvocationStatus.CANCELLED: "been cancelled",
+    }.get(state.status or InvocationStatus.PENDING, "ended")
+    if outcome is CancelOutcome.CANCELLED:
+        return f"cancelled {which} on the server"
+    if outcome is CancelOutcome.FINISHED_FIRST:
+        return f"{which} had already {ended} when the cancel reached the server"
+    if outcome is CancelOutcome.IGNORED:
+        went = "completed" if state.status is InvocationStatus.COMPLETED else "failed"
+        return f"{which} ignored the cancel and {went}"
+    if outcome is CancelOutcome.STILL_RUNNING:
+        status = state.status.value if state.status else "unknown"
+        return (
+            f"asked the server to cancel {which}; it is still {status} after {waited:g} s "
+            "(the action has not reached a point where it stops)"
+        )
+    return f"could not confirm the cancellation of {which}: {reason}"
+
+
+def cancel_outcome(state: InvocationState, accepted: bool) -> CancelOutcome:
+    """What came of a cancel, from what the client now knows of the invocation.
+
+    Args:
+        state: The invocation, followed for a while since the request.
+        accepted: Whether the server took the request (it had not finished).
+    """
+    if not accepted:
+        return CancelOutcome.FINISHED_FIRST
+    if state.status is InvocationStatus.CANCELLED:
+        return CancelOutcome.CANCELLED
+    if state.finished:
+        return CancelOutcome.IGNORED
+    if state.failure is not None:
+        return CancelOutcome.UNCONFIRMED
+    return CancelOutcome.STILL_RUNNING
+
+
 # -- following ----------------------------------------------------------------------
 
 
@@ -405,4 +489,10 @@ class InvocationView:
 
     def __repr__(self) -> str:
         status = self.status.value if self.status else "unknown"
-        return f"<{type(self).__name__} {self.action} {self.id} {status}>"
+        text = f"<{type(self).__name__} {self.action} {self.id} {status}"
+        progress = self.progress
+        if progress is not None and progress.percent is not None and not self._state.finished:
+            text += f" {format_percent(progress.percent)}"
+        if progress is not None and progress.message and not self._state.finished:
+            text += f" {progress.message!r}"
+        return f"{text}>"

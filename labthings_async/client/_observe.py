@@ -30,13 +30,48 @@ from ._sansio import (
 from ._thing import RemoteThing, property_value
 from .eventsource import SSEEvent
 
-__all__ = ("observe_invocations_flow", "observe_property_flow")
+__all__ = (
+    "invocations_stream_url",
+    "observe_invocations_flow",
+    "observe_property_flow",
+    "property_stream_url",
+    "thing_name",
+)
+
+
+def property_stream_url(thing: RemoteThing, name: str) -> str:
+    """The URL of a property's event stream.
+
+    Raises:
+        NotFoundError: The Thing has no such property.
+    """
+    thing.property_affordance(name)
+    return f"{thing.url}{name}/events"
+
+
+def invocations_stream_url(
+    server_url: str, *, thing: str | None = None, action: str | None = None
+) -> str:
+    """The URL of the stream of a server's invocations' status changes.
+
+    Args:
+        server_url: The root of the server's API, ending in ``/``.
+        thing: Only this Thing's invocations.
+        action: Only the invocations of this action.
+    """
+    query = {key: value for key, value in (("thing", thing), ("action", action)) if value}
+    url = f"{server_url}action_invocations/events"
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+def thing_name(thing: RemoteThing) -> str:
+    """The Thing's name on its server: the last segment of its URL."""
+    return urlsplit(thing.url).path.rstrip("/").rpartition("/")[2]
 
 
 def observe_property_flow(thing: RemoteThing, name: str, settings: ClientSettings) -> Protocol:
     """Emits each new value of a property, from its event stream."""
-    thing.property_affordance(name)
-    url = f"{thing.url}{name}/events"
+    url = property_stream_url(thing, name)
 
     def reread() -> Protocol:
         # Changes were dropped from the server's buffer; the current value is
@@ -59,18 +94,13 @@ def observe_property_flow(thing: RemoteThing, name: str, settings: ClientSetting
         ) from None
 
 
-def observe_invocations_flow(
-    thing: RemoteThing, settings: ClientSettings, *, only_this_thing: bool, action: str | None
-) -> Protocol:
-    """Emits a ``StatusChange`` for every status change of the server's invocations."""
-    query = {}
-    if only_this_thing:
-        query["thing"] = urlsplit(thing.url).path.rstrip("/").rpartition("/")[2]
-    if action is not None:
-        query["action"] = action
-    url = f"{thing.server_url()}action_invocations/events"
-    if query:
-        url = f"{url}?{urlencode(query)}"
+def observe_invocations_flow(url: str, settings: ClientSettings) -> Protocol:
+    """Emits a ``StatusChange`` for every status change on the stream at ``url``.
+
+    Args:
+        url: The stream, from ``invocations_stream_url``.
+        settings: How to reconnect.
+    """
 
     def handle(event: SSEEvent) -> Iterator[Step]:
         if event.type != "status":

@@ -73,6 +73,8 @@ class ClientSettings:
             polls instead (for proxies that buffer event streams).
         reconnect_attempts: Consecutive failures to connect, or streams that
             end with nothing, tolerated before ``ServerUnavailableError``.
+        cancel_wait: Seconds a blocking call interrupted by Ctrl-C waits, once
+            it has asked the server to cancel, for the invocation to end.
     """
 
     timeout: float = 10.0
@@ -81,6 +83,7 @@ class ClientSettings:
     poll_interval: float = 0.5
     use_event_streams: bool = True
     reconnect_attempts: int = 8
+    cancel_wait: float = 10.0
 
     def reconnect_delay(self, failures: int) -> float:
         """Seconds to wait before the next attempt, after ``failures`` in a row."""

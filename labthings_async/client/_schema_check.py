@@ -143,10 +143,10 @@ class _Checker:
             yield FieldIssue(path, f"Expected `{_expected(types)}`, got `{json_type_name(value)}`")
             return
         if "const" in schema and not _json_equal(value, schema["const"]):
-            yield FieldIssue(path, f"Invalid enum value {value!r}")
+            yield FieldIssue(path, _invalid_choice(value, [schema["const"]]))
         enum = schema.get("enum")
         if isinstance(enum, list) and not any(_json_equal(value, option) for option in enum):
-            yield FieldIssue(path, f"Invalid enum value {value!r}")
+            yield FieldIssue(path, _invalid_choice(value, enum))
         if _is_type(value, "number"):
             yield from self._number(value, schema, path)
         elif isinstance(value, str):
@@ -289,6 +289,11 @@ def _length_issues(
         yield FieldIssue(path, f"Expected `{name}` of length >= {fewest}")
     if isinstance(most, int) and length > most:
         yield FieldIssue(path, f"Expected `{name}` of length <= {most}")
+
+
+def _invalid_choice(value: Any, allowed: Sequence[Any]) -> str:
+    """A value outside an enum, in msgspec's words, with the values it allows."""
+    return f"Invalid enum value {value!r} (expected one of {', '.join(map(repr, allowed))})"
 
 
 def _is_multiple(value: float, step: float) -> bool:

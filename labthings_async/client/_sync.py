@@ -11,12 +11,18 @@ Properties are attributes (``client.speed``, ``client.speed = 3``) and actions
 methods (``client.move_to(x=1, y=2)``), as with LabThings-FastAPI's
 ThingClient. A handle from ``start_action`` follows its invocation in a
 thread of its own, so its status is live while the caller does other work.
+
+A blocking call interrupted by Ctrl-C (``KeyboardInterrupt``, which is also
+what a notebook's "interrupt kernel" raises) cancels the invocation on the
+server, says what came of it on the ``labthings_async.client`` logger, and
+re-raises the ``KeyboardInterrupt``.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import httpx2
@@ -24,8 +30,24 @@ import httpx2
 from ..models import LogEntry, Progress, StatusChange
 from ._base import ThingClientBase
 from ._drivers import SyncDriver
-from ._invocation import InvocationEvent, InvocationState, InvocationView, follow_invocation
-from ._observe import observe_invocations_flow, observe_property_flow
+from ._interrupt import HeldInterrupt
+from ._invocation import (
+    CancelOutcome,
+    InvocationEvent,
+    InvocationState,
+    InvocationView,
+    cancel_outcome,
+    describe_cancel,
+    follow_invocation,
+)
+from ._observation import Observation
+from ._observe import (
+    invocations_stream_url,
+    observe_invocations_flow,
+    observe_property_flow,
+    property_stream_url,
+    thing_name,
+)
 from ._sansio import (
     ClientSettings,
     Request,
@@ -40,8 +62,11 @@ from ._thing import (
     property_value,
     property_written,
 )
+from .errors import ClientError
 
 __all__ = ("ActionHandle", "ThingClient")
+
+logger = logging.getLogger("labthings_async.client")
 
 
 class ActionHandle(InvocationView):
@@ -50,18 +75,26 @@ class ActionHandle(InvocationView):
     ``status``, ``progress`` and ``log`` are kept up to date as events arrive,
     and callbacks run in that thread. ``for event in handle`` yields every
     ``InvocationEvent`` from the start, then live, and ends when it does.
+
+    Attributes:
+        cancellation: What came of the last ``cancel_and_wait`` (or of the
+            cancel an interrupted ``result()`` made); None if there was none.
     """
 
     def __init__(self, state: InvocationState, driver: SyncDriver) -> None:
         super().__init__(state)
         self._driver = driver
+        self.cancellation: CancelOutcome | None = None
         self._changed = threading.Condition()
         self._finished = threading.Event()
         state.listeners.append(self._wake)
-        self._thread = threading.Thread(
-            target=self._follow, name=f"follow {state.action} {state.id}", daemon=True
-        )
-        self._thread.start()
+        if state.finished:
+            self._finished.set()  # Nothing to follow.
+        else:
+            thread = threading.Thread(
+                target=self._follow, name=f"follow {state.action} {state.id}", daemon=True
+            )
+            thread.start()
 
     def _wake(self, event: InvocationEvent | None = None) -> None:
         with self._changed:
@@ -79,6 +112,10 @@ class ActionHandle(InvocationView):
     def result(self, timeout: float | None = None) -> Any:
         """Wait for the invocation to finish and return its output.
 
+        Interrupted by Ctrl-C, it cancels the invocation on the server, waits
+        up to the ``cancel_wait`` setting for it to end, logs what came of it
+        (also kept in ``cancellation``), and re-raises the ``KeyboardInterrupt``.
+
         Args:
             timeout: Seconds to wait; None waits as long as it takes. When it
                 runs out the invocation goes on (on the server, and here).
@@ -89,13 +126,70 @@ class ActionHandle(InvocationView):
             ActionCancelledError: It was cancelled.
             ClientError: Following it failed (the server went away, say).
         """
-        if not self._finished.wait(timeout):
+        try:
+            finished = self._finished.wait(timeout)
+        except KeyboardInterrupt:
+            self.cancel_after_interrupt()
+            raise
+        if not finished:
             raise self._not_finished(timeout)
         return self._state.outcome()
 
-    def cancel(self) -> None:
-        """Ask the server to cancel the invocation (nothing happens if it has finished)."""
-        accept_cancel(self._state, self._driver.send(Request("DELETE", self._state.cancel_url())))
+    def cancel(self) -> bool:
+        """Ask the server to cancel the invocation (nothing happens if it has finished).
+
+        Returns:
+            True if the server took the request; False if the invocation had
+            already finished.
+        """
+        response = self._driver.send(Request("DELETE", self._state.cancel_url()))
+        return accept_cancel(self._state, response)
+
+    def cancel_and_wait(self, timeout: float = 10.0) -> CancelOutcome:
+        """Ask the server to cancel the invocation, and wait up to ``timeout`` s for it to end.
+
+        Returns:
+            What came of it: ``CANCELLED``, ``FINISHED_FIRST`` (nothing to
+            cancel), ``IGNORED`` (the action completed or failed anyway),
+            ``STILL_RUNNING``, or ``UNCONFIRMED`` (following it failed).
+
+        Raises:
+            ClientError: The request could not be sent.
+        """
+        accepted = self.cancel()
+        self._finished.wait(timeout)
+        self.cancellation = cancel_outcome(self._state, accepted)
+        return self.cancellation
+
+    def cancel_after_interrupt(self) -> None:
+        """Cancel because the caller was interrupted, and log what came of it.
+
+        What ``result()`` does when Ctrl-C interrupts it; call it from your own
+        ``except KeyboardInterrupt:`` around other waiting. It asks the server
+        to cancel, waits up to the ``cancel_wait`` setting for the invocation
+        to end (a second Ctrl-C stops the wait), keeps the outcome in
+        ``cancellation`` and logs it on the ``labthings_async.client`` logger.
+        It acts once: called again, or for a finished invocation, it does nothing.
+        """
+        if self.cancellation is not None or self._state.finished:
+            return
+        wait = self._driver.settings.cancel_wait
+        logger.info("cancelling invocation %s of %r...", self.id, self.action)
+        try:
+            outcome = self.cancel_and_wait(wait)
+        except ClientError as error:
+            outcome = self.cancellation = CancelOutcome.UNCONFIRMED
+            logger.warning(describe_cancel(self._state, outcome, wait, str(error)))
+            return
+        except KeyboardInterrupt:
+            outcome = self.cancellation = CancelOutcome.UNCONFIRMED
+            logger.warning(
+                describe_cancel(self._state, outcome, wait, "interrupted again while waiting")
+            )
+            return
+        # A warning even when all went well: something happened on the server
+        # because of the interrupt, and the caller should hear of it.
+        logger.warning(describe_cancel(self._state, outcome, wait, str(self._state.failure)))
 
     def events(self) -> Iterator[InvocationEvent]:
         """Every event of the invocation: those already seen, then live, to the end."""
@@ -211,10 +305,14 @@ class ThingClient(ThingClientBase):
             NotFoundError: The Thing has no such action.
             ServerUnavailableError: The server could not be reached.
         """
-        state = self._start(name, {**(arguments or {}), **kwargs}, self._settings.invoke_wait)
-        if not state.finished:
-            self._driver.run(follow_invocation(state, self._settings))
-        return state.outcome()
+        with HeldInterrupt() as held:
+            handle = self._start(name, {**(arguments or {}), **kwargs}, self._settings.invoke_wait)
+            try:
+                held.release()
+                return handle.result()
+            except KeyboardInterrupt:
+                handle.cancel_after_interrupt()
+                raise
 
     def start_action(
         self,
@@ -236,31 +334,49 @@ class ThingClient(ThingClientBase):
             on_log: Called with each ``LogEntry``, in the handle's thread.
             **kwargs: The action's arguments.
         """
-        state = self._start(name, {**(arguments or {}), **kwargs}, 0.0, on_progress, on_log)
-        return ActionHandle(state, self._driver)
+        with HeldInterrupt() as held:
+            handle = self._start(name, {**(arguments or {}), **kwargs}, 0.0, on_progress, on_log)
+            try:
+                held.release()
+            except KeyboardInterrupt:
+                handle.cancel_after_interrupt()
+                raise
+        return handle
 
-    def observe_property(self, name: str) -> Generator[Any]:
+    def observe_property(self, name: str) -> Observation[Any]:
         """Each new value of the property, as it changes (an endless iterator).
 
+        Close it when done, or use it as a context manager::
+
+            with client.observe_property("speed") as speeds:
+                for speed in speeds:
+                    ...
+
         Raises:
-            NotFoundError: No such property, or the server offers no stream of it.
+            NotFoundError: No such property (at once), or the server offers
+                no stream of it (when iterated).
             ServerUnavailableError: The server went away and stayed away.
         """
-        return self._driver.iterate(observe_property_flow(self._thing, name, self._settings))
+        url = property_stream_url(self._thing, name)
+        values = self._driver.iterate(observe_property_flow(self._thing, name, self._settings))
+        return Observation(values, f"property {name!r}", url)
 
     def observe_invocations(
         self, *, only_this_thing: bool = False, action: str | None = None
-    ) -> Generator[StatusChange]:
-        """Every status change of the server's invocations, live.
+    ) -> Observation[StatusChange]:
+        """Every status change of the server's invocations, live (a closable iterator).
 
         Args:
             only_this_thing: Only this Thing's invocations, not the whole server's.
             action: Only the invocations of this action.
         """
-        flow = observe_invocations_flow(
-            self._thing, self._settings, only_this_thing=only_this_thing, action=action
+        url = invocations_stream_url(
+            self._thing.server_url(),
+            thing=thing_name(self._thing) if only_this_thing else None,
+            action=action,
         )
-        return self._driver.iterate(flow)
+        values = self._driver.iterate(observe_invocations_flow(url, self._settings))
+        return Observation(values, "invocations", url)
 
     def _call_action(self, name: str, arguments: dict[str, Any]) -> Any:
         return self.invoke_action(name, arguments)
@@ -272,7 +388,8 @@ class ThingClient(ThingClientBase):
         wait: float,
         on_progress: Callable[[Progress], object] | None = None,
         on_log: Callable[[LogEntry], object] | None = None,
-    ) -> InvocationState:
+    ) -> ActionHandle:
+        """Invoke, and make the handle that follows the invocation (call it under a hold)."""
         request, state = invoke_prepared(
             self._thing,
             name,
@@ -282,7 +399,8 @@ class ThingClient(ThingClientBase):
             on_progress=on_progress,
             on_log=on_log,
         )
-        return accept_invocation(state, self._driver.send(request))
+        accept_invocation(state, self._driver.send(request))
+        return ActionHandle(state, self._driver)
 
     def __getattr__(self, name: str) -> Any:
         thing = self.__dict__.get("_thing")

@@ -12,6 +12,7 @@ TD's forms are not read; everything about an invocation comes from its links.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -25,7 +26,7 @@ from ..errors import (
     ReadOnlyPropertyError,
     ThingNotFoundError,
 )
-from ..models import LogEntry, Progress
+from ..models import FieldIssue, LogEntry, Progress
 from ._invocation import InvocationEvent, InvocationState, Listener
 from ._replies import checked
 from ._sansio import (
@@ -41,6 +42,7 @@ __all__ = (
     "accept_cancel",
     "accept_invocation",
     "affordance_names",
+    "check_url",
     "description_request",
     "invoke_prepared",
     "new_invocation_state",
@@ -57,8 +59,32 @@ def thing_url(url: str) -> str:
 
 
 def description_request(url: str) -> Request:
-    """The request for the Thing Description at ``url``."""
+    """The request for the Thing Description at ``url``.
+
+    Raises:
+        InvalidArgumentsError: ``url`` is not an ``http://`` or ``https://`` URL.
+    """
+    check_url(url)
     return Request("GET", thing_url(url), headers={"Accept": "application/json"})
+
+
+def check_url(url: str) -> None:
+    """Refuse a URL the client cannot use, saying what to write instead.
+
+    A URL without a scheme (``localhost:5000/stage/``) is refused rather than
+    guessed at: a library cannot know whether the server speaks TLS.
+
+    Raises:
+        InvalidArgumentsError: ``url`` is not an ``http://`` or ``https://`` URL.
+    """
+    scheme, _, rest = url.partition("://")
+    if not rest:
+        reason = f"Expected a URL starting with http:// or https://, such as 'http://{url}'"
+    elif scheme.lower() not in ("http", "https"):
+        reason = f"Expected a URL starting with http:// or https://, not {scheme}://"
+    else:
+        return
+    raise invalid_arguments(f"the URL {url!r}", [FieldIssue("$", reason)])
 
 
 def parse_description(response: httpx2.Response, url: str) -> dict[str, Any]:
@@ -127,10 +153,19 @@ class RemoteThing:
     ) -> dict[str, Any]:
         if name not in table:
             raise AffordanceNotFoundError(
-                f"Thing {self.title!r} has no {kind} {name!r}; "
+                f"Thing {self.title!r} has no {kind} {name!r}{self._near_miss(name, table)}; "
                 f"its {kinds} are: {affordance_names(table)}"
             )
         return table[name]
+
+    def _near_miss(self, name: str, table: Mapping[str, Any]) -> str:
+        """`` (did you mean 'move_to'?)``, or what ``name`` is if it is the other kind."""
+        if table is self.actions and name in self.properties:
+            return f" ({name!r} is a property)"
+        if table is self.properties and name in self.actions:
+            return f" ({name!r} is an action)"
+        close = difflib.get_close_matches(name, table, n=1)
+        return f" (did you mean {close[0]!r}?)" if close else ""
 
     def read_request(self, name: str) -> Request:
         """The request that reads a property."""
@@ -244,7 +279,7 @@ def accept_invocation(state: InvocationState, response: httpx2.Response) -> Invo
     return state
 
 
-def accept_cancel(state: InvocationState, response: httpx2.Response) -> None:
+def accept_cancel(state: InvocationState, response: httpx2.Response) -> bool:
     """Check the reply to a cancelling DELETE; a finished invocation is not an error.
 
     Our server answers 409 and LabThings 503 for an invocation that has
@@ -252,13 +287,19 @@ def accept_cancel(state: InvocationState, response: httpx2.Response) -> None:
     reply is not merged into ``state``: only the flow following the
     invocation changes it (in the sync client, that is another thread), and
     it sees the cancellation on the stream or at its next poll.
+
+    Returns:
+        True if the server took the request, False if the invocation had
+        already finished.
     """
-    if response.status_code not in (409, 503):
-        checked(
-            response,
-            f"cancelling invocation {state.id} of action {state.action!r}",
-            missing=InvocationNotFoundError,
-        )
+    if response.status_code in (409, 503):
+        return False
+    checked(
+        response,
+        f"cancelling invocation {state.id} of action {state.action!r}",
+        missing=InvocationNotFoundError,
+    )
+    return True
 
 
 def property_value(response: httpx2.Response, name: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import signal
 import socket
 import subprocess
@@ -156,7 +157,33 @@ def test_serve_with_a_prefix_from_the_command_line(workdir: Path) -> None:
         (None, ["greeters:Broken"], "no camera on /dev/video0"),
         ('{"things": {"cam": "greeters:Broken"}}', [], "setup of Thing 'cam'"),
         ('{"things": {"a": "greeters:Greeter"', [], "not valid JSON"),
-        ('{"things": {"a": "greeters:Greeter"}, "colour": "red"}', [], "`colour`"),
+        (
+            '{"things": {"a": "greeters:Greeter"}, "colour": "red"}',
+            [],
+            "config file 'lab.json' has no key 'colour'; "
+            "its keys are: host, options, port, prefix, things",
+        ),
+        (
+            '{"things": {"a": "greeters:Greeter"}, "hots": "0.0.0.0"}',
+            [],
+            "has no key 'hots' (did you mean 'host'?)",
+        ),
+        (
+            '{"things": {"a": {"class": "greeters:Greeter", "kwarg": {}}}}',
+            [],
+            "Thing 'a' in config file 'lab.json' has no key 'kwarg' (did you mean 'kwargs'?)",
+        ),
+        (
+            '{"things": {"a": "greeters:Greeter"}, "options": {"max_thread": 4}}',
+            [],
+            "config file 'lab.json': ThingServer has no option 'max_thread' "
+            "(did you mean 'max_threads'?); its options are: body_limit, cors_origins, ",
+        ),
+        (
+            '{"things": {"a": "greeters:Greeter"}, "options": {"prefix": "/api"}}',
+            [],
+            'put "prefix" at the top level, not in "options"',
+        ),
         ('{"things": {"a": {"class": "greeters:Greeter", "kwargs": {"x": 1}}}}', [], "'x'"),
         ('{"things": {"a": "elsewhere:Greeter"}}', [], "cannot import module 'elsewhere'"),
         (None, ["nowhere.json"], "cannot read config file 'nowhere.json'"),
@@ -204,3 +231,86 @@ def test_a_busy_port_prints_one_line_and_exits_non_zero(workdir: Path) -> None:
     assert "Traceback" not in (done.stdout + done.stderr).decode()
     lines = done.stderr.decode().strip().splitlines()
     assert lines == [f"labthings-async: cannot listen on 127.0.0.1:{port}: Address already in use"]
+
+
+def test_serve_with_cors_a_log_level_and_an_access_log(workdir: Path) -> None:
+    process, url = start(
+        workdir,
+        "greeters:Greeter",
+        "--cors",
+        "http://lab.example",
+        "--log-level",
+        "warning",
+        "--access-log",
+    )
+    try:
+        with httpx2.Client(base_url=url, timeout=10) as http:
+            allowed = http.get("/greeter/greeting", headers={"Origin": "http://lab.example"})
+            assert allowed.headers["access-control-allow-origin"] == "http://lab.example"
+            other = http.get("/greeter/greeting", headers={"Origin": "http://elsewhere.example"})
+            assert "access-control-allow-origin" not in other.headers
+    finally:
+        stop(process, signal.SIGTERM)
+    errors = (workdir / "stderr.txt").read_text()
+    assert '"GET /greeter/greeting 1.1" 200' in errors
+    # hypercorn's "Running on ..." is an INFO record: below the level asked for.
+    assert "Running on" not in errors
+
+
+def test_serve_writes_the_access_log_to_a_file_and_none_by_default(workdir: Path) -> None:
+    process, url = start(workdir, "greeters:Greeter", "--access-log", "access.log")
+    try:
+        httpx2.get(f"{url}/greeter/greeting", timeout=10)
+    finally:
+        stop(process, signal.SIGTERM)
+    assert '"GET /greeter/greeting 1.1" 200' in (workdir / "access.log").read_text()
+    assert "GET /greeter/greeting" not in (workdir / "stderr.txt").read_text()
+
+    process, url = start(workdir, "greeters:Greeter")
+    try:
+        httpx2.get(f"{url}/greeter/greeting", timeout=10)
+    finally:
+        stop(process, signal.SIGTERM)
+    assert "GET /greeter/greeting" not in (workdir / "stderr.txt").read_text()
+    assert "Running on" in (workdir / "stderr.txt").read_text()
+
+
+# -- the README's command-line examples ----------------------------------------------------
+
+README = Path(__file__).parents[2] / "README.md"
+
+
+def readme_console() -> list[tuple[str, list[str]]]:
+    """The README's shell session: each command with the lines it shows."""
+    section = README.read_text().split("## Using a Thing from Python and the command line\n")[1]
+    block = section.split("```console\n", 1)[1].split("```", 1)[0]
+    session: list[tuple[str, list[str]]] = []
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            session.append((line.removeprefix("$ "), []))
+        else:
+            session[-1][1].append(line)
+    return session
+
+
+def test_the_readme_command_line_examples_show_what_the_commands_print(workdir: Path) -> None:
+    process, url = start(
+        workdir, "labthings_async.examples.microscope:Microscope", "--name", "microscope"
+    )
+    try:
+        checked = []
+        for command, shown in readme_console():
+            words = shlex.split(command.replace("http://127.0.0.1:5000", url))
+            # Progress, IDs and times differ from run to run; an abridged
+            # listing ("...") is not the whole output.
+            if words[1] in ("call", "watch") or "  ..." in shown:
+                continue
+            done = subprocess.run(
+                [COMMAND, *words[1:]], capture_output=True, text=True, timeout=30, check=False
+            )
+            expected = [line.replace("http://127.0.0.1:5000", url) for line in shown]
+            assert (done.stdout + done.stderr).splitlines() == expected, command
+            checked.append(words[1])
+    finally:
+        stop(process, signal.SIGTERM)
+    assert checked == ["get", "set", "set", "describe"]

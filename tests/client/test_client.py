@@ -36,6 +36,7 @@ from labthings_async import (
     ServerUnavailableError,
     ThingClient,
 )
+from labthings_async.client._invocation import format_percent
 
 TIMEOUT = 10.0
 
@@ -267,10 +268,31 @@ async def test_sync_client_returns_action_outputs(bench: Bench) -> None:
 async def test_action_methods_carry_the_signature_and_description(
     client: AsyncThingClient,
 ) -> None:
-    assert str(inspect.signature(client.add)) == "(*, a: int, b: int = 1) -> int"
+    assert str(inspect.signature(client.add)) == "(a: int, b: int = 1) -> int"
     assert client.add.__doc__ == "Add two whole numbers."
     with pytest.raises(AttributeError, match="its actions are: add, chatter, fail"):
         _ = client.subtract
+
+
+async def test_positional_arguments_follow_the_signature_order(client: AsyncThingClient) -> None:
+    assert await client.add(40, 2) == 42
+    assert await client.add(40, b=3) == 43
+    assert await client.shape("square", 4, "red") == "square: 4 sides, red"
+
+
+async def test_positional_arguments_that_do_not_fit_are_refused_naming_the_parameters(
+    client: AsyncThingClient,
+) -> None:
+    with pytest.raises(TypeError) as too_many:
+        await client.add(1, 2, 3)
+    assert str(too_many.value) == (
+        "add() takes 2 positional arguments but 3 were given; "
+        "its parameters are add(a: int, b: int = 1) -> int"
+    )
+    with pytest.raises(TypeError, match=r"add\(\) got 'a' both by position and by name"):
+        await client.add(1, a=2)
+    with pytest.raises(TypeError, match=r"noop\(\) takes no positional arguments but 1 was"):
+        await client.noop(1)
 
 
 async def test_a_failed_action_raises_action_failed_error(client: AsyncThingClient) -> None:
@@ -458,7 +480,20 @@ async def test_cancel_through_the_handle(bench: Bench, client: AsyncThingClient)
         await handle.result(timeout=TIMEOUT)
     assert handle.status is InvocationStatus.CANCELLED
     assert bench.server.manager.get_invocation(handle.id).status is InvocationStatus.CANCELLED
-    await handle.cancel()  # Finished already: nothing to do, and no error.
+    assert await handle.cancel() is False  # Finished already: nothing to do, and no error.
+
+
+async def test_cancel_and_wait_says_what_came_of_it(client: AsyncThingClient) -> None:
+    running = await client.start_action("hold")
+    async with asyncio.timeout(TIMEOUT):
+        async for event in running:
+            if event.name == "status" and event.data is InvocationStatus.RUNNING:
+                break
+        assert await running.cancel_and_wait(TIMEOUT) is lt.client.CancelOutcome.CANCELLED
+        assert running.cancellation is lt.client.CancelOutcome.CANCELLED
+        finished = await client.start_action("add", a=1)
+        assert await finished.result() == 2
+        assert await finished.cancel_and_wait(TIMEOUT) is lt.client.CancelOutcome.FINISHED_FIRST
 
 
 async def test_sync_handle_follows_in_the_background(bench: Bench) -> None:
@@ -611,6 +646,108 @@ async def test_sync_observe_property(bench: Bench) -> None:
         assert await watching == [6.0, 7.0]
 
 
+async def test_an_observation_is_an_async_context_manager_that_closes_the_stream(
+    bench: Bench, client: AsyncThingClient, recorder: Recorder
+) -> None:
+    opened = asyncio.Event()
+    recorder.on_response.append(when_path_ends("/speed/events", opened))
+    async with asyncio.timeout(TIMEOUT):
+        async with client.observe_property("speed") as speeds:
+            assert repr(speeds) == (
+                f"<AsyncObservation of property 'speed' at {bench.url}speed/events (open)>"
+            )
+            reading = asyncio.ensure_future(anext(speeds))
+            await opened.wait()
+            await client.write_property("speed", 4)
+            assert await reading == 4.0
+        assert speeds.closed
+        assert repr(speeds).endswith("(closed)>")
+        with pytest.raises(StopAsyncIteration):
+            await anext(speeds)
+
+
+async def test_a_sync_observation_is_a_context_manager(bench: Bench) -> None:
+    loop = asyncio.get_running_loop()
+    opened = asyncio.Event()
+
+    def use() -> tuple[list[Any], str, bool]:
+        def on_response(response: httpx2.Response) -> None:
+            if response.request.url.path.endswith("/events"):
+                loop.call_soon_threadsafe(opened.set)
+
+        with (
+            httpx2.Client(timeout=TIMEOUT, event_hooks={"response": [on_response]}) as http,
+            ThingClient.from_url(bench.url, http=http) as thing,
+            thing.observe_property("speed") as speeds,
+        ):
+            values = []
+            for value in speeds:
+                values.append(value)
+                if len(values) == 2:
+                    break
+            shown = repr(speeds)
+        return values, shown, speeds.closed
+
+    watching = asyncio.create_task(asyncio.to_thread(use))
+    async with asyncio.timeout(TIMEOUT):
+        await opened.wait()
+        bench.lab.speed = 6.0
+        bench.lab.speed = 7.0
+        values, shown, closed = await watching
+    assert values == [6.0, 7.0]
+    assert shown == f"<Observation of property 'speed' at {bench.url}speed/events (open)>"
+    assert closed
+
+
+async def test_observing_a_property_that_does_not_exist_fails_at_once(
+    client: AsyncThingClient,
+) -> None:
+    with pytest.raises(NotFoundError, match="no property 'sped' \\(did you mean 'speed'\\?\\)"):
+        client.observe_property("sped")
+
+
+async def test_clients_and_handles_say_what_they_are(
+    bench: Bench, client: AsyncThingClient
+) -> None:
+    assert repr(client) == (
+        f"<AsyncThingClient 'Lab' at {bench.url}: properties speed, label; "
+        "actions noop, add, fail, shape, gated, hold, join, chatter>"
+    )
+    handle = await client.start_action("gated")
+    async with asyncio.timeout(TIMEOUT):
+        async for event in handle:
+            if event.name == "progress":
+                break
+    assert repr(handle) == f"<AsyncActionHandle gated {handle.id} running 50% 'half way'>"
+    bench.lab.release.set()
+    async with asyncio.timeout(TIMEOUT):
+        await handle.result()
+    assert repr(handle) == f"<AsyncActionHandle gated {handle.id} completed>"
+
+    def sync_repr() -> str:
+        with ThingClient.from_url(bench.url) as thing:
+            return repr(thing)
+
+    assert (await asyncio.to_thread(sync_repr)).startswith(f"<ThingClient 'Lab' at {bench.url}: ")
+
+
+def test_a_progress_percentage_is_shown_whole() -> None:
+    assert format_percent(100 * 7 / 50) == "14%"  # 14.000000000000002
+    assert format_percent(100 * 0.29) == "29%"  # 28.999999999999996 is meant as 29
+    assert format_percent(99.9) == "99%"  # 100% only once it is done
+    assert format_percent(None) == "?%"
+
+
+def test_a_server_and_a_thing_say_what_they_are() -> None:
+    lab = Lab()
+    server = lt.ThingServer({"lab": lab}, prefix="/api")
+    assert repr(server) == "<ThingServer of ['lab'] at /api (not running)>"
+    assert repr(lab) == (
+        "<Lab 'lab': properties speed, label; "
+        "actions noop, add, fail, shape, gated, hold, join, chatter>"
+    )
+
+
 async def test_observe_a_property_that_does_not_exist(client: AsyncThingClient) -> None:
     with pytest.raises(NotFoundError, match="no property 'colour'"):
         async for _ in client.observe_property("colour"):
@@ -674,3 +811,15 @@ async def test_the_readme_client_examples_run(
         "8 short",
     ]
     assert printed[-1].startswith("stopped at Progress(percent=")
+
+
+def test_a_url_without_a_scheme_is_refused_saying_what_to_write() -> None:
+    # A library cannot know whether the server speaks TLS, so it does not guess.
+    with pytest.raises(InvalidArgumentsError) as refused:
+        ThingClient.from_url("localhost:5000/stage/")
+    assert str(refused.value) == (
+        "invalid input for the URL 'localhost:5000/stage/': Expected a URL starting with "
+        "http:// or https://, such as 'http://localhost:5000/stage/'"
+    )
+    with pytest.raises(InvalidArgumentsError, match="not ws://"):
+        ThingClient.from_url("ws://localhost:5000/stage/")

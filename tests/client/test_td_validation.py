@@ -9,7 +9,9 @@ import msgspec
 import pytest
 
 from labthings_async.client._schema_check import json_type_name, validate
+from labthings_async.errors import InvalidInputError
 from labthings_async.schema import data_schema
+from labthings_async.validation import decode_json
 
 
 def issues(value: Any, schema: Any) -> list[tuple[str, str]]:
@@ -63,12 +65,22 @@ def issues(value: Any, schema: Any) -> list[tuple[str, str]]:
             [("$", "Expected `str | null`, got `int`")],
             id="type-list",
         ),
-        pytest.param("b", {"enum": ["a", "c"]}, [("$", "Invalid enum value 'b'")], id="enum"),
         pytest.param(
-            1, {"enum": [True]}, [("$", "Invalid enum value 1")], id="enum-one-is-not-true"
+            "b",
+            {"enum": ["a", "c"]},
+            [("$", "Invalid enum value 'b' (expected one of 'a', 'c')")],
+            id="enum",
+        ),
+        pytest.param(
+            1,
+            {"enum": [True]},
+            [("$", "Invalid enum value 1 (expected one of True)")],
+            id="enum-one-is-not-true",
         ),
         pytest.param(2.0, {"enum": [2]}, [], id="enum-numbers-compare-by-value"),
-        pytest.param("x", {"const": "y"}, [("$", "Invalid enum value 'x'")], id="const"),
+        pytest.param(
+            "x", {"const": "y"}, [("$", "Invalid enum value 'x' (expected one of 'y')")], id="const"
+        ),
         pytest.param(
             -1, {"type": "integer", "minimum": 0}, [("$", "Expected `int` >= 0")], id="minimum"
         ),
@@ -346,12 +358,13 @@ def test_agrees_with_the_servers_decoder(tp: Any, value: Any) -> None:
         (list[int], [1, "x"]),
         (int | None, "x"),
         (Literal["a", "b"], "z"),
+        (list[Colour], ["red", "mauve"]),
         (Point, {"x": 11}),
     ],
 )
 def test_messages_match_the_servers(tp: Any, value: Any) -> None:
-    with pytest.raises(msgspec.ValidationError) as server:
-        msgspec.json.decode(msgspec.json.encode(value), type=tp)
+    with pytest.raises(InvalidInputError) as server:
+        decode_json(msgspec.json.encode(value), tp, "the value")
     (issue,) = validate(value, data_schema(tp))
-    suffix = "" if issue.path == "$" else f" - at `{issue.path}`"
-    assert f"{issue.message}{suffix}" == str(server.value)
+    (server_issue,) = server.value.issues
+    assert (issue.path, issue.message) == (server_issue.path, server_issue.message)
