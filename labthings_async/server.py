@@ -21,7 +21,7 @@ import hypercorn.asyncio
 from hypercorn.config import Config
 from hypercorn.typing import ASGIFramework
 
-from .http.app import RESERVED_AFFORDANCES, RESERVED_NAMES, build_app
+from .http.app import RESERVED_NAMES, build_app
 from .http.state import ServerState
 from .manager import ActionManager
 from .thing import Thing
@@ -70,15 +70,6 @@ class ThingServer:
             raise ValueError(
                 f"{sorted(reserved)} cannot name a Thing: the server uses those paths itself"
             )
-        for name, thing in things.items():
-            clash = RESERVED_AFFORDANCES & (
-                type(thing).actions.keys() | type(thing).properties.keys()
-            )
-            if clash:
-                raise ValueError(
-                    f"Thing {name!r} has an affordance called {sorted(clash)}, a path the "
-                    "server uses for its event stream; rename it"
-                )
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"prefix {prefix!r} must start with '/' and not end with one")
         self._active = False

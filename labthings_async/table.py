@@ -1,8 +1,10 @@
 """The table of retained invocations: lookup, newest-first listing, and expiry.
 
-Layer: invocation (stdlib). Invocations are kept in request order (a dict, so
+Layer: domain (stdlib). Invocations are kept in request order (a dict, so
 listing newest first is a reversed walk, with no sorting); finished ones also
-sit in a heap by expiry time, which bounds them both by age and by count.
+sit in a heap by expiry time, which bounds them both by age and by count. The
+table is the only thing that keeps a finished invocation alive: once it lets
+one go, nothing else holds it.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import heapq
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 
+from .clock import Clock, SystemClock
 from .errors import InvocationNotFoundError
 from .invocation import Invocation
 from .models import InvocationStatus
@@ -25,11 +28,13 @@ class InvocationTable:
     Args:
         max_retained: Most finished invocations kept; beyond it, the ones that
             would expire soonest are forgotten first.
+        clock: What "now" is when expiring (real time unless a test says so).
     """
 
-    def __init__(self, max_retained: int) -> None:
+    def __init__(self, max_retained: int, clock: Clock | None = None) -> None:
         self.max_retained = max_retained
-        self._by_id: dict[uuid.UUID, Invocation] = {}
+        self.clock = clock or SystemClock()
+        self._by_id: dict[str, Invocation] = {}
         self._expiries: list[tuple[datetime, int, Invocation]] = []
 
     def __len__(self) -> int:
@@ -37,7 +42,7 @@ class InvocationTable:
 
     def add(self, invocation: Invocation) -> None:
         """Keep a new invocation."""
-        self._by_id[invocation.id] = invocation
+        self._by_id[invocation.id_text] = invocation
 
     def finished(self, invocation: Invocation) -> None:
         """Start the retention clock of an invocation that has just finished."""
@@ -46,7 +51,7 @@ class InvocationTable:
         heapq.heappush(self._expiries, (invocation.expiry_time, invocation.sequence, invocation))
         while len(self._expiries) > self.max_retained:
             _, _, oldest = heapq.heappop(self._expiries)
-            self._by_id.pop(oldest.id, None)
+            self._by_id.pop(oldest.id_text, None)
 
     def get(self, invocation_id: uuid.UUID | str) -> Invocation:
         """The invocation with this ID.
@@ -54,15 +59,18 @@ class InvocationTable:
         Raises:
             InvocationNotFoundError: No such invocation is retained.
         """
-        if not isinstance(invocation_id, uuid.UUID):
-            try:
+        if isinstance(invocation_id, str):
+            found = self._by_id.get(invocation_id)
+            if found is not None:
+                return found
+            try:  # Any other spelling of a UUID: braces, capitals, no hyphens.
                 invocation_id = uuid.UUID(invocation_id)
             except ValueError:
                 raise InvocationNotFoundError(
                     f"{invocation_id!r} is not an invocation ID (a UUID)"
                 ) from None
         try:
-            return self._by_id[invocation_id]
+            return self._by_id[str(invocation_id)]
         except KeyError:
             raise InvocationNotFoundError(
                 f"no invocation {invocation_id}: it never existed or has expired"
@@ -92,10 +100,10 @@ class InvocationTable:
 
     def expire(self, now: datetime | None = None) -> int:
         """Forget finished invocations whose retention has run out; returns how many."""
-        now = now or datetime.now(UTC)
+        now = now or self.clock.now()
         expired = 0
         while self._expiries and self._expiries[0][0] <= now:
             _, _, invocation = heapq.heappop(self._expiries)
-            if self._by_id.pop(invocation.id, None) is not None:
+            if self._by_id.pop(invocation.id_text, None) is not None:
                 expired += 1
         return expired

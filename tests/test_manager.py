@@ -3,6 +3,7 @@
 import gc
 import logging
 import math
+import re
 import threading
 import time
 import weakref
@@ -133,8 +134,9 @@ async def test_thing_names_must_be_url_segments_and_unique() -> None:
     "option", ["max_threads", "history_len", "event_buffer", "subscriber_queue"]
 )
 def test_buffers_and_pools_must_hold_something(option: str) -> None:
+    options: dict[str, Any] = {option: 0}
     with pytest.raises(ValueError, match=f"{option} must be at least 1"):
-        lt.ActionManager(None, **{option: 0})
+        lt.ActionManager(None, **options)
 
 
 async def test_get_and_list_invocations() -> None:
@@ -934,12 +936,32 @@ async def test_shutdown_abandons_a_thread_that_will_not_stop() -> None:
             invocation = await start(manager, thing, "stubborn")
     assert invocation.status is Status.CANCELLED
     assert invocation.error is not None
-    assert "did not stop within 0.1 s" in invocation.error.detail
+    detail = invocation.error.detail
+    assert detail.startswith("the server shut down and the action was still running ")
+    assert detail.endswith("so it was abandoned (its thread may still run)")
+    waited = re.search(r"running (\d+\.\d\d) s after it was asked to stop", detail)
+    assert waited is not None
+    assert float(waited.group(1)) >= 0.1  # the grace it was given
     thing.proceed.set()  # let the abandoned thread finish
     assert thing.ended is not None
     await thing.ended.wait()
     assert thing.reached_end
     assert invocation.status is Status.CANCELLED  # a late return changes nothing
+
+
+async def test_shutdown_says_how_long_a_cancelled_async_action_took_to_stop() -> None:
+    thing = Stoppable()
+    async with lt.ActionManager({"thing": thing}, shutdown_grace=TIMEOUT) as manager:
+        invocation = await start(manager, thing, "wait_on_loop")
+        asked = time.monotonic()
+    took = time.monotonic() - asked
+    assert invocation.status is Status.CANCELLED
+    assert invocation.error is not None
+    detail = invocation.error.detail
+    assert detail.startswith("the server shut down; the action stopped ")
+    stopped = re.search(r"stopped (\d+\.\d\d) s after it was asked to$", detail)
+    assert stopped is not None
+    assert float(stopped.group(1)) <= took + 0.01  # not the grace: it stopped at once
 
 
 async def test_shutdown_with_nothing_running_is_quick() -> None:
