@@ -8,9 +8,10 @@ event in an outbox, and the first event into an empty outbox schedules one
 then, in the order it was queued. A burst of events costs one wake-up of the
 loop, not one each.
 
-Progress reports are coalesced in place: a newer report for a topic replaces
-the one still queued, but only if nothing else for that topic was queued after
-it, so a report never jumps ahead of a log record that came before it.
+Progress reports are coalesced in place (``send_latest``): a newer report for
+a topic replaces the one still queued, but only if nothing else for that
+topic was queued after it, so a report never jumps ahead of a log record that
+came before it.
 """
 
 from __future__ import annotations
@@ -18,14 +19,20 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from .events import Event, EventHub, Topic
 
-__all__ = ("EventBridge",)
+__all__ = ("EventBridge", "EventBuilder")
 
 _Parcel = list[Any]
-"""``[event, topic]``: a list, so a coalesced report can replace its event in place."""
+"""``[item, topic, build]``: the event, or with ``build`` the payload to build it from.
+
+A list, so a newer report can replace the payload of one still queued.
+"""
+
+EventBuilder = Callable[[Any], Event]
 
 
 class EventBridge:
@@ -41,7 +48,7 @@ class EventBridge:
         self._hub = hub
         self._lock = threading.Lock()
         self._outbox: deque[_Parcel] = deque()
-        # The queued parcel a newer progress report of the same topic may replace.
+        # The queued parcel a newer report for the same topic may replace.
         self._coalescible: dict[Topic, _Parcel] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread_id = 0
@@ -69,36 +76,46 @@ class EventBridge:
         """True when called on the thread of the loop the bridge carries events to."""
         return threading.get_ident() == self._loop_thread_id
 
-    def send(self, event: Event, topic: Topic, *, coalesce: bool = False) -> None:
+    def send(self, event: Event, topic: Topic) -> None:
         """Publish ``event`` to ``topic`` on the loop, after everything sent before it.
 
-        Args:
-            event: The event to publish.
-            topic: Where it goes. An event for a topic that has closed by the
-                time it is published (a finished invocation's) is dropped.
-            coalesce: The event may replace the previous one for ``topic``
-                while that one is still queued and is the topic's latest.
+        An event for a topic that has closed by the time it is published (a
+        finished invocation's) is dropped.
         """
+        self._send(event, topic, None)
+
+    def send_latest(self, payload: Any, topic: Topic, build: EventBuilder) -> None:
+        """Publish ``build(payload)`` to ``topic``, unless a newer payload overtakes it.
+
+        While this one waits in the outbox with nothing queued for ``topic``
+        after it, a later ``send_latest`` for ``topic`` replaces its payload
+        in place: a burst of reports becomes one event, in the place of the
+        first, never ahead of anything sent before it. The event is built
+        only when it is published.
+        """
+        self._send(payload, topic, build)
+
+    def _send(self, item: Any, topic: Topic, build: EventBuilder | None) -> None:
         if threading.get_ident() == self._loop_thread_id:
             if self._outbox:
                 self.flush()  # What threads queued earlier goes first.
             if not topic.closed:
-                self._hub.publish(event, topic)
+                self._hub.publish(item if build is None else build(item), topic)
             return
         with self._lock:
             loop = self._loop
             if loop is None:
                 return  # Stopped: nobody is left to receive it.
             coalescible = self._coalescible
-            if coalesce:
+            if build is not None:
                 queued = coalescible.get(topic)
                 if queued is not None:
-                    queued[0] = event
+                    queued[0] = item
                     return
             elif coalescible:
                 coalescible.pop(topic, None)  # A later report must not overtake this event.
-            parcel: _Parcel = [event, topic]
-            if coalesce:
+            parcel: _Parcel = [item, topic, build]
+            if build is not None:
                 coalescible[topic] = parcel
             first = not self._outbox
             self._outbox.append(parcel)
@@ -120,6 +137,6 @@ class EventBridge:
             if self._coalescible:
                 self._coalescible = {}
         publish = self._hub.publish
-        for event, topic in batch:
+        for item, topic, build in batch:
             if not topic.closed:
-                publish(event, topic)
+                publish(item if build is None else build(item), topic)

@@ -148,12 +148,24 @@ def _action_path(thing: str, action: str) -> str:
     return f"/{thing}/{action}"
 
 
+_NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+@functools.lru_cache(maxsize=64)
+def _retention_delta(retention: float) -> timedelta:
+    """One timedelta per retention time (there are a handful), not one per invocation."""
+    try:
+        return timedelta(seconds=retention)
+    except OverflowError:
+        return timedelta.max
+
+
 def _expiry(finished: datetime, retention: float) -> datetime:
     """When an invocation finished at ``finished`` expires; ``inf`` means never."""
     try:
-        return finished + timedelta(seconds=retention)
+        return finished + _retention_delta(retention)
     except OverflowError:  # A huge or infinite retention: keep it (max_retained still bounds).
-        return datetime.max.replace(tzinfo=UTC)
+        return _NEVER
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +191,6 @@ class Invocation:
         time_started: When it started running (UTC), or None.
         time_completed: When it finished (UTC), or None.
         retention_time: Seconds it is kept once finished.
-        expiry_time: When it will be forgotten (UTC), once finished.
         progress: The latest progress report, or None.
         error: Problem details of the failure, for ``error`` and ``cancelled``.
         exception: The exception the action raised, for ``error``.
@@ -200,7 +211,6 @@ class Invocation:
         "error",
         "events",
         "exception",
-        "expiry_time",
         "id_text",
         "input",
         "output",
@@ -243,7 +253,6 @@ class Invocation:
         self.time_started: datetime | None = None
         self.time_completed: datetime | None = None
         self.retention_time = retention_time
-        self.expiry_time: datetime | None = None
         # Made on first use: most invocations never log, are never cancelled,
         # and many are kept for minutes, so these would be dead weight.
         self._log: deque[LogEntry] | None = None
@@ -265,6 +274,17 @@ class Invocation:
     def id(self) -> uuid.UUID:
         """Unique ID (a UUID4)."""
         return uuid.UUID(self.id_text)
+
+    @property
+    def expiry_time(self) -> datetime | None:
+        """When it will be forgotten (UTC), once finished.
+
+        Worked out when asked, rather than kept: it is ``time_completed``
+        plus ``retention_time``, and storing it would cost every retained
+        invocation another datetime.
+        """
+        completed = self.time_completed
+        return None if completed is None else _expiry(completed, self.retention_time)
 
     @property
     def log(self) -> Sequence[LogEntry]:
@@ -336,7 +356,6 @@ class Invocation:
             self.time_started = now
         else:
             self.time_completed = now
-            self.expiry_time = _expiry(now, self.retention_time)
             self.output = output
             self.error = error
             self.exception = exception
@@ -502,7 +521,7 @@ class Invocation:
         log.append(entry)
         if not self.status.is_finished:
             self._host.bridge.send(
-                Event.lazy("log", entry, thing=self.thing_name, affordance=self.action.name),
+                Event("log", payload=entry, thing=self.thing_name, affordance=self.action.name),
                 self.events,
             )
 
@@ -514,13 +533,12 @@ class Invocation:
         """
         progress = self.progress = Progress(percent=percent, message=message)
         if not self.status.is_finished:
-            self._host.bridge.send(
-                Event.lazy(
-                    "progress", progress, thing=self.thing_name, affordance=self.action.name
-                ),
-                self.events,
-                coalesce=True,
-            )
+            self._host.bridge.send_latest(progress, self.events, self._progress_event)
+
+    def _progress_event(self, progress: Progress) -> Event:
+        return Event(
+            "progress", payload=progress, thing=self.thing_name, affordance=self.action.name
+        )
 
     @property
     def logger(self) -> logging.Logger:

@@ -1,18 +1,21 @@
 """The table of retained invocations: lookup, newest-first listing, and expiry.
 
 Layer: domain (stdlib). Invocations are kept in request order (a dict, so
-listing newest first is a reversed walk, with no sorting); finished ones also
-sit in a heap by expiry time, which bounds them both by age and by count. The
-table is the only thing that keeps a finished invocation alive: once it lets
-one go, nothing else holds it.
+listing newest first is a reversed walk, with no sorting). Finished ones also
+wait in a queue per retention time: invocations kept equally long expire in
+the order they finished, so each queue is in expiry order without sorting, and
+an actions has one retention time, so there are only a handful of queues.
+They bound the table both by age and by count. The table is the only thing
+that keeps a finished invocation alive: once it lets one go, nothing else
+holds it.
 """
 
 from __future__ import annotations
 
-import heapq
 import uuid
+from collections import deque
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 from .clock import Clock, SystemClock
 from .errors import InvocationNotFoundError
@@ -35,7 +38,10 @@ class InvocationTable:
         self.max_retained = max_retained
         self.clock = clock or SystemClock()
         self._by_id: dict[str, Invocation] = {}
-        self._expiries: list[tuple[datetime, int, Invocation]] = []
+        # Finished invocations by retention time, each queue in the order they
+        # finished: a deque costs a pointer per invocation, a heap entry a tuple.
+        self._finished: dict[float, deque[Invocation]] = {}
+        self._finished_count = 0
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -48,10 +54,19 @@ class InvocationTable:
         """Start the retention clock of an invocation that has just finished."""
         if invocation.expiry_time is None:
             return
-        heapq.heappush(self._expiries, (invocation.expiry_time, invocation.sequence, invocation))
-        while len(self._expiries) > self.max_retained:
-            _, _, oldest = heapq.heappop(self._expiries)
-            self._by_id.pop(oldest.id_text, None)
+        queue = self._finished.get(invocation.retention_time)
+        if queue is None:
+            queue = self._finished[invocation.retention_time] = deque()
+        queue.append(invocation)
+        self._finished_count += 1
+        while self._finished_count > self.max_retained:
+            self._forget_first(min(self._finished.values(), key=_soonest_first))
+
+    def _forget_first(self, queue: deque[Invocation]) -> Invocation:
+        invocation = queue.popleft()
+        self._finished_count -= 1
+        del self._by_id[invocation.id_text]
+        return invocation
 
     def get(self, invocation_id: uuid.UUID | str) -> Invocation:
         """The invocation with this ID.
@@ -102,8 +117,22 @@ class InvocationTable:
         """Forget finished invocations whose retention has run out; returns how many."""
         now = now or self.clock.now()
         expired = 0
-        while self._expiries and self._expiries[0][0] <= now:
-            _, _, invocation = heapq.heappop(self._expiries)
-            if self._by_id.pop(invocation.id_text, None) is not None:
+        for queue in self._finished.values():
+            while queue and _expiry_time(queue[0]) <= now:
+                self._forget_first(queue)
                 expired += 1
         return expired
+
+
+def _expiry_time(invocation: Invocation) -> datetime:
+    expiry = invocation.expiry_time
+    if expiry is None:  # Only finished invocations are queued, and they all have one.
+        raise ValueError(f"{invocation!r} is queued for expiry but has no expiry time")
+    return expiry
+
+
+def _soonest_first(queue: deque[Invocation]) -> tuple[int, datetime, int]:
+    """Sort key of a queue by when its first invocation expires (empty queues last)."""
+    if not queue:
+        return (1, datetime.max.replace(tzinfo=UTC), 0)
+    return (0, _expiry_time(queue[0]), queue[0].sequence)
