@@ -129,9 +129,11 @@ class EventBridge:
 
     def flush(self) -> None:
         """Publish every queued event now, oldest first (loop thread only)."""
+        if not self._outbox:
+            # Read without the lock: what a thread queued before it handed its
+            # result to the loop is seen here; anything later is the next flush's.
+            return
         with self._lock:
-            if not self._outbox:
-                return
             batch = self._outbox
             self._outbox = deque()
             if self._coalescible:

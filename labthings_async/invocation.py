@@ -196,6 +196,7 @@ class Invocation:
         exception: The exception the action raised, for ``error``.
         events: The invocation's own event topic (status, log and progress),
             which replays its history to late subscribers.
+        task: The asyncio task running it, until it finishes.
     """
 
     __slots__ = (
@@ -362,6 +363,8 @@ class Invocation:
         self._host.status_changed(self, old)
         self._publish_status()
         if status.is_finished:
+            # Its task is about to end; a retained invocation need not keep it.
+            self.task = None
             self.events.close()
             if self._done is not None:
                 self._done.set()
@@ -371,48 +374,32 @@ class Invocation:
         self._publish_status()
 
     def _publish_status(self) -> None:
-        """Publish the current status as a snapshot: the event never holds the invocation."""
+        """Publish the status as a snapshot of the invocation now: the event never holds it."""
         hub = self._host.hub
         status = self.status
         finished = status.is_finished
         thing = self.thing_name
-        affordance = self.action.name
-        summary = Event(
-            "status",
-            payload=StatusChange(
-                id=self.id_text,
-                thing=thing,
-                action=self.action_path,
-                status=status,
-                time_requested=self.time_requested,
-                time_started=self.time_started,
-                time_completed=self.time_completed,
-            ),
+        action = self.action.name
+        snapshot = StatusChange(
+            id=self.id_text,
             thing=thing,
-            affordance=affordance,
-            terminal=finished,
+            action=_action_path(thing, action),
+            status=status,
+            time_requested=self.time_requested,
+            time_started=self.time_started,
+            time_completed=self.time_completed,
+        )
+        summary = Event(
+            "status", payload=snapshot, thing=thing, affordance=action, terminal=finished
         )
         if not finished:
             hub.publish(summary, self.events, hub.invocations)
             return
         # An invocation's own stream ends with its result; the firehose gets the summary.
-        final = Event(
-            "status",
-            payload=FinalStatus(
-                id=self.id_text,
-                thing=thing,
-                action=self.action_path,
-                status=status,
-                time_requested=self.time_requested,
-                time_started=self.time_started,
-                time_completed=self.time_completed,
-                output=self.output,
-                error=self.error,
-            ),
-            thing=thing,
-            affordance=affordance,
-            terminal=True,
+        result = FinalStatus(
+            **msgspec.structs.asdict(snapshot), output=self.output, error=self.error
         )
+        final = Event("status", payload=result, thing=thing, affordance=action, terminal=True)
         hub.publish_pair(final, summary, self.events, hub.invocations)
 
     # -- how it ends (loop thread) ------------------------------------------------
@@ -503,13 +490,14 @@ class Invocation:
             self._cancel_request = _CancelRequest(by_shutdown, time.monotonic())
         if self._cancel_hook is not None:
             self._cancel_hook.set()
+        task = self.task
         if self.status is Status.PENDING:
             self.finish(error=InvocationCancelledError("cancelled before it started"))
         # A pending invocation's task only waits for a thread; an async
         # action's task is the action itself. A threaded action's thread
         # cannot be interrupted, so its task is left alone.
-        if self.task is not None and (self.action.is_async or self.status.is_finished):
-            self.task.cancel()
+        if task is not None and (self.action.is_async or self.status.is_finished):
+            task.cancel()
 
     # -- log and progress (any thread) -----------------------------------------
 

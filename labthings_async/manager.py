@@ -324,9 +324,7 @@ class ActionManager:
         self._table.add(invocation)
         invocation.publish_created()
         run = self._run_async if descriptor.is_async else self._run_threaded
-        task = invocation.task = self._spawn(run(invocation))
-        # A finished task holds its coroutine's frame: let the retained invocation drop it.
-        task.add_done_callback(lambda _: setattr(invocation, "task", None))
+        invocation.task = self._spawn(run(invocation))
         return invocation
 
     async def _run_threaded(self, invocation: Invocation) -> None:
@@ -343,9 +341,9 @@ class ActionManager:
                 return
             invocation.transition(Status.RUNNING)
             try:
-                output = await anyio.to_thread.run_sync(
+                outcome = await anyio.to_thread.run_sync(
                     _call_in_thread,
-                    invocation,
+                    [invocation],
                     # The task is cancelled only at shutdown, to stop waiting
                     # for a thread that will not stop; clients cancel threaded
                     # actions cooperatively, through the cancel hook.
@@ -355,7 +353,10 @@ class ActionManager:
             except (Exception, asyncio.CancelledError) as error:
                 invocation.finish(error=error)
             else:
-                invocation.finish(output)
+                if isinstance(outcome, Exception):
+                    invocation.finish(error=outcome)
+                else:
+                    invocation.finish(outcome)
         finally:
             slots.release_on_behalf_of(invocation)
 
@@ -492,15 +493,23 @@ def _tag_filter(thing: str | None, affordance: str | None) -> Any:
     return accept
 
 
-def _call_in_thread(invocation: Invocation) -> msgspec.Raw:
-    """Run a threaded action in its worker thread, and encode its output there too.
+def _call_in_thread(handoff: list[Invocation]) -> msgspec.Raw | Exception:
+    """Run a threaded action in its worker thread: its output, encoded, or what it raised.
 
     Encoding a large output takes time; done here, it keeps the loop free.
+    anyio's worker thread keeps its last job's arguments, result and exception
+    until its next job, so nothing it keeps may lead to the invocation: it
+    comes in a list emptied at once, and an exception comes back as the
+    result, since raised on, its traceback would take in the manager's frames.
     """
+    invocation = handoff.pop()
     token = bind_invocation(invocation)
     try:
         return encode_output(
             invocation.action.name, invocation.action.call(invocation.thing, invocation.input)
         )
+    except Exception as error:
+        return error
     finally:
         unbind_invocation(token)
+        del invocation  # The traceback of an exception returned keeps this frame.

@@ -52,15 +52,16 @@ class InvocationTable:
 
     def finished(self, invocation: Invocation) -> None:
         """Start the retention clock of an invocation that has just finished."""
-        if invocation.expiry_time is None:
-            return
-        queue = self._finished.get(invocation.retention_time)
+        queues = self._finished
+        queue = queues.get(invocation.retention_time)
         if queue is None:
-            queue = self._finished[invocation.retention_time] = deque()
+            queue = queues[invocation.retention_time] = deque()
         queue.append(invocation)
         self._finished_count += 1
         while self._finished_count > self.max_retained:
-            self._forget_first(min(self._finished.values(), key=_soonest_first))
+            # Usually every action keeps the manager's retention: one queue, no choosing.
+            soonest = queue if len(queues) == 1 else min(queues.values(), key=_soonest_first)
+            self._forget_first(soonest)
 
     def _forget_first(self, queue: deque[Invocation]) -> Invocation:
         invocation = queue.popleft()

@@ -8,6 +8,7 @@ import threading
 import time
 import tracemalloc
 import weakref
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -718,63 +719,57 @@ async def test_every_subscriber_sees_the_terminal_event() -> None:
         assert invocation.events.subscriber_count == 0
 
 
-async def test_progress_bursts_are_coalesced() -> None:
-    class Busy(lt.Thing):
-        def __init__(self) -> None:
-            self.started = Signal()
-            self.go = threading.Event()
-            self.burst_done = threading.Event()
+class Bursty(lt.Thing):
+    """Runs a burst of reports in a worker thread while the test keeps the loop busy."""
 
-        @lt.action
-        def crunch(self) -> None:
-            self.started.set()
-            self.go.wait(TIMEOUT)
-            for percent in range(1000):
-                lt.report_progress(percent / 10, f"step {percent}")
-            self.burst_done.set()
+    def __init__(self, burst: Callable[[lt.Thing], None]) -> None:
+        self.burst = burst
+        self.started = Signal()
+        self.go = threading.Event()
+        self.burst_done = threading.Event()
 
-    busy = Busy()
-    async with lt.ActionManager({"busy": busy}) as manager:
-        invocation = manager.invoke_action(busy, "crunch")
-        await busy.started.wait()
-        busy.go.set()
-        # Block the loop on purpose: every report arrives while it cannot run.
-        assert busy.burst_done.wait(TIMEOUT)
+    @lt.action
+    def work(self) -> None:
+        self.started.set()
+        self.go.wait(TIMEOUT)
+        self.burst(self)
+        self.burst_done.set()
+
+
+async def events_of_a_burst(burst: Callable[[lt.Thing], None]) -> list[lt.Event]:
+    """Every event of an invocation whose burst ran while the loop could not."""
+    bursty = Bursty(burst)
+    async with lt.ActionManager({"bursty": bursty}) as manager:
+        invocation = manager.invoke_action(bursty, "work")
+        await bursty.started.wait()
+        bursty.go.set()
+        # Block the loop on purpose: every event waits in the bridge's outbox.
+        assert bursty.burst_done.wait(TIMEOUT)
         await finish(invocation)
-        events = await collect(manager.subscribe(invocation))
+        return await collect(manager.subscribe(invocation))
+
+
+async def test_progress_bursts_are_coalesced() -> None:
+    def burst(thing: lt.Thing) -> None:
+        for percent in range(1000):
+            lt.report_progress(percent / 10, f"step {percent}")
+
+    events = await events_of_a_burst(burst)
     progress = [event.json() for event in events if event.name == "progress"]
     assert progress == [{"percent": 99.9, "message": "step 999"}]
 
 
 async def test_log_and_progress_from_a_thread_never_overtake_each_other() -> None:
-    class Busy(lt.Thing):
-        def __init__(self) -> None:
-            self.started = Signal()
-            self.go = threading.Event()
-            self.burst_done = threading.Event()
+    def burst(thing: lt.Thing) -> None:
+        lt.report_progress(10)
+        lt.report_progress(20)
+        thing.logger.info("a")
+        lt.report_progress(30)
+        lt.report_progress(40)
+        thing.logger.info("b")
+        lt.report_progress(50)
 
-        @lt.action
-        def work(self, logger: lt.InvocationLogger) -> None:
-            self.started.set()
-            self.go.wait(TIMEOUT)
-            lt.report_progress(10)
-            lt.report_progress(20)
-            logger.info("a")
-            lt.report_progress(30)
-            lt.report_progress(40)
-            logger.info("b")
-            lt.report_progress(50)
-            self.burst_done.set()
-
-    busy = Busy()
-    async with lt.ActionManager({"busy": busy}) as manager:
-        invocation = manager.invoke_action(busy, "work")
-        await busy.started.wait()
-        busy.go.set()
-        # Block the loop on purpose: every event waits in the bridge's outbox.
-        assert busy.burst_done.wait(TIMEOUT)
-        await finish(invocation)
-        events = await collect(manager.subscribe(invocation))
+    events = await events_of_a_burst(burst)
     told = [
         event.json()["percent"] if event.name == "progress" else event.json()["message"]
         for event in events
@@ -1008,13 +1003,20 @@ async def test_infinite_retention_keeps_invocations() -> None:
 
 
 async def test_max_retained_bounds_the_invocations_alive_whatever_the_firehose_holds() -> None:
-    counter = Counter()
-    async with lt.ActionManager({"counter": counter}, max_retained=10) as manager:
+    things = {"counter": Counter(), "faulty": Faulty()}
+    async with lt.ActionManager(things, max_retained=10) as manager:
         firehose = manager.subscribe(after=0)  # subscribed, never read: it lags
         alive = []
         for batch in range(10):
-            action = "noop" if batch % 2 else "anoop"
-            invocations = [manager.invoke_action(counter, action) for _ in range(100)]
+            # Threaded and async, completing and failing: every way out is bounded.
+            thing, action = [
+                ("counter", "noop"),
+                ("counter", "anoop"),
+                ("faulty", "fail"),
+                ("faulty", "afail"),
+                ("counter", "increment"),
+            ][batch % 5]
+            invocations = [manager.invoke_action(thing, action) for _ in range(100)]
             await finish(*invocations)
             alive += [weakref.ref(invocation) for invocation in invocations]
             del invocations
