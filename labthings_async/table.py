@@ -3,11 +3,11 @@
 Layer: domain (stdlib). Invocations are kept in request order (a dict, so
 listing newest first is a reversed walk, with no sorting). Finished ones also
 wait in a queue per retention time: invocations kept equally long expire in
-the order they finished, so each queue is in expiry order without sorting, and
-an actions has one retention time, so there are only a handful of queues.
-They bound the table both by age and by count. The table is the only thing
-that keeps a finished invocation alive: once it lets one go, nothing else
-holds it.
+the order they finished, so each queue is in expiry order without sorting
+(should the wall clock step back, one may outstay its time a little), and each
+action has one retention time, so there are only a handful of queues. They
+bound the table both by age and by count. The table is the only thing that
+keeps a finished invocation alive: once it lets one go, nothing else holds it.
 """
 
 from __future__ import annotations
@@ -63,11 +63,10 @@ class InvocationTable:
             soonest = queue if len(queues) == 1 else min(queues.values(), key=_soonest_first)
             self._forget_first(soonest)
 
-    def _forget_first(self, queue: deque[Invocation]) -> Invocation:
+    def _forget_first(self, queue: deque[Invocation]) -> None:
         invocation = queue.popleft()
         self._finished_count -= 1
         del self._by_id[invocation.id_text]
-        return invocation
 
     def get(self, invocation_id: uuid.UUID | str) -> Invocation:
         """The invocation with this ID.
