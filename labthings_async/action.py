@@ -1,6 +1,6 @@
 """Actions: methods of a Thing that clients invoke, with typed input and output.
 
-Layer: declarations (stdlib, msgspec). ``@action`` reads the method's signature
+Layer: domain (stdlib, msgspec). ``@action`` reads the method's signature
 once, at class definition: each parameter becomes a field of a msgspec input
 struct (defaults, ``Optional``, ``Annotated`` constraints, nested structs and
 enums all carry over), except the dependency parameters the framework fills in.

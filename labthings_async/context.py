@@ -1,6 +1,6 @@
 """What an action can ask about the invocation it runs in, from any thread.
 
-Layer: declarations (errors only at runtime). The current invocation lives in a
+Layer: domain (errors and models only). The current invocation lives in a
 ``contextvars.ContextVar``: anyio copies the context into worker threads and
 asyncio copies it into tasks, so the helpers work in threaded and async actions
 alike, and with many invocations running at once each sees its own.

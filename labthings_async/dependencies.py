@@ -1,6 +1,6 @@
 """Action parameters the framework supplies instead of the client.
 
-Layer: declarations (stdlib only). Annotate a parameter with one of these and it
+Layer: domain (stdlib only). Annotate a parameter with one of these and it
 is filled in for each invocation and left out of the action's input schema:
 
     def move(self, x: int, cancel: lt.CancelHook, logger: lt.InvocationLogger): ...

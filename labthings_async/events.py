@@ -1,8 +1,8 @@
 """Event fan-out: topics with a replay buffer, and bounded subscriptions.
 
-Layer: invocation (stdlib, asyncio; no starlette). Everything here runs on the
-event loop thread; worker threads hand events over with
-``loop.call_soon_threadsafe`` (see ``invocation.py``), never a blocking call.
+Layer: domain (stdlib, asyncio, msgspec; no starlette). Everything here runs on
+the event loop thread; worker threads hand events over through the manager's
+``EventBridge`` (``bridge.py``), never a blocking call.
 
 A ``Topic`` keeps the last N events. A ``Subscription`` reads a topic through a
 bounded queue: when the queue is full it stops queueing and is marked
@@ -10,8 +10,9 @@ bounded queue: when the queue is full it stops queueing and is marked
 replay buffer, starting after the last event it delivered. So a slow reader
 never blocks a publisher, never grows memory beyond its bound, and loses
 nothing still in the buffer. When events it never saw have left the buffer, it
-yields one ``lost`` event (``Event.name == "lost"``) saying so, instead of
-skipping silently.
+yields one ``LostEvent`` saying so, instead of skipping silently. A lost event
+is known by its class (``event.lost``), never by its name, since a property
+may be called ``lost`` too.
 """
 
 from __future__ import annotations
@@ -21,14 +22,14 @@ import bisect
 import itertools
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
-__all__ = ("LOST", "Event", "EventHub", "Subscription", "Topic")
+__all__ = ("LOST", "Event", "EventHub", "LostEvent", "Subscription", "Topic")
 
 LOST = "lost"
-"""Name of the event a subscription yields when events it missed are gone."""
+"""Name (on the wire) of the event a subscription yields when events it missed are gone."""
 
 
 class Event:
@@ -44,7 +45,11 @@ class Event:
         cache: Scratch space for encodings derived from the event (the SSE
             layer keeps its framed bytes here, so they are built once).
         cache_unnamed: The same, for the unnamed rendering.
+        lost: True only for a ``LostEvent`` (a class attribute, so it costs
+            no memory per event).
     """
+
+    lost: ClassVar[bool] = False
 
     __slots__ = (
         "_data",
@@ -110,6 +115,24 @@ class Event:
 
     def __repr__(self) -> str:
         return f"Event(id={self.id}, name={self.name!r}, data={self.data[:60]!r})"
+
+
+class LostEvent(Event):
+    """Says that events a subscription never saw have left the replay buffer.
+
+    Its ID is that of the newest event lost; it is never stored in a topic.
+    """
+
+    __slots__ = ()
+
+    lost: ClassVar[bool] = True
+
+    def __init__(self, last_seen: int, evicted_through: int) -> None:
+        super().__init__(
+            LOST,
+            msgspec.json.encode({"lastEventId": last_seen, "resumedAfter": evicted_through}),
+        )
+        self.id = evicted_through
 
 
 EventFilter = Callable[[Event], bool]
@@ -293,7 +316,7 @@ class Subscription:
         if not self._queue:
             return None
         event = self._queue.popleft()
-        if event.name != LOST:
+        if not event.lost:
             self.last_id = event.id
         if event.terminal and self._end_on_terminal:
             self.close()
@@ -303,12 +326,8 @@ class Subscription:
         """Refill the drained queue from the topic's buffer after ``last_id``."""
         topic = self._topic
         if topic.evicted_through > self.last_id:
-            lost = Event.encode(
-                LOST, {"lastEventId": self.last_id, "resumedAfter": topic.evicted_through}
-            )
-            lost.id = topic.evicted_through
+            self._queue.append(LostEvent(self.last_id, topic.evicted_through))
             self.last_id = topic.evicted_through
-            self._queue.append(lost)
         backlog = topic.events_after(self.last_id)
         if self._accept is not None:
             backlog = [event for event in backlog if self._accept(event)]

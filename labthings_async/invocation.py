@@ -1,28 +1,37 @@
-"""The Invocation: one call of one action, and its status state machine.
+"""The Invocation: one call of one action, its status state machine, and how it ends.
 
-Layer: invocation (stdlib, msgspec, asyncio). ``transition`` is the one place a
+Layer: domain (stdlib, msgspec, asyncio). ``transition`` is the one place a
 status changes: it checks the move is legal, stamps the time, and publishes
-the event. Log records and progress may come from worker threads; they reach
-the event loop through ``loop.call_soon_threadsafe``, and progress is coalesced
-so a burst of reports costs one event.
+the event. ``finish`` is the one place that decides how an invocation ends
+(completed, error or cancelled, and the problem details saying why), whether
+its action returned, raised, was cancelled by a client or abandoned at
+shutdown. Log records and progress may come from worker threads; they reach
+the event loop through the manager's ``EventBridge``.
+
+Events carry a snapshot of what they announce, never the invocation, so a
+forgotten invocation is freed whatever the event buffers still hold. The
+output is encoded once, when the action returns, and that encoding is what
+every reply and event sends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
-import contextlib
 import functools
 import logging
-import threading
+import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
+from .bridge import EventBridge
+from .clock import Clock
 from .context import CancelHook
 from .errors import (
     IllegalTransitionError,
@@ -32,6 +41,7 @@ from .errors import (
     LabThingsError,
 )
 from .events import Event, EventHub, Topic
+from .logs import NOT_CAPTURED, exception_entry, invocation_logger
 from .models import (
     FinalStatus,
     InvocationResponse,
@@ -48,7 +58,7 @@ if TYPE_CHECKING:
     from .action import ActionDescriptor
     from .thing import Thing
 
-__all__ = ("Invocation", "InvocationHost", "StatusEvent", "problem_from_exception")
+__all__ = ("Invocation", "InvocationHost", "encode_output", "problem_from_exception")
 
 Status = InvocationStatus
 
@@ -63,13 +73,24 @@ CANCELLED_PROBLEM_TYPE = (
     "exceptions/index.html#labthings_fastapi.exceptions.InvocationCancelledError"
 )
 
+_NULL = msgspec.Raw(b"null")
+"""The encoding of ``None``, shared: most hardware actions (move, home) return nothing."""
+
 
 class InvocationHost(Protocol):
     """What an invocation needs from the manager that runs it."""
 
-    loop: asyncio.AbstractEventLoop
-    loop_thread_id: int
-    hub: EventHub
+    @property
+    def bridge(self) -> EventBridge:
+        """Carries its log and progress from worker threads to the loop."""
+
+    @property
+    def hub(self) -> EventHub:
+        """Publishes its events, and owns the firehose of every status change."""
+
+    @property
+    def clock(self) -> Clock:
+        """Stamps its times."""
 
     def status_changed(self, invocation: Invocation, old: Status) -> None:
         """Bookkeeping after a transition (queue counts, retention)."""
@@ -78,15 +99,17 @@ class InvocationHost(Protocol):
         """Another Thing of the same manager, for a Thing dependency."""
 
 
+def _cancelled_problem(detail: str) -> ProblemDetails:
+    """The problem details of a cancelled invocation: built here and nowhere else."""
+    return ProblemDetails(
+        type=CANCELLED_PROBLEM_TYPE, title="InvocationCancelledError", status=409, detail=detail
+    )
+
+
 def problem_from_exception(error: BaseException) -> ProblemDetails:
     """Problem details describing an exception raised by an action."""
     if isinstance(error, InvocationCancelledError):
-        return ProblemDetails(
-            type=CANCELLED_PROBLEM_TYPE,
-            title="InvocationCancelledError",
-            status=409,
-            detail=str(error) or "the invocation was cancelled",
-        )
+        return _cancelled_problem(str(error) or "the invocation was cancelled")
     cls = type(error)
     if getattr(builtins, cls.__name__, None) is cls:
         kind = f"https://docs.python.org/3/library/exceptions.html#{cls.__name__}"
@@ -96,116 +119,99 @@ def problem_from_exception(error: BaseException) -> ProblemDetails:
     return ProblemDetails(type=kind, title=cls.__name__, status=status, detail=str(error))
 
 
+def encode_output(action: str, output: Any) -> msgspec.Raw:
+    """An action's return value as JSON, encoded once for every reply and event.
+
+    Encoding is also the check that the value can be sent at all. A value
+    that is already a ``msgspec.Raw`` is taken to be JSON as it stands.
+
+    Raises:
+        TypeError: JSON cannot carry the value; the message names the action
+            and the type.
+    """
+    if output is None:
+        return _NULL
+    if isinstance(output, msgspec.Raw):
+        return output
+    try:
+        return msgspec.Raw(msgspec.json.encode(output))
+    except (TypeError, msgspec.EncodeError) as error:
+        raise TypeError(
+            f"action {action!r} returned a value of type {type(output).__name__!r}, which "
+            f"cannot be sent as JSON ({error}); return JSON-compatible data or a msgspec Struct"
+        ) from None
+
+
 @functools.cache
 def _action_path(thing: str, action: str) -> str:
     """One shared string per action, not one per invocation and event."""
     return f"/{thing}/{action}"
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+_NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+@functools.lru_cache(maxsize=64)
+def _retention_delta(retention: float) -> timedelta:
+    """One timedelta per retention time (there are a handful), not one per invocation."""
+    try:
+        return timedelta(seconds=retention)
+    except OverflowError:
+        return timedelta.max
 
 
 def _expiry(finished: datetime, retention: float) -> datetime:
     """When an invocation finished at ``finished`` expires; ``inf`` means never."""
     try:
-        return finished + timedelta(seconds=retention)
+        return finished + _retention_delta(retention)
     except OverflowError:  # A huge or infinite retention: keep it (max_retained still bounds).
-        return datetime.max.replace(tzinfo=UTC)
+        return _NEVER
 
 
-class StatusEvent(Event):
-    """A ``status`` event, its payload made from the invocation only when read.
+@dataclass(frozen=True, slots=True)
+class _CancelRequest:
+    """Who asked an invocation to stop, and when (``time.monotonic()``)."""
 
-    Nothing is copied at publish time: what a status event says is the
-    status it announces plus the invocation's times and result, which do not
-    change once set. Most status events are never read, so most never build a
-    payload, and a retained invocation carries no copies of its own fields.
-    The detailed rendering (an invocation's own stream) adds the output or
-    error to a terminal event; the firehose gets the summary.
-    """
-
-    __slots__ = ("_detailed", "_status")
-
-    def __init__(self, invocation: Invocation, status: Status, *, detailed: bool) -> None:
-        super().__init__(
-            "status",
-            payload=invocation,
-            thing=invocation.thing_name,
-            affordance=invocation.action.name,
-            terminal=status.is_finished,
-        )
-        self._status = status
-        self._detailed = detailed
-
-    @property
-    def data(self) -> bytes:
-        """The payload as JSON, encoded on first read and then shared."""
-        data = self._data
-        if data is None:
-            invocation: Invocation = self._payload
-            status = self._status
-            fields: dict[str, Any] = {
-                "id": invocation.id_text,
-                "thing": invocation.thing_name,
-                "action": invocation.action_path,
-                "status": status,
-                "time_requested": invocation.time_requested,
-                "time_started": None if status is Status.PENDING else invocation.time_started,
-                "time_completed": invocation.time_completed if status.is_finished else None,
-            }
-            if self._detailed:
-                payload: StatusChange = FinalStatus(
-                    **fields, output=invocation.output, error=invocation.error
-                )
-            else:
-                payload = StatusChange(**fields)
-            data = self._data = msgspec.json.encode(payload)
-            self._payload = None  # Let an expired invocation go.
-        return data
+    by_shutdown: bool
+    asked_at: float
 
 
 class Invocation:
     """One call of one action: its input, status, output, log and progress.
 
     Attributes:
-        id: Unique ID (a UUID4).
+        id_text: Unique ID (a UUID4) as text, as every event and reply carries it.
         thing: The Thing whose action this is.
         action: The action's descriptor.
         input: The validated arguments.
-        output: The return value, once completed.
+        output: The return value encoded as JSON (``msgspec.Raw``), once
+            completed; ``result()`` gives it back as Python.
         status: Where it is in its life (``InvocationStatus``).
         time_requested: When it was invoked (UTC).
         time_started: When it started running (UTC), or None.
         time_completed: When it finished (UTC), or None.
         retention_time: Seconds it is kept once finished.
-        expiry_time: When it will be forgotten (UTC), once finished.
-        log: The most recent log records (bounded).
         progress: The latest progress report, or None.
         error: Problem details of the failure, for ``error`` and ``cancelled``.
         exception: The exception the action raised, for ``error``.
-        cancel_hook: The flag that asks a running action to stop.
         events: The invocation's own event topic (status, log and progress),
             which replays its history to late subscribers.
+        task: The asyncio task running it, until it finishes.
     """
 
     __slots__ = (
         "__weakref__",
         "_cancel_hook",
-        "_cancel_requested",
+        "_cancel_request",
         "_done",
         "_host",
         "_log",
         "_log_len",
         "_logger",
-        "_progress_box",
-        "_progress_lock",
         "action",
         "error",
         "events",
         "exception",
-        "expiry_time",
-        "id",
         "id_text",
         "input",
         "output",
@@ -234,27 +240,26 @@ class Invocation:
         sequence: int = 0,
     ) -> None:
         self._host = host
-        self.id = uuid.uuid4()
-        self.id_text = str(self.id)
-        """The ID as text, made once: every event and representation carries it."""
+        # Only the text is kept: every event and reply carries it, and a UUID
+        # object besides would double what the ID costs per retained invocation.
+        self.id_text = str(uuid.uuid4())
         self.sequence = sequence
         self.thing = thing
         self.thing_name = thing.name
         self.action = action
         self.input = arguments
-        self.output: Any = None
+        self.output: msgspec.Raw | None = None
         self.status = Status.PENDING
-        self.time_requested = _now()
+        self.time_requested = host.clock.now()
         self.time_started: datetime | None = None
         self.time_completed: datetime | None = None
         self.retention_time = retention_time
-        self.expiry_time: datetime | None = None
         # Made on first use: most invocations never log, are never cancelled,
         # and many are kept for minutes, so these would be dead weight.
         self._log: deque[LogEntry] | None = None
         self._log_len = log_len
         self._cancel_hook: CancelHook | None = None
-        self._cancel_requested = False
+        self._cancel_request: _CancelRequest | None = None
         self.progress: Progress | None = None
         self.error: ProblemDetails | None = None
         self.exception: BaseException | None = None
@@ -262,11 +267,25 @@ class Invocation:
         self.task: asyncio.Task[None] | None = None
         self._done: asyncio.Event | None = None
         self._logger: logging.Logger | None = None
-        self._progress_box: list[Progress | None] | None = None
-        self._progress_lock: threading.Lock | None = None
 
     def __repr__(self) -> str:
-        return f"<Invocation {self.id} {self.action_path} {self.status.value}>"
+        return f"<Invocation {self.id_text} {self.action_path} {self.status.value}>"
+
+    @property
+    def id(self) -> uuid.UUID:
+        """Unique ID (a UUID4)."""
+        return uuid.UUID(self.id_text)
+
+    @property
+    def expiry_time(self) -> datetime | None:
+        """When it will be forgotten (UTC), once finished.
+
+        Worked out when asked, rather than kept: it is ``time_completed``
+        plus ``retention_time``, and storing it would cost every retained
+        invocation another datetime.
+        """
+        completed = self.time_completed
+        return None if completed is None else _expiry(completed, self.retention_time)
 
     @property
     def log(self) -> Sequence[LogEntry]:
@@ -279,17 +298,17 @@ class Invocation:
         hook = self._cancel_hook
         if hook is None:
             hook = CancelHook()
-            # Publish the hook before reading the flag, so a cancel() racing
+            # Publish the hook before reading the request, so a cancel() racing
             # from the loop thread either sees the hook or is seen here.
             self._cancel_hook = hook
-            if self._cancel_requested:
+            if self._cancel_request is not None:
                 hook.set()
         return hook
 
     @property
     def cancel_requested(self) -> bool:
         """True once ``cancel()`` has been called."""
-        return self._cancel_requested
+        return self._cancel_request is not None
 
     @property
     def action_name(self) -> str:
@@ -308,7 +327,7 @@ class Invocation:
 
     def on_loop_thread(self) -> bool:
         """True when called on the event loop thread of the manager."""
-        return threading.get_ident() == self._host.loop_thread_id
+        return self._host.bridge.on_loop_thread()
 
     # -- the state machine -----------------------------------------------------
 
@@ -316,11 +335,13 @@ class Invocation:
         self,
         status: Status,
         *,
-        output: Any = None,
+        output: msgspec.Raw | None = None,
         error: ProblemDetails | None = None,
         exception: BaseException | None = None,
     ) -> None:
         """Move to ``status``, stamp the time, and publish the change (loop thread only).
+
+        Ending an invocation is ``finish``'s to decide; this only carries it out.
 
         Raises:
             IllegalTransitionError: The state machine forbids this move.
@@ -328,21 +349,22 @@ class Invocation:
         old = self.status
         if status not in _ALLOWED.get(old, frozenset()):
             raise IllegalTransitionError(
-                f"invocation {self.id} cannot go from {old.value} to {status.value}"
+                f"invocation {self.id_text} cannot go from {old.value} to {status.value}"
             )
-        now = _now()
+        now = self._host.clock.now()
         self.status = status
         if status is Status.RUNNING:
             self.time_started = now
         else:
             self.time_completed = now
-            self.expiry_time = _expiry(now, self.retention_time)
             self.output = output
             self.error = error
             self.exception = exception
         self._host.status_changed(self, old)
         self._publish_status()
         if status.is_finished:
+            # Its task is about to end; a retained invocation need not keep it.
+            self.task = None
             self.events.close()
             if self._done is not None:
                 self._done.set()
@@ -352,36 +374,132 @@ class Invocation:
         self._publish_status()
 
     def _publish_status(self) -> None:
+        """Publish the status as a snapshot of the invocation now: the event never holds it."""
         hub = self._host.hub
-        summary = StatusEvent(self, self.status, detailed=False)
-        if not self.status.is_finished:
+        status = self.status
+        finished = status.is_finished
+        thing = self.thing_name
+        action = self.action.name
+        snapshot = StatusChange(
+            id=self.id_text,
+            thing=thing,
+            action=_action_path(thing, action),
+            status=status,
+            time_requested=self.time_requested,
+            time_started=self.time_started,
+            time_completed=self.time_completed,
+        )
+        summary = Event(
+            "status", payload=snapshot, thing=thing, affordance=action, terminal=finished
+        )
+        if not finished:
             hub.publish(summary, self.events, hub.invocations)
             return
-        detailed = StatusEvent(self, self.status, detailed=True)
-        hub.publish_pair(detailed, summary, self.events, hub.invocations)
+        # An invocation's own stream ends with its result; the firehose gets the summary.
+        result = FinalStatus(
+            **msgspec.structs.asdict(snapshot), output=self.output, error=self.error
+        )
+        final = Event("status", payload=result, thing=thing, affordance=action, terminal=True)
+        hub.publish_pair(final, summary, self.events, hub.invocations)
 
-    # -- log and progress (any thread) -----------------------------------------
+    # -- how it ends (loop thread) ------------------------------------------------
 
-    def _emit(self, event: Event) -> None:
-        """Publish one of this invocation's own events, from any thread."""
+    def finish(self, output: Any = None, *, error: BaseException | None = None) -> None:
+        """End the invocation: the one place that decides how, and says why (loop thread).
+
+        An output that JSON cannot carry ends it in ``error``; a cancellation
+        (raised by the action, or its task's ``CancelledError``) in
+        ``cancelled``, with a detail saying who asked, and how long the action
+        took to stop or whether it was abandoned; any other exception in
+        ``error``. A cancellation or failure gets one line on the server's
+        console. Finishing a finished invocation does nothing.
+
+        Args:
+            output: What the action returned (already encoded, or encoded here).
+            error: What it raised instead, or the ``CancelledError`` of its task.
+        """
         if self.status.is_finished:
             return
-        if self._progress_box is not None and self._progress_lock is not None:
-            # Seal the scheduled progress report: a later report must not jump
-            # ahead of this event by being coalesced into the earlier one.
-            with self._progress_lock:
-                self._progress_box = None
-        self._publish_soon(self._host.hub.publish, event, self.events)
-
-    def _publish_soon(self, publish: Callable[..., None], *args: Any) -> None:
-        """Run ``publish`` on the loop: now if on it, else through call_soon_threadsafe."""
-        host = self._host
-        if threading.get_ident() == host.loop_thread_id:
-            publish(*args)
+        # Whatever its threads logged or reported before this goes out before its end.
+        self._host.bridge.flush()
+        if error is None:
+            try:
+                encoded = encode_output(self.action.name, output)
+            except TypeError as unsendable:
+                error = unsendable
+            else:
+                self.transition(Status.COMPLETED, output=encoded)
+                return
+        logger = self.thing.logger
+        if isinstance(error, InvocationCancelledError | asyncio.CancelledError):
+            detail = self._cancellation(error)
+            logger.info(
+                "action %s cancelled (invocation %s): %s",
+                self.action.name,
+                self.id_text,
+                detail,
+                extra=NOT_CAPTURED,
+            )
+            self.transition(Status.CANCELLED, error=_cancelled_problem(detail))
             return
-        # RuntimeError: the loop has closed; the server is gone, and the event with it.
-        with contextlib.suppress(RuntimeError):
-            host.loop.call_soon_threadsafe(publish, *args)
+        message = f"action {self.action.name} failed: {type(error).__name__}: {error}"
+        self.add_log(exception_entry(logger, message, error))
+        logger.error("%s", message, extra=NOT_CAPTURED)
+        logger.debug("traceback of invocation %s", self.id_text, exc_info=error, extra=NOT_CAPTURED)
+        self.transition(Status.ERROR, error=problem_from_exception(error), exception=error)
+
+    def _cancellation(self, error: BaseException) -> str:
+        """What to tell a client about how its cancelled invocation ended."""
+        request = self._cancel_request
+        if request is None:
+            # Nobody asked: the action raised the cancellation itself.
+            return str(error) or "the action was cancelled without a cancel request"
+        if self.status is Status.PENDING:
+            if request.by_shutdown:
+                return "the server shut down before the invocation started"
+            return "the invocation was cancelled before it started"
+        waited = time.monotonic() - request.asked_at
+        if isinstance(error, asyncio.CancelledError) and not self.action.is_async:
+            # Only a shutdown cancels the task of a threaded action, when its grace is over.
+            return (
+                f"the server shut down and the action was still running {waited:.2f} s "
+                "after it was asked to stop, so it was abandoned (its thread may still run)"
+            )
+        asker = "the server shut down" if request.by_shutdown else "the invocation was cancelled"
+        return f"{asker}; the action stopped {waited:.2f} s after it was asked to"
+
+    def cancel(self, *, by_shutdown: bool = False) -> None:
+        """Cancel the invocation (loop thread only).
+
+        A pending invocation is cancelled at once and never runs; a running
+        async action is cancelled for real; a running threaded action is asked
+        to stop, and ends ``cancelled`` when it lets the cancellation escape.
+
+        Args:
+            by_shutdown: The server is shutting down (rather than a client asking).
+
+        Raises:
+            InvocationFinishedError: It has already finished.
+        """
+        if self.status.is_finished:
+            raise InvocationFinishedError(
+                f"invocation {self.id_text} has already finished ({self.status.value}); "
+                "there is nothing to cancel"
+            )
+        if self._cancel_request is None:
+            self._cancel_request = _CancelRequest(by_shutdown, time.monotonic())
+        if self._cancel_hook is not None:
+            self._cancel_hook.set()
+        task = self.task
+        if self.status is Status.PENDING:
+            self.finish(error=InvocationCancelledError("cancelled before it started"))
+        # A pending invocation's task only waits for a thread; an async
+        # action's task is the action itself. A threaded action's thread
+        # cannot be interrupted, so its task is left alone.
+        if task is not None and (self.action.is_async or self.status.is_finished):
+            task.cancel()
+
+    # -- log and progress (any thread) -----------------------------------------
 
     def add_log(self, entry: LogEntry) -> None:
         """Append a log record and publish it (any thread)."""
@@ -389,66 +507,39 @@ class Invocation:
         if log is None:
             log = self._log = deque(maxlen=self._log_len)
         log.append(entry)
-        self._emit(Event.lazy("log", entry, thing=self.thing_name, affordance=self.action.name))
+        if not self.status.is_finished:
+            self._host.bridge.send(
+                Event("log", payload=entry, thing=self.thing_name, affordance=self.action.name),
+                self.events,
+            )
 
     def set_progress(self, percent: float | None, message: str | None = None) -> None:
         """Record progress; a burst of reports is published as its latest one (any thread).
 
-        Reports are coalesced only while nothing else was emitted in between,
-        so subscribers see progress and log records in the order they happened.
+        Reports are coalesced only while nothing else was sent in between, so
+        subscribers see progress and log records in the order they happened.
         """
         progress = self.progress = Progress(percent=percent, message=message)
-        if self.status.is_finished:
-            return
-        if self.on_loop_thread():
-            self._publish_progress([progress])
-            return
-        lock = self._progress_lock
-        if lock is None:
-            lock = self._progress_lock = threading.Lock()
-        with lock:
-            box = self._progress_box
-            if box is not None:  # A flush is scheduled and nothing came since: coalesce.
-                box[0] = progress
-                return
-            box = self._progress_box = [progress]
-        self._publish_soon(self._publish_progress, box)
+        if not self.status.is_finished:
+            self._host.bridge.send_latest(progress, self.events, self._progress_event)
 
-    def _publish_progress(self, box: list[Progress | None]) -> None:
-        if self._progress_lock is not None:
-            with self._progress_lock:
-                if self._progress_box is box:
-                    self._progress_box = None
-        if self.status.is_finished:
-            return
-        self._host.hub.publish(
-            Event.lazy("progress", box[0], thing=self.thing_name, affordance=self.action.name),
-            self.events,
+    def _progress_event(self, progress: Progress) -> Event:
+        return Event(
+            "progress", payload=progress, thing=self.thing_name, affordance=self.action.name
         )
 
     @property
     def logger(self) -> logging.Logger:
         """A logger bound to this invocation: its records land in this log from any thread."""
         if self._logger is None:
-            parent = self.thing.logger
-            # Not registered with logging.getLogger, so it is freed with the invocation.
-            logger = logging.Logger(f"{parent.name}.invocation")
-            logger.parent = parent
-            invocation = self
-
-            def tag(record: logging.LogRecord) -> bool:
-                record.labthings_invocation = invocation
-                return True
-
-            logger.addFilter(tag)
-            self._logger = logger
+            self._logger = invocation_logger(self.thing.logger, self)
         return self._logger
 
     def find_thing(self, cls: type[Any], name: str | None) -> Thing:
         """Another Thing of the same manager (for Thing dependencies)."""
         return self._host.find_thing(cls, name)
 
-    # -- waiting, results and cancelling (loop thread) --------------------------
+    # -- waiting and results (loop thread) --------------------------------------
 
     async def wait(self) -> Invocation:
         """Wait until the invocation has finished; returns it."""
@@ -459,56 +550,32 @@ class Invocation:
         return self
 
     def result(self) -> Any:
-        """The output of a completed invocation.
+        """The output of a completed invocation, decoded afresh from what clients receive.
+
+        It is a copy, typed by the action's return annotation where that
+        fits: changing it changes nothing a client sees.
 
         Raises:
             InvocationNotFinishedError: It has not finished yet.
             InvocationCancelledError: It was cancelled.
             Exception: The exception the action raised, when it failed.
         """
-        if self.status is Status.COMPLETED:
-            return self.output
+        if self.status is Status.COMPLETED and self.output is not None:
+            try:
+                return msgspec.json.decode(self.output, type=self.action.output_type)
+            except msgspec.ValidationError:
+                # The action returned something other than it declared.
+                return msgspec.json.decode(self.output)
         if self.status is Status.CANCELLED:
-            raise InvocationCancelledError(f"invocation {self.id} was cancelled")
+            raise InvocationCancelledError(f"invocation {self.id_text} was cancelled")
         if self.status is Status.ERROR:
             if self.exception is not None:
                 raise self.exception
             detail = self.error.detail if self.error else "unknown error"
-            raise LabThingsError(f"invocation {self.id} failed: {detail}")
+            raise LabThingsError(f"invocation {self.id_text} failed: {detail}")
         raise InvocationNotFinishedError(
-            f"invocation {self.id} is {self.status.value}; wait for it to finish first"
+            f"invocation {self.id_text} is {self.status.value}; wait for it to finish first"
         )
-
-    def cancel(self) -> None:
-        """Cancel the invocation (loop thread only).
-
-        A pending invocation is cancelled at once and never runs; a running
-        async action is cancelled for real; a running threaded action is asked
-        to stop, and ends ``cancelled`` when it lets the cancellation escape.
-
-        Raises:
-            InvocationFinishedError: It has already finished.
-        """
-        if self.status.is_finished:
-            raise InvocationFinishedError(
-                f"invocation {self.id} has already finished ({self.status.value}); "
-                "there is nothing to cancel"
-            )
-        self._cancel_requested = True
-        if self._cancel_hook is not None:
-            self._cancel_hook.set()
-        if self.status is Status.PENDING:
-            self.transition(
-                Status.CANCELLED,
-                error=problem_from_exception(
-                    InvocationCancelledError("the invocation was cancelled before it started")
-                ),
-            )
-        # A pending invocation's task only waits for a thread; an async
-        # action's task is the action itself. A threaded action's thread
-        # cannot be interrupted, so its task is left alone.
-        if self.task is not None and (self.action.is_async or self.status.is_finished):
-            self.task.cancel()
 
     # -- wire representations ---------------------------------------------------
 

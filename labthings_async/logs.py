@@ -1,23 +1,42 @@
 """Capturing log records into the log of the invocation that emitted them.
 
-Layer: invocation (stdlib). One handler sits on the parent of every Thing's
+Layer: domain (stdlib). One handler sits on the parent of every Thing's
 logger. It routes each record to the invocation it was logged in: the one an
 invocation-bound logger tagged it with, else the current invocation of the
 thread or task (a context variable, so concurrent invocations of one Thing keep
-separate logs). Records logged outside any invocation pass through untouched.
+separate logs). Records logged outside any invocation pass through untouched,
+and so do records tagged ``NOT_CAPTURED``: lines for the server's console
+about an invocation, rather than lines of it.
 """
 
 from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from .context import current_invocation
 from .models import LogEntry
 from .thing import LOGGER_PREFIX
 
-__all__ = ("InvocationLogHandler", "install_log_capture", "log_entry")
+__all__ = (
+    "NOT_CAPTURED",
+    "InvocationLogHandler",
+    "exception_entry",
+    "install_log_capture",
+    "invocation_logger",
+    "log_entry",
+)
+
+_TAG = "labthings_invocation"
+"""The record attribute naming the invocation a record belongs to."""
+
+NOT_CAPTURED: Mapping[str, Any] = {_TAG: None}
+"""``extra=`` for a record that must not land in any invocation's log."""
+
+_UNTAGGED = object()
 
 
 def log_entry(record: logging.LogRecord) -> LogEntry:
@@ -40,12 +59,44 @@ def log_entry(record: logging.LogRecord) -> LogEntry:
     )
 
 
+def exception_entry(logger: logging.Logger, message: str, error: BaseException) -> LogEntry:
+    """A record of ``error`` and its traceback, placed where it was raised, as ``logger``'s."""
+    frames = traceback.extract_tb(error.__traceback__)
+    pathname, lineno = (frames[-1].filename, frames[-1].lineno or 0) if frames else ("", 0)
+    record = logger.makeRecord(
+        logger.name,
+        logging.ERROR,
+        pathname,
+        lineno,
+        message,
+        (),
+        (type(error), error, error.__traceback__),
+    )
+    return log_entry(record)
+
+
+def invocation_logger(parent: logging.Logger, invocation: object) -> logging.Logger:
+    """A child of ``parent`` whose records land in ``invocation``'s log, from any thread."""
+    # Not registered with logging.getLogger, so it is freed with the invocation.
+    logger = logging.Logger(f"{parent.name}.invocation")
+    logger.parent = parent
+
+    def tag(record: logging.LogRecord) -> bool:
+        setattr(record, _TAG, invocation)
+        return True
+
+    logger.addFilter(tag)
+    return logger
+
+
 class InvocationLogHandler(logging.Handler):
     """Appends each record logged during an invocation to that invocation's log."""
 
     def emit(self, record: logging.LogRecord) -> None:
         """Route one record (never raises into the action)."""
-        invocation = getattr(record, "labthings_invocation", None) or current_invocation()
+        invocation = record.__dict__.get(_TAG, _UNTAGGED)
+        if invocation is _UNTAGGED:
+            invocation = current_invocation()
         if invocation is None:
             return
         try:

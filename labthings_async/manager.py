@@ -1,21 +1,20 @@
 """The ActionManager: the asyncio service that runs and tracks invocations.
 
-Layer: manager (anyio, msgspec, the layers below; no starlette). It owns the
-asyncio tasks the invocations run in, the thread-slot limiter for threaded
-actions (its own, never anyio's default, which Starlette shares), the table of
-invocations with its retention bounds, the event hub, and the Things' setup
-and teardown. Use it as ``async with ActionManager(things={...}) as manager``.
+Layer: domain, its top (anyio, msgspec, the modules below; no starlette). It
+owns the asyncio tasks the invocations run in, the thread-slot limiter for
+threaded actions (its own, never anyio's default, which Starlette shares), the
+table of invocations with its retention bounds, the event hub and the bridge
+that brings events from threads to it, and the Things' setup and teardown.
+Use it as ``async with ActionManager(things={...}) as manager``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import itertools
 import logging
 import re
-import threading
 import uuid
 from collections.abc import Coroutine, Iterator, Mapping
 from datetime import datetime
@@ -25,16 +24,17 @@ from typing import Any
 import anyio
 import msgspec
 
+from .bridge import EventBridge
+from .clock import Clock, SystemClock
 from .context import bind_invocation, unbind_invocation
 from .errors import (
-    InvocationCancelledError,
     ManagerNotRunningError,
     QueueFullError,
     ThingNotFoundError,
     ThingSetupError,
 )
 from .events import Event, EventHub, Subscription
-from .invocation import Invocation, problem_from_exception
+from .invocation import Invocation, encode_output
 from .logs import install_log_capture
 from .models import InvocationStatus, InvocationSummary
 from .table import InvocationTable
@@ -46,19 +46,6 @@ Status = InvocationStatus
 logger = logging.getLogger("labthings_async.manager")
 
 _THING_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-_SIMPLE_OUTPUTS = (type(None), bool, int, float, str)
-
-
-def _check_serialisable(output: Any, action: str) -> None:
-    """Fail now, in the action, rather than on every later read of the invocation."""
-    if not isinstance(output, _SIMPLE_OUTPUTS):
-        try:
-            msgspec.json.encode(output)
-        except (TypeError, msgspec.EncodeError) as error:
-            raise TypeError(
-                f"action {action!r} returned a {type(output).__name__}, which cannot be "
-                f"sent as JSON ({error}); return JSON-compatible data or a msgspec Struct"
-            ) from None
 
 
 class ActionManager:
@@ -80,6 +67,8 @@ class ActionManager:
         subscriber_queue: Bound of each subscription's queue.
         expiry_interval: Seconds between expiry runs.
         shutdown_grace: Seconds running actions get to stop at shutdown.
+        clock: Stamps the invocations' times and paces expiry; real time
+            unless a test hands in a clock it moves itself.
     """
 
     def __init__(
@@ -96,6 +85,7 @@ class ActionManager:
         subscriber_queue: int = 1000,
         expiry_interval: float = 1.0,
         shutdown_grace: float = 5.0,
+        clock: Clock | None = None,
     ) -> None:
         bounds = {
             "max_threads": max_threads,
@@ -115,11 +105,13 @@ class ActionManager:
         self.subscriber_queue = subscriber_queue
         self.expiry_interval = expiry_interval
         self.shutdown_grace = shutdown_grace
+        self.clock = clock or SystemClock()
         self.hub = EventHub(buffer_len=event_buffer)
+        self.bridge = EventBridge(self.hub)
         self._things: dict[str, Thing] = {}
         for name, thing in (things or {}).items():
             self.add_thing(name, thing)
-        self._table = InvocationTable(max_retained)
+        self._table = InvocationTable(max_retained, self.clock)
         self._sequence = itertools.count(1).__next__
         self._pending_threaded = 0
         # Admits invocations to the pool; run_sync needs a limiter of its own,
@@ -132,8 +124,6 @@ class ActionManager:
         self._expiry_task: asyncio.Task[None] | None = None
         self._running = False
         self._set_up: list[Thing] = []
-        self.loop: asyncio.AbstractEventLoop
-        self.loop_thread_id = 0
 
     # -- Things -----------------------------------------------------------------
 
@@ -197,8 +187,7 @@ class ActionManager:
             # Started again after a shutdown (a test client opened twice, say):
             # the last shutdown ended the old topics and their subscribers.
             self.hub.reopen()
-        self.loop = asyncio.get_running_loop()
-        self.loop_thread_id = threading.get_ident()
+        self.bridge.open(asyncio.get_running_loop())
         install_log_capture()
         try:
             for thing in self._things.values():
@@ -222,7 +211,7 @@ class ActionManager:
         await self.shutdown()
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = self.loop.create_task(coroutine)
+        task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
@@ -237,7 +226,8 @@ class ActionManager:
 
         Running actions get ``shutdown_grace`` seconds; a threaded action still
         running after that is marked ``cancelled`` and left to finish on its
-        own, since a thread cannot be killed. Every invocation ends terminal.
+        own, since a thread cannot be killed. Every invocation ends terminal,
+        each with a detail saying how.
         """
         if not self._running and self._expiry_task is None:
             return
@@ -250,7 +240,7 @@ class ActionManager:
             try:
                 for invocation in unfinished:
                     if not invocation.finished:
-                        invocation.cancel()
+                        invocation.cancel(by_shutdown=True)
                 with anyio.move_on_after(self.shutdown_grace):
                     for invocation in unfinished:
                         await invocation.wait()
@@ -259,9 +249,11 @@ class ActionManager:
                 if self._tasks:
                     await asyncio.wait(tuple(self._tasks))
                 for invocation in unfinished:
-                    self._finish_abandoned(invocation)
+                    # Its task ended without ending it (a BaseException in the action).
+                    invocation.finish(error=asyncio.CancelledError())
             finally:
                 self._expiry_task = None
+                self.bridge.close()
                 self.hub.close()
                 await self._teardown_things()
 
@@ -332,9 +324,7 @@ class ActionManager:
         self._table.add(invocation)
         invocation.publish_created()
         run = self._run_async if descriptor.is_async else self._run_threaded
-        task = invocation.task = self._spawn(run(invocation))
-        # A finished task holds its coroutine's frame: let the retained invocation drop it.
-        task.add_done_callback(lambda _: setattr(invocation, "task", None))
+        invocation.task = self._spawn(run(invocation))
         return invocation
 
     async def _run_threaded(self, invocation: Invocation) -> None:
@@ -351,79 +341,39 @@ class ActionManager:
                 return
             invocation.transition(Status.RUNNING)
             try:
-                output = await anyio.to_thread.run_sync(
-                    self._call_in_thread,
-                    invocation,
+                outcome = await anyio.to_thread.run_sync(
+                    _call_in_thread,
+                    [invocation],
                     # The task is cancelled only at shutdown, to stop waiting
                     # for a thread that will not stop; clients cancel threaded
                     # actions cooperatively, through the cancel hook.
                     abandon_on_cancel=True,
                     limiter=self._thread_limiter,
                 )
-            except asyncio.CancelledError:
-                self._finish_abandoned(invocation)
-            except Exception as error:
-                self._finish_failed(invocation, error)
+            except (Exception, asyncio.CancelledError) as error:
+                invocation.finish(error=error)
             else:
-                invocation.transition(Status.COMPLETED, output=output)
+                if isinstance(outcome, Exception):
+                    invocation.finish(error=outcome)
+                else:
+                    invocation.finish(outcome)
         finally:
             slots.release_on_behalf_of(invocation)
 
     @staticmethod
-    def _call_in_thread(invocation: Invocation) -> Any:
-        token = bind_invocation(invocation)
-        try:
-            output = invocation.action.call(invocation.thing, invocation.input)
-            _check_serialisable(output, invocation.action_name)
-            return output
-        except InvocationCancelledError:
-            raise
-        except Exception as error:
-            _log_failure(invocation, error)
-            raise
-        finally:
-            unbind_invocation(token)
-
-    async def _run_async(self, invocation: Invocation) -> None:
+    async def _run_async(invocation: Invocation) -> None:
         if invocation.status is not Status.PENDING:
             return  # Cancelled before it started.
+        invocation.transition(Status.RUNNING)
         token = bind_invocation(invocation)
         try:
-            invocation.transition(Status.RUNNING)
             output = await invocation.action.call(invocation.thing, invocation.input)
-            _check_serialisable(output, invocation.action_name)
-        except asyncio.CancelledError:
-            if self._running:  # A client cancelled it; otherwise the server is stopping.
-                self._finish_failed(
-                    invocation, InvocationCancelledError("the invocation was cancelled")
-                )
-            else:
-                self._finish_abandoned(invocation)
-        except InvocationCancelledError as error:
-            self._finish_failed(invocation, error)
-        except Exception as error:
-            _log_failure(invocation, error)
-            self._finish_failed(invocation, error)
-        else:
-            invocation.transition(Status.COMPLETED, output=output)
-        finally:
+        except (Exception, asyncio.CancelledError) as error:
             unbind_invocation(token)
-
-    @staticmethod
-    def _finish_failed(invocation: Invocation, error: Exception) -> None:
-        if isinstance(error, InvocationCancelledError):
-            invocation.transition(Status.CANCELLED, error=problem_from_exception(error))
+            invocation.finish(error=error)
         else:
-            invocation.transition(
-                Status.ERROR, error=problem_from_exception(error), exception=error
-            )
-
-    def _finish_abandoned(self, invocation: Invocation) -> None:
-        if not invocation.finished:
-            error = InvocationCancelledError(
-                f"the server shut down and the action did not stop within {self.shutdown_grace} s"
-            )
-            invocation.transition(Status.CANCELLED, error=problem_from_exception(error))
+            unbind_invocation(token)
+            invocation.finish(output)
 
     # -- bookkeeping (called by Invocation.transition) -------------------------------
 
@@ -481,7 +431,7 @@ class ActionManager:
 
     async def _expire_periodically(self) -> None:
         while True:
-            await asyncio.sleep(self.expiry_interval)
+            await self.clock.sleep(self.expiry_interval)
             self.expire_invocations()
 
     # -- events ---------------------------------------------------------------------
@@ -523,15 +473,12 @@ class ActionManager:
     def _publish_property(self, thing: Thing, name: str, value: Any) -> None:
         """Publish a property change, from any thread."""
         try:
+            # Encoded now: the value may be changed in place later.
             event = Event.encode(name, value, thing=thing.name, affordance=name)
         except (TypeError, msgspec.EncodeError):
             logger.warning("property %s.%s was set to a value JSON cannot carry", thing.name, name)
             return
-        if threading.get_ident() == self.loop_thread_id:
-            self.hub.publish(event, self.hub.properties)
-            return
-        with contextlib.suppress(RuntimeError):  # The loop has closed.
-            self.loop.call_soon_threadsafe(self.hub.publish, event, self.hub.properties)
+        self.bridge.send(event, self.hub.properties)
 
 
 def _tag_filter(thing: str | None, affordance: str | None) -> Any:
@@ -546,11 +493,23 @@ def _tag_filter(thing: str | None, affordance: str | None) -> Any:
     return accept
 
 
-def _log_failure(invocation: Invocation, error: Exception) -> None:
-    invocation.thing.logger.error(
-        "action %s failed: %s: %s",
-        invocation.action_name,
-        type(error).__name__,
-        error,
-        exc_info=error,
-    )
+def _call_in_thread(handoff: list[Invocation]) -> msgspec.Raw | Exception:
+    """Run a threaded action in its worker thread: its output, encoded, or what it raised.
+
+    Encoding a large output takes time; done here, it keeps the loop free.
+    anyio's worker thread keeps its last job's arguments, result and exception
+    until its next job, so nothing it keeps may lead to the invocation: it
+    comes in a list emptied at once, and an exception comes back as the
+    result, since raised on, its traceback would take in the manager's frames.
+    """
+    invocation = handoff.pop()
+    token = bind_invocation(invocation)
+    try:
+        return encode_output(
+            invocation.action.name, invocation.action.call(invocation.thing, invocation.input)
+        )
+    except Exception as error:
+        return error
+    finally:
+        unbind_invocation(token)
+        del invocation  # The traceback of an exception returned keeps this frame.

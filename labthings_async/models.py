@@ -1,8 +1,8 @@
 """Wire models: the msgspec structs that invocations and errors travel as.
 
-Layer: bottom (stdlib and msgspec only). Python names are snake_case; the JSON
-names follow LabThings-FastAPI and the W3C WoT wire format (``timeRequested``),
-mapped here once with ``msgspec.field(name=...)``.
+Layer: domain, its bottom (stdlib and msgspec only). Python names are
+snake_case; the JSON names follow LabThings-FastAPI and the W3C WoT wire
+format (``timeRequested``), mapped here once with ``msgspec.field(name=...)``.
 """
 
 from __future__ import annotations
@@ -122,8 +122,13 @@ class InvocationResponse(InvocationSummary, kw_only=True):
     error: ProblemDetails | None = None
 
 
-class StatusChange(msgspec.Struct, kw_only=True):
-    """The payload of a ``status`` event: an invocation changed status."""
+class StatusChange(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+    """The payload of a ``status`` event: an invocation changed status.
+
+    A snapshot taken when the status changed, held by the event in place of
+    the invocation. Frozen, and untracked by the garbage collector: it refers
+    only to text, times and encoded JSON, so it can be part of no cycle.
+    """
 
     id: str
     thing: str
@@ -134,8 +139,11 @@ class StatusChange(msgspec.Struct, kw_only=True):
     time_completed: datetime | None = msgspec.field(default=None, name="timeCompleted")
 
 
-class FinalStatus(StatusChange, kw_only=True):
-    """The payload of an invocation's own terminal ``status`` event."""
+class FinalStatus(StatusChange, kw_only=True, frozen=True):
+    """The payload of an invocation's own terminal ``status`` event.
+
+    ``output`` is the output as encoded once at completion (``msgspec.Raw``).
+    """
 
     output: Any = None
     error: ProblemDetails | None = None

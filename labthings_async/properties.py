@@ -1,6 +1,6 @@
 """Properties: typed values of a Thing that clients read, write and observe.
 
-Layer: declarations (stdlib, msgspec). ``property`` makes either a *data*
+Layer: domain (stdlib, msgspec). ``property`` makes either a *data*
 property (a value stored on the Thing, typed by the class annotation) or a
 *functional* property (a getter, optionally a setter). Python code reads and
 assigns them as plain attributes; clients go through ``read``/``write``, which

@@ -1,6 +1,6 @@
 """Reading and writing a property on behalf of a client, with errors that say which.
 
-Layer: HTTP (anyio, the declarations). A stored value is read on the event
+Layer: domain (anyio, the declarations). A stored value is read on the event
 loop; a functional getter or setter may block on hardware, so it runs in a
 worker thread of the server's property limiter. Whatever they raise becomes
 an error naming the property: a setter's ``ValueError`` is the client's

@@ -22,7 +22,7 @@ from hypercorn.config import Config
 from hypercorn.typing import ASGIFramework
 
 from .config import keyword_options, reject_unknown_options
-from .http.app import RESERVED_AFFORDANCES, RESERVED_NAMES, ThingApp
+from .http.app import RESERVED_NAMES, ThingApp
 from .http.state import ServerState
 from .manager import ActionManager
 from .thing import Thing
@@ -78,15 +78,6 @@ class ThingServer:
             raise ValueError(
                 f"{sorted(reserved)} cannot name a Thing: the server uses those paths itself"
             )
-        for name, thing in things.items():
-            clash = RESERVED_AFFORDANCES & (
-                type(thing).actions.keys() | type(thing).properties.keys()
-            )
-            if clash:
-                raise ValueError(
-                    f"Thing {name!r} has an affordance called {sorted(clash)}, a path the "
-                    "server uses for its event stream; rename it"
-                )
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"prefix {prefix!r} must start with '/' and not end with one")
         accepted = keyword_options(ThingServer, ActionManager, leave_out=["things"])

@@ -1,17 +1,23 @@
 """The table of retained invocations: lookup, newest-first listing, and expiry.
 
-Layer: invocation (stdlib). Invocations are kept in request order (a dict, so
-listing newest first is a reversed walk, with no sorting); finished ones also
-sit in a heap by expiry time, which bounds them both by age and by count.
+Layer: domain (stdlib). Invocations are kept in request order (a dict, so
+listing newest first is a reversed walk, with no sorting). Finished ones also
+wait in a queue per retention time: invocations kept equally long expire in
+the order they finished, so each queue is in expiry order without sorting
+(should the wall clock step back, one may outstay its time a little), and each
+action has one retention time, so there are only a handful of queues. They
+bound the table both by age and by count. The table is the only thing that
+keeps a finished invocation alive: once it lets one go, nothing else holds it.
 """
 
 from __future__ import annotations
 
-import heapq
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from .clock import Clock, SystemClock
 from .errors import InvocationNotFoundError
 from .invocation import Invocation
 from .models import InvocationStatus
@@ -25,28 +31,42 @@ class InvocationTable:
     Args:
         max_retained: Most finished invocations kept; beyond it, the ones that
             would expire soonest are forgotten first.
+        clock: What "now" is when expiring (real time unless a test says so).
     """
 
-    def __init__(self, max_retained: int) -> None:
+    def __init__(self, max_retained: int, clock: Clock | None = None) -> None:
         self.max_retained = max_retained
-        self._by_id: dict[uuid.UUID, Invocation] = {}
-        self._expiries: list[tuple[datetime, int, Invocation]] = []
+        self.clock = clock or SystemClock()
+        self._by_id: dict[str, Invocation] = {}
+        # Finished invocations by retention time, each queue in the order they
+        # finished: a deque costs a pointer per invocation, a heap entry a tuple.
+        self._finished: dict[float, deque[Invocation]] = {}
+        self._finished_count = 0
 
     def __len__(self) -> int:
         return len(self._by_id)
 
     def add(self, invocation: Invocation) -> None:
         """Keep a new invocation."""
-        self._by_id[invocation.id] = invocation
+        self._by_id[invocation.id_text] = invocation
 
     def finished(self, invocation: Invocation) -> None:
         """Start the retention clock of an invocation that has just finished."""
-        if invocation.expiry_time is None:
-            return
-        heapq.heappush(self._expiries, (invocation.expiry_time, invocation.sequence, invocation))
-        while len(self._expiries) > self.max_retained:
-            _, _, oldest = heapq.heappop(self._expiries)
-            self._by_id.pop(oldest.id, None)
+        queues = self._finished
+        queue = queues.get(invocation.retention_time)
+        if queue is None:
+            queue = queues[invocation.retention_time] = deque()
+        queue.append(invocation)
+        self._finished_count += 1
+        while self._finished_count > self.max_retained:
+            # Usually every action keeps the manager's retention: one queue, no choosing.
+            soonest = queue if len(queues) == 1 else min(queues.values(), key=_soonest_first)
+            self._forget_first(soonest)
+
+    def _forget_first(self, queue: deque[Invocation]) -> None:
+        invocation = queue.popleft()
+        self._finished_count -= 1
+        del self._by_id[invocation.id_text]
 
     def get(self, invocation_id: uuid.UUID | str) -> Invocation:
         """The invocation with this ID.
@@ -54,15 +74,18 @@ class InvocationTable:
         Raises:
             InvocationNotFoundError: No such invocation is retained.
         """
-        if not isinstance(invocation_id, uuid.UUID):
-            try:
+        if isinstance(invocation_id, str):
+            found = self._by_id.get(invocation_id)
+            if found is not None:
+                return found
+            try:  # Any other spelling of a UUID: braces, capitals, no hyphens.
                 invocation_id = uuid.UUID(invocation_id)
             except ValueError:
                 raise InvocationNotFoundError(
                     f"{invocation_id!r} is not an invocation ID (a UUID)"
                 ) from None
         try:
-            return self._by_id[invocation_id]
+            return self._by_id[str(invocation_id)]
         except KeyError:
             raise InvocationNotFoundError(
                 f"no invocation {invocation_id}: it never existed or has expired"
@@ -92,10 +115,24 @@ class InvocationTable:
 
     def expire(self, now: datetime | None = None) -> int:
         """Forget finished invocations whose retention has run out; returns how many."""
-        now = now or datetime.now(UTC)
+        now = now or self.clock.now()
         expired = 0
-        while self._expiries and self._expiries[0][0] <= now:
-            _, _, invocation = heapq.heappop(self._expiries)
-            if self._by_id.pop(invocation.id, None) is not None:
+        for queue in self._finished.values():
+            while queue and _expiry_time(queue[0]) <= now:
+                self._forget_first(queue)
                 expired += 1
         return expired
+
+
+def _expiry_time(invocation: Invocation) -> datetime:
+    expiry = invocation.expiry_time
+    if expiry is None:  # Only finished invocations are queued, and they all have one.
+        raise ValueError(f"{invocation!r} is queued for expiry but has no expiry time")
+    return expiry
+
+
+def _soonest_first(queue: deque[Invocation]) -> tuple[int, datetime, int]:
+    """Sort key of a queue by when its first invocation expires (empty queues last)."""
+    if not queue:
+        return (1, datetime.max.replace(tzinfo=UTC), 0)
+    return (0, _expiry_time(queue[0]), queue[0].sequence)

@@ -1,8 +1,9 @@
 """The ``Thing`` base class: an instrument with actions and properties.
 
-Layer: declarations (stdlib). Subclasses declare ``@action`` methods and
+Layer: domain (stdlib). Subclasses declare ``@action`` methods and
 ``lt.property`` attributes; this module collects them when the class is
-defined, so a bad declaration fails at import time, not on the first request.
+defined, so a bad declaration fails at import time, not on the first request:
+among them an affordance whose name the Thing or the server already uses.
 """
 
 from __future__ import annotations
@@ -18,12 +19,18 @@ from .errors import ActionDefinitionError, AffordanceNotFoundError
 from .properties import PropertyDescriptor
 from .schema import SchemaError, data_schema
 
-__all__ = ("PropertyObserver", "Thing")
+__all__ = ("ROUTE_WORDS", "PropertyObserver", "Thing")
 
 PropertyObserver = Callable[["Thing", str, Any], None]
 """Called as ``observer(thing, property_name, new_value)`` after every change."""
 
 LOGGER_PREFIX = "labthings_async.things"
+
+ROUTE_WORDS: Mapping[str, str] = {
+    "events": "the Thing's property-change event stream",
+    "properties": "the Thing's all-properties reading",
+}
+"""Path segments under ``/{thing}/`` the server uses itself, and what for."""
 
 
 class Thing:
@@ -66,6 +73,8 @@ class Thing:
                 ) from None
             for descriptor in properties.values():
                 descriptor.resolve_type(cls, hints)
+        _check_names(cls, "action", actions)
+        _check_names(cls, "property", properties)
         clash = actions.keys() & properties.keys()
         if clash:
             raise ActionDefinitionError(
@@ -153,6 +162,26 @@ class Thing:
 
     def teardown(self) -> Any:
         """Release the hardware. Runs once when the server stops."""
+
+
+_THING_OWN_NAMES = frozenset(dir(Thing))
+"""Every attribute and method of ``Thing`` itself: an affordance must not hide one."""
+
+
+def _check_names(cls: type[Thing], kind: str, declared: Mapping[str, object]) -> None:
+    """Fail at class definition if an affordance hides a name the framework uses."""
+    for name in declared:
+        if name in _THING_OWN_NAMES:
+            raise ActionDefinitionError(
+                f"Thing {cls.__name__}: {kind} {name!r} would hide Thing.{name}, which "
+                f"the framework relies on; give the {kind} another name"
+            )
+        if name in ROUTE_WORDS:
+            raise ActionDefinitionError(
+                f"Thing {cls.__name__}: {kind} {name!r} would take the path "
+                f"/{{thing}}/{name}, which serves {ROUTE_WORDS[name]}; "
+                f"give the {kind} another name"
+            )
 
 
 def _check_describable(cls: type[Thing], what: str, tp: Any) -> None:

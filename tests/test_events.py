@@ -5,7 +5,7 @@ import anyio.lowlevel
 import pytest
 from things import TIMEOUT
 
-from labthings_async.events import LOST, Event, EventHub, Subscription, Topic
+from labthings_async.events import LOST, Event, EventHub, LostEvent, Subscription, Topic
 
 
 def publish(hub: EventHub, topic: Topic, count: int, *, name: str = "tick") -> list[int]:
@@ -134,6 +134,29 @@ async def test_lost_event_when_the_buffer_evicted_unseen_events() -> None:
     assert [event.name for event in events] == ["tick", "tick", LOST] + ["tick"] * 5
     assert [event.id for event in events] == [1, 2, 15, 16, 17, 18, 19, 20]
     assert events[2].json() == {"lastEventId": 2, "resumedAfter": 15}
+
+
+async def test_the_lost_event_is_known_by_its_kind() -> None:
+    hub, topic = EventHub(), Topic(5)
+    async with topic.subscribe(after=None, maxsize=2) as subscription:
+        publish(hub, topic, 20)
+        events = drain(subscription)
+    assert [event.lost for event in events] == [False, False, True] + [False] * 5
+    assert isinstance(events[2], LostEvent)
+
+
+async def test_an_event_named_lost_is_delivered_once_after_a_lag() -> None:
+    # A property may be called "lost": its events are data, never the lost notice.
+    hub, topic = EventHub(), Topic(100)
+    async with topic.subscribe(after=None, maxsize=2) as subscription:
+        ids = publish(hub, topic, 10, name=LOST)
+        events: list[Event] = []
+        # Bounded: a subscription that re-delivers would otherwise never run dry.
+        while len(events) < 30 and (event := subscription.next_nowait()) is not None:
+            events.append(event)
+    assert [event.id for event in events] == ids
+    assert [event.json()["n"] for event in events] == list(range(10))
+    assert not any(event.lost for event in events)
 
 
 async def test_resume_from_an_evicted_id_says_lost() -> None:

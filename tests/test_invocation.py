@@ -1,9 +1,12 @@
-"""Tests for labthings_async.invocation: the state machine and wire representations."""
+"""Tests for labthings_async.invocation: the state machine, how it ends, and wire forms."""
 
 import asyncio
+import gc
 import itertools
-import threading
+import logging
+import re
 import uuid
+import weakref
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,14 +14,27 @@ import anyio
 import anyio.lowlevel
 import msgspec
 import pytest
-from things import TIMEOUT
+from things import TIMEOUT, FakeClock
 
 import labthings_async as lt
+from labthings_async.bridge import EventBridge
+from labthings_async.context import bind_invocation, unbind_invocation
 from labthings_async.events import EventHub
-from labthings_async.invocation import CANCELLED_PROBLEM_TYPE, Invocation, problem_from_exception
+from labthings_async.invocation import (
+    CANCELLED_PROBLEM_TYPE,
+    Invocation,
+    encode_output,
+    problem_from_exception,
+)
+from labthings_async.logs import install_log_capture
 from labthings_async.models import LogEntry
 
 Status = lt.InvocationStatus
+
+
+class Reading(msgspec.Struct):
+    value: float
+    unit: str
 
 
 class Pump(lt.Thing):
@@ -30,14 +46,23 @@ class Pump(lt.Thing):
     async def prime(self) -> None:
         pass
 
+    @lt.action
+    def read(self) -> Reading:
+        return Reading(1.0, "bar")
+
+    @lt.action
+    def anything(self) -> Any:
+        return None
+
 
 class Host:
     """Stands in for the ActionManager: records what the invocation tells it."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.loop_thread_id = threading.get_ident()
         self.hub = EventHub(buffer_len=100)
+        self.bridge = EventBridge(self.hub)
+        self.bridge.open(asyncio.get_running_loop())
+        self.clock = FakeClock()
         self.changes: list[tuple[Status, Status]] = []
 
     def status_changed(self, invocation: Invocation, old: Status) -> None:
@@ -65,6 +90,20 @@ def make_invocation(
     return invocation
 
 
+def running(host: Host, action: str = "run") -> Invocation:
+    invocation = make_invocation(host, action)
+    invocation.transition(Status.RUNNING)
+    return invocation
+
+
+def raised(error: Exception) -> Exception:
+    """``error`` with a traceback, as an action that raised it leaves it."""
+    try:
+        raise error
+    except Exception as caught:
+        return caught
+
+
 def log_entry(message: str) -> LogEntry:
     return LogEntry(
         message=message,
@@ -77,6 +116,10 @@ def log_entry(message: str) -> LogEntry:
     )
 
 
+def final_event_json(invocation: Invocation) -> Any:
+    return invocation.events.events_after(0)[-1].json()
+
+
 # -- the state machine --------------------------------------------------------------
 
 
@@ -85,6 +128,7 @@ async def test_new_invocation_is_pending_with_a_uuid4() -> None:
     assert invocation.status is Status.PENDING
     assert isinstance(invocation.id, uuid.UUID)
     assert invocation.id.version == 4
+    assert invocation.id_text == str(invocation.id)
     assert (invocation.thing_name, invocation.action_name) == ("pump", "run")
     assert invocation.action_path == "/pump/run"
     assert invocation.input == {"rate": 2.0}
@@ -129,28 +173,28 @@ async def test_transitions_follow_the_state_machine(start: Status, target: Statu
 
 async def test_the_host_hears_of_every_transition() -> None:
     host = Host()
-    invocation = make_invocation(host)
-    invocation.transition(Status.RUNNING)
-    invocation.transition(Status.COMPLETED, output=2.0)
+    invocation = running(host)
+    invocation.finish(2.0)
     assert host.changes == [
         (Status.PENDING, Status.RUNNING),
         (Status.RUNNING, Status.COMPLETED),
     ]
 
 
-async def test_times_are_utc_aware_and_ordered() -> None:
-    invocation = make_invocation(Host(), retention_time=30.0)
+async def test_times_come_from_the_hosts_clock_in_utc() -> None:
+    host = Host()
+    invocation = make_invocation(host, retention_time=30.0)
+    start = host.clock.now()
+    host.clock.move(2)
     invocation.transition(Status.RUNNING)
-    invocation.transition(Status.COMPLETED, output=1.0)
-    requested = invocation.time_requested
-    started = invocation.time_started
-    completed = invocation.time_completed
-    assert started is not None
-    assert completed is not None
-    for moment in (requested, started, completed):
+    host.clock.move(3)
+    invocation.finish(1.0)
+    assert invocation.time_requested == start
+    assert invocation.time_started == start + timedelta(seconds=2)
+    assert invocation.time_completed == start + timedelta(seconds=5)
+    for moment in (invocation.time_requested, invocation.time_started):
         assert moment.utcoffset() == timedelta(0)
-    assert requested <= started <= completed
-    assert invocation.expiry_time == completed + timedelta(seconds=30.0)
+    assert invocation.expiry_time == start + timedelta(seconds=35)
     assert invocation.retention_time == 30.0
 
 
@@ -164,19 +208,19 @@ async def test_cancelled_before_start_has_no_start_time() -> None:
 
 async def test_each_transition_publishes_one_status_event() -> None:
     host = Host()
-    invocation = make_invocation(host)
-    invocation.transition(Status.RUNNING)
-    invocation.transition(Status.ERROR, error=problem_from_exception(ValueError("bad")))
+    invocation = running(host)
+    invocation.finish(error=raised(ValueError("bad")))
     events = invocation.events.events_after(0)
-    assert [event.json()["status"] for event in events] == ["pending", "running", "error"]
-    assert [event.terminal for event in events] == [False, False, True]
+    statuses = [event.json()["status"] for event in events if event.name == "status"]
+    assert statuses == ["pending", "running", "error"]
+    assert [event.terminal for event in events] == [False] * (len(events) - 1) + [True]
     ids = [event.id for event in events]
-    assert ids == sorted(ids)
-    assert len(set(ids)) == 3
+    assert ids == sorted(set(ids))
     assert events[-1].json()["error"]["title"] == "ValueError"
     assert invocation.events.closed
     firehose = host.hub.invocations.events_after(0)
-    assert [event.id for event in firehose] == ids
+    status_ids = [event.id for event in events if event.name == "status"]
+    assert [event.id for event in firehose] == status_ids
     assert "error" not in firehose[-1].json()
 
 
@@ -193,20 +237,20 @@ async def test_log_and_progress_are_kept_and_published() -> None:
 
 async def test_nothing_is_published_after_the_terminal_event() -> None:
     invocation = make_invocation(Host())
-    invocation.transition(Status.CANCELLED)
+    invocation.cancel()
     before = len(invocation.events)
     invocation.add_log(log_entry("late"))
     invocation.set_progress(100)
     assert len(invocation.events) == before
+    assert invocation.events.events_after(0)[-1].terminal
 
 
 async def test_wait_returns_once_finished() -> None:
-    invocation = make_invocation(Host())
-    invocation.transition(Status.RUNNING)
+    invocation = running(Host())
 
     async def finish() -> None:
         await anyio.lowlevel.checkpoint()
-        invocation.transition(Status.COMPLETED, output=5)
+        invocation.finish(5)
 
     with anyio.fail_after(TIMEOUT):
         async with anyio.create_task_group() as tasks:
@@ -217,33 +261,144 @@ async def test_wait_returns_once_finished() -> None:
         await invocation.wait()
 
 
-# -- results ------------------------------------------------------------------------
+async def test_finishing_a_finished_invocation_changes_nothing() -> None:
+    invocation = running(Host())
+    invocation.finish(1.0)
+    events = len(invocation.events)
+    invocation.finish(error=raised(ValueError("late")))
+    invocation.finish(error=asyncio.CancelledError())
+    assert invocation.status is Status.COMPLETED
+    assert invocation.result() == 1.0
+    assert len(invocation.events) == events
+
+
+# -- the output, encoded once -------------------------------------------------------
 
 
 @pytest.mark.parametrize("output", [0, "", [], False, None, {"a": 1}])
 async def test_result_of_completed_is_the_output(output: Any) -> None:
-    invocation = make_invocation(Host())
-    invocation.transition(Status.RUNNING)
-    invocation.transition(Status.COMPLETED, output=output)
+    invocation = running(Host(), "anything")
+    invocation.finish(output)
     assert invocation.result() == output
+    assert invocation.output == msgspec.Raw(msgspec.json.encode(output))
+
+
+async def test_the_output_is_encoded_once_and_a_later_change_shows_nowhere() -> None:
+    invocation = running(Host(), "anything")
+    returned = {"positions": [1, 2, 3]}
+    invocation.finish(returned)
+    returned["positions"].append(4)  # The action kept a reference and changed it.
+    expected = {"positions": [1, 2, 3]}
+    assert isinstance(invocation.output, msgspec.Raw)
+    reply = invocation.response()
+    assert reply.output is invocation.output  # Every reply sends the one encoding.
+    assert msgspec.json.decode(msgspec.json.encode(reply))["output"] == expected
+    assert final_event_json(invocation)["output"] == expected
+    assert invocation.result() == expected
+    changed = invocation.result()
+    changed["positions"].clear()
+    assert invocation.result() == expected
+
+
+async def test_result_is_typed_by_the_return_annotation() -> None:
+    invocation = running(Host(), "read")
+    invocation.finish(Reading(2.5, "bar"))
+    assert invocation.result() == Reading(2.5, "bar")
+
+
+async def test_result_falls_back_to_plain_json_when_the_output_breaks_its_annotation() -> None:
+    invocation = running(Host(), "read")
+    invocation.finish({"pressure": 2})
+    assert invocation.result() == {"pressure": 2}
+
+
+async def test_an_output_json_cannot_carry_ends_in_error_naming_action_and_type() -> None:
+    invocation = running(Host(), "anything")
+    invocation.finish(object())
+    assert invocation.status is Status.ERROR
+    assert invocation.error is not None
+    assert invocation.error.title == "TypeError"
+    assert invocation.error.detail.startswith(
+        "action 'anything' returned a value of type 'object', which cannot be sent as JSON"
+    )
+    with pytest.raises(TypeError, match="cannot be sent as JSON"):
+        invocation.result()
+
+
+def test_encode_output_passes_raw_json_through() -> None:
+    raw = msgspec.Raw(b'{"already": "json"}')
+    assert encode_output("act", raw) is raw
+    assert encode_output("act", None) == msgspec.Raw(b"null")
+    with pytest.raises(TypeError, match="action 'act' returned a value of type 'set'"):
+        encode_output("act", {1j})
+
+
+async def test_events_hold_a_snapshot_never_the_invocation() -> None:
+    host = Host()
+    invocation = running(host, "anything")
+    invocation.set_progress(50)
+    invocation.finish({"big": "x" * 1000})
+    own, firehose = invocation.events, host.hub.invocations
+    gone = weakref.ref(invocation)
+    del invocation
+    gc.collect()
+    assert gone() is None, "an event buffer still holds the invocation"
+    assert own.events_after(0)[-1].json()["output"] == {"big": "x" * 1000}
+    assert [event.json()["status"] for event in firehose.events_after(0)] == [
+        "pending",
+        "running",
+        "completed",
+    ]
+
+
+# -- failures -----------------------------------------------------------------------
 
 
 async def test_result_of_error_raises_the_actions_exception() -> None:
-    invocation = make_invocation(Host())
-    invocation.transition(Status.RUNNING)
-    error = KeyError("missing")
-    invocation.transition(Status.ERROR, error=problem_from_exception(error), exception=error)
+    invocation = running(Host())
+    error = raised(KeyError("missing"))
+    invocation.finish(error=error)
     with pytest.raises(KeyError) as caught:
         invocation.result()
     assert caught.value is error
 
 
 async def test_result_of_error_without_exception_raises_labthings_error() -> None:
-    invocation = make_invocation(Host())
-    invocation.transition(Status.RUNNING)
+    invocation = running(Host())
     invocation.transition(Status.ERROR, error=lt.ProblemDetails(title="X", status=500, detail="d"))
     with pytest.raises(lt.LabThingsError, match="failed: d"):
         invocation.result()
+
+
+async def test_a_failure_is_one_console_line_and_a_full_record_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    install_log_capture()
+    invocation = running(Host())
+    token = bind_invocation(invocation)  # As if still inside the action: nothing may leak in.
+    try:
+        with caplog.at_level(logging.DEBUG, logger="labthings_async.things"):
+            invocation.finish(error=raised(ValueError("clogged")))
+    finally:
+        unbind_invocation(token)
+    console = [r for r in caplog.records if r.name == "labthings_async.things.pump"]
+    assert [(r.levelname, r.getMessage()) for r in console] == [
+        ("ERROR", "action run failed: ValueError: clogged"),
+        ("DEBUG", f"traceback of invocation {invocation.id_text}"),
+    ]
+    assert console[0].exc_info is None
+    assert console[1].exc_info is not None
+    [entry] = invocation.log
+    assert (entry.levelname, entry.message) == ("ERROR", "action run failed: ValueError: clogged")
+    assert entry.exception_type == "ValueError"
+    assert entry.traceback is not None
+    assert entry.traceback.startswith("Traceback")
+    assert entry.filename == "test_invocation.py"  # Where it was raised.
+    names = [event.name for event in invocation.events.events_after(0)]
+    assert names[-2:] == ["log", "status"]
+
+
+# -- cancelling ---------------------------------------------------------------------
 
 
 async def test_result_of_cancelled_raises_cancelled() -> None:
@@ -262,9 +417,6 @@ async def test_result_before_finishing_raises_not_finished(steps: list[Status]) 
         invocation.result()
 
 
-# -- cancelling ---------------------------------------------------------------------
-
-
 async def test_cancel_pending_finishes_it_at_once() -> None:
     invocation = make_invocation(Host())
     invocation.cancel()
@@ -273,14 +425,80 @@ async def test_cancel_pending_finishes_it_at_once() -> None:
     assert invocation.error is not None
     assert invocation.error.type == CANCELLED_PROBLEM_TYPE
     assert invocation.error.title == "InvocationCancelledError"
+    assert invocation.error.status == 409
+    assert invocation.error.detail == "the invocation was cancelled before it started"
+
+
+async def test_cancel_pending_at_shutdown_says_so() -> None:
+    invocation = make_invocation(Host())
+    invocation.cancel(by_shutdown=True)
+    assert invocation.error is not None
+    assert invocation.error.detail == "the server shut down before the invocation started"
 
 
 async def test_cancel_running_threaded_only_asks() -> None:
-    invocation = make_invocation(Host())
-    invocation.transition(Status.RUNNING)
+    invocation = running(Host())
     invocation.cancel()
     assert invocation.cancel_hook.is_set()
+    assert invocation.cancel_requested
     assert invocation.status is Status.RUNNING
+
+
+def stopped_after(detail: str) -> float:
+    """The seconds a cancellation detail says the action took to stop."""
+    match = re.search(r"(\d+\.\d\d) s after it was asked", detail)
+    assert match, detail
+    return float(match.group(1))
+
+
+@pytest.mark.parametrize(
+    ("by_shutdown", "asker"),
+    [(False, "the invocation was cancelled"), (True, "the server shut down")],
+)
+async def test_a_stopped_action_says_who_asked_and_how_long_it_took(
+    by_shutdown: bool, asker: str
+) -> None:
+    invocation = running(Host(), "prime")
+    invocation.cancel(by_shutdown=by_shutdown)
+    invocation.finish(error=asyncio.CancelledError())
+    assert invocation.status is Status.CANCELLED
+    assert invocation.error is not None
+    assert invocation.error.detail.startswith(f"{asker}; the action stopped ")
+    assert 0 <= stopped_after(invocation.error.detail) < TIMEOUT
+
+
+async def test_a_threaded_action_abandoned_at_shutdown_says_so() -> None:
+    invocation = running(Host())
+    invocation.cancel(by_shutdown=True)
+    invocation.finish(error=asyncio.CancelledError())  # Its task stopped waiting for the thread.
+    assert invocation.status is Status.CANCELLED
+    assert invocation.error is not None
+    assert invocation.error.detail.startswith("the server shut down and the action was still")
+    assert "abandoned" in invocation.error.detail
+
+
+async def test_a_cancellation_nobody_asked_for_keeps_its_own_message() -> None:
+    invocation = running(Host())
+    invocation.finish(error=lt.InvocationCancelledError("the remote stage was cancelled"))
+    assert invocation.status is Status.CANCELLED
+    assert invocation.error is not None
+    assert invocation.error.detail == "the remote stage was cancelled"
+    assert invocation.error.type == CANCELLED_PROBLEM_TYPE
+
+
+async def test_a_cancellation_is_one_info_line_on_the_console(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    invocation = make_invocation(Host())
+    with caplog.at_level(logging.DEBUG, logger="labthings_async.things"):
+        invocation.cancel()
+    [line] = [r for r in caplog.records if r.name == "labthings_async.things.pump"]
+    assert line.levelname == "INFO"
+    assert line.getMessage() == (
+        f"action run cancelled (invocation {invocation.id_text}): "
+        "the invocation was cancelled before it started"
+    )
+    assert list(invocation.log) == []
 
 
 @pytest.mark.parametrize("final", [Status.COMPLETED, Status.ERROR, Status.CANCELLED])
@@ -297,8 +515,7 @@ async def test_cancel_finished_raises(final: Status) -> None:
 
 
 async def test_summary_uses_labthings_field_names() -> None:
-    invocation = make_invocation(Host())
-    invocation.transition(Status.RUNNING)
+    invocation = running(Host())
     invocation.set_progress(50)
     wire = msgspec.to_builtins(invocation.summary_model("http://lab:5000"))
     href = f"http://lab:5000/action_invocations/{invocation.id}"
@@ -317,15 +534,16 @@ async def test_summary_uses_labthings_field_names() -> None:
 
 
 async def test_response_carries_input_output_log_and_error() -> None:
-    invocation = make_invocation(Host())
-    invocation.transition(Status.RUNNING)
+    invocation = running(Host())
     invocation.add_log(log_entry("pumping"))
-    error = RuntimeError("clogged")
-    invocation.transition(Status.ERROR, error=problem_from_exception(error), exception=error)
+    invocation.finish(error=raised(RuntimeError("clogged")))
     wire = msgspec.json.decode(msgspec.json.encode(invocation.response()))
     assert wire["input"] == {"rate": 2.0}
     assert wire["output"] is None
-    assert [entry["message"] for entry in wire["log"]] == ["pumping"]
+    assert [entry["message"] for entry in wire["log"]] == [
+        "pumping",
+        "action run failed: RuntimeError: clogged",
+    ]
     assert wire["error"]["title"] == "RuntimeError"
     assert wire["error"]["detail"] == "clogged"
     assert wire["error"]["status"] == 500
@@ -354,3 +572,13 @@ def test_problem_for_a_custom_exception() -> None:
         "blocked",
     )
     assert problem_from_exception(lt.QueueFullError("full")).status == 503
+
+
+def test_problem_for_a_cancellation_is_labthings_cancelled_problem() -> None:
+    problem = problem_from_exception(lt.InvocationCancelledError("stop"))
+    assert (problem.type, problem.title, problem.status, problem.detail) == (
+        CANCELLED_PROBLEM_TYPE,
+        "InvocationCancelledError",
+        409,
+        "stop",
+    )

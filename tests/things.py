@@ -1,4 +1,4 @@
-"""Helpers shared by the core tests: a cross-thread signal and event readers.
+"""Helpers shared by the core tests: a cross-thread signal, a clock, event readers.
 
 Things themselves are defined inline in each test, next to what they test.
 """
@@ -6,12 +6,13 @@ Things themselves are defined inline in each test, next to what they test.
 import asyncio
 import threading
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 
 import anyio
 
 import labthings_async as lt
 
-__all__ = ("Signal", "collect", "names", "wait_for_status")
+__all__ = ("FakeClock", "Signal", "collect", "names", "wait_for_status")
 
 TIMEOUT = 5.0
 """Seconds any single wait in a test may take before the test fails."""
@@ -50,6 +51,57 @@ class Signal:
         """Block a worker thread until the flag is set; raise if it never is."""
         if not self._thread_flag.wait(seconds):
             raise TimeoutError("the test never set the signal")
+
+
+class FakeClock:
+    """A clock for ``ActionManager(clock=...)`` that moves only when the test moves it.
+
+    ``move`` sets the time on; ``advance`` also wakes every sleeper the new
+    time reaches (the manager's expiry timer) and returns once each has done
+    its work and gone back to sleep, so the test needs no real waiting.
+    Create it inside an async test.
+    """
+
+    def __init__(self, start: datetime = datetime(2030, 1, 1, tzinfo=UTC)) -> None:
+        self._now = start
+        self._sleepers: list[tuple[datetime, asyncio.Future[None]]] = []
+        self._sleeps = 0
+        self._slept = asyncio.Event()
+
+    def now(self) -> datetime:
+        return self._now
+
+    async def sleep(self, seconds: float) -> None:
+        wake = asyncio.get_running_loop().create_future()
+        self._sleepers.append((self._now + timedelta(seconds=seconds), wake))
+        self._sleeps += 1
+        self._slept.set()
+        await wake
+
+    def move(self, seconds: float) -> None:
+        """Set the time ``seconds`` on, waking nobody."""
+        self._now += timedelta(seconds=seconds)
+
+    async def advance(self, seconds: float) -> int:
+        """Set the time on and let every sleeper it reaches run once; returns how many."""
+        with anyio.fail_after(TIMEOUT):
+            while not any(not wake.done() for _, wake in self._sleepers):  # Nobody asleep yet.
+                self._slept.clear()
+                await self._slept.wait()
+            self.move(seconds)
+            due = [
+                wake
+                for deadline, wake in self._sleepers
+                if deadline <= self._now and not wake.done()  # done: its sleeper was cancelled
+            ]
+            self._sleepers = [entry for entry in self._sleepers if entry[0] > self._now]
+            back_asleep = self._sleeps + len(due)
+            for wake in due:
+                wake.set_result(None)
+            while self._sleeps < back_asleep:
+                self._slept.clear()
+                await self._slept.wait()
+        return len(due)
 
 
 async def collect(subscription: lt.Subscription, seconds: float = TIMEOUT) -> list[lt.Event]:

@@ -42,7 +42,7 @@ async def invoke(request: Request, *, thing: Thing, descriptor: ActionDescriptor
     body = await read_json_body(request, state.body_limit)
     invocation = state.manager.invoke_action(thing, descriptor.name, body)
     base = base_url(request)
-    href = f"{base}/action_invocations/{invocation.id}"
+    href = f"{base}/action_invocations/{invocation.id_text}"
     if query.reply == "output":
         return await _output_reply(state, invocation, href)
     wait = prefer_wait(request, state.max_wait)

@@ -28,13 +28,10 @@ from .state import ServerState, server_state
 from .things import thing_routes
 from .wire import API_ROOT, first_segment
 
-__all__ = ("RESERVED_AFFORDANCES", "RESERVED_NAMES", "ThingApp", "api_routes")
+__all__ = ("RESERVED_NAMES", "ThingApp", "api_routes")
 
 RESERVED_NAMES = frozenset({"things", "thing_descriptions", "action_invocations", "openapi.json"})
 """Path segments the server uses itself, so no Thing may be called them."""
-
-RESERVED_AFFORDANCES = frozenset({"events", "properties"})
-"""``/{thing}/events`` and ``/{thing}/properties`` are the Thing's own routes."""
 
 Lifespan = Callable[[], AbstractAsyncContextManager[None]]
 
