@@ -5,7 +5,6 @@ The root package only re-exports the public API; see the modules for each idea.
 
 from .action import ActionDescriptor, action
 from .client import (
-    ActionCancelledError,
     ActionFailedError,
     ActionHandle,
     AsyncActionHandle,
@@ -27,6 +26,7 @@ from .context import (
 )
 from .dependencies import InvocationID, InvocationLogger, ThingDependency
 from .errors import (
+    ActionCancelledError,
     ActionDefinitionError,
     AffordanceNotFoundError,
     BodyTooLargeError,
@@ -34,12 +34,15 @@ from .errors import (
     IllegalTransitionError,
     InvalidArgumentsError,
     InvalidInputError,
+    InvalidOutputError,
     InvocationCancelledError,
+    InvocationError,
     InvocationFinishedError,
     InvocationNotFinishedError,
     InvocationNotFoundError,
     LabThingsError,
     ManagerNotRunningError,
+    NoInvocationContextError,
     NotFoundError,
     PropertyAccessError,
     PropertyNotWritableError,
@@ -48,6 +51,7 @@ from .errors import (
     SchemaError,
     ThingNotFoundError,
     ThingSetupError,
+    UnsupportedFeatureError,
     UnsupportedMediaTypeError,
 )
 from .events import Event, Subscription
@@ -85,8 +89,10 @@ __all__ = (
     "IllegalTransitionError",
     "InvalidArgumentsError",
     "InvalidInputError",
+    "InvalidOutputError",
     "Invocation",
     "InvocationCancelledError",
+    "InvocationError",
     "InvocationEvent",
     "InvocationFinishedError",
     "InvocationID",
@@ -99,6 +105,7 @@ __all__ = (
     "LabThingsError",
     "LogEntry",
     "ManagerNotRunningError",
+    "NoInvocationContextError",
     "NotFoundError",
     "ProblemDetails",
     "Progress",
@@ -116,6 +123,7 @@ __all__ = (
     "ThingNotFoundError",
     "ThingServer",
     "ThingSetupError",
+    "UnsupportedFeatureError",
     "UnsupportedMediaTypeError",
     "action",
     "cancellable_sleep",

@@ -75,8 +75,12 @@ class CancelHook:
     """A flag a client sets to ask a running invocation to stop.
 
     Threaded actions cannot be interrupted, so they look at this flag through
-    ``raise_if_set()`` or ``sleep()``; both raise ``InvocationCancelledError``,
-    which, let escape, ends the invocation as ``cancelled``.
+    ``raise_if_set()`` or ``sleep()``. Each request raises
+    ``InvocationCancelledError`` once: raising it clears the flag, so an
+    action that catches it may clean up (and sleep while it does) without
+    the next helper raising again at once; a second request sets the flag
+    again. This is LabThings-FastAPI's rule. Let the error escape and the
+    invocation ends ``cancelled``.
     """
 
     __slots__ = ("_event",)
@@ -89,17 +93,22 @@ class CancelHook:
         self._event.set()
 
     def is_set(self) -> bool:
-        """True once cancellation has been asked for."""
+        """True while a request to stop has not been raised yet."""
         return self._event.is_set()
 
     def raise_if_set(self) -> None:
-        """Raise ``InvocationCancelledError`` if cancellation has been asked for."""
+        """Raise ``InvocationCancelledError`` if a request to stop is waiting; consume it."""
         if self._event.is_set():
+            self._event.clear()
             raise InvocationCancelledError("the invocation was cancelled")
 
     def sleep(self, seconds: float) -> None:
-        """Sleep, waking early to raise ``InvocationCancelledError`` if cancelled."""
+        """Sleep, waking early to raise ``InvocationCancelledError`` for a request to stop.
+
+        The request is consumed as it is raised, as in ``raise_if_set``.
+        """
         if self._event.wait(seconds):
+            self._event.clear()
             raise InvocationCancelledError("the invocation was cancelled during a sleep")
 
 

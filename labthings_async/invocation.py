@@ -34,6 +34,7 @@ from .bridge import EventBridge
 from .clock import Clock
 from .context import CancelHook
 from .errors import (
+    ActionCancelledError,
     IllegalTransitionError,
     InvocationCancelledError,
     InvocationFinishedError,
@@ -557,7 +558,9 @@ class Invocation:
 
         Raises:
             InvocationNotFinishedError: It has not finished yet.
-            InvocationCancelledError: It was cancelled.
+            ActionCancelledError: It was cancelled (an ordinary exception:
+                the ``InvocationCancelledError`` that stopped the action is
+                a ``BaseException``, which no caller should have to catch).
             Exception: The exception the action raised, when it failed.
         """
         if self.status is Status.COMPLETED and self.output is not None:
@@ -567,7 +570,12 @@ class Invocation:
                 # The action returned something other than it declared.
                 return msgspec.json.decode(self.output)
         if self.status is Status.CANCELLED:
-            raise InvocationCancelledError(f"invocation {self.id_text} was cancelled")
+            detail = f": {self.error.detail}" if self.error and self.error.detail else ""
+            raise ActionCancelledError(
+                f"action {self.action.name!r} was cancelled (invocation {self.id_text}){detail}",
+                msgspec.to_builtins(self.response()),
+                problem=self.error,
+            )
         if self.status is Status.ERROR:
             if self.exception is not None:
                 raise self.exception

@@ -28,6 +28,7 @@ from .bridge import EventBridge
 from .clock import Clock, SystemClock
 from .context import bind_invocation, unbind_invocation
 from .errors import (
+    InvocationCancelledError,
     ManagerNotRunningError,
     QueueFullError,
     ThingNotFoundError,
@@ -353,7 +354,7 @@ class ActionManager:
             except (Exception, asyncio.CancelledError) as error:
                 invocation.finish(error=error)
             else:
-                if isinstance(outcome, Exception):
+                if isinstance(outcome, BaseException):
                     invocation.finish(error=outcome)
                 else:
                     invocation.finish(outcome)
@@ -368,7 +369,7 @@ class ActionManager:
         token = bind_invocation(invocation)
         try:
             output = await invocation.action.call(invocation.thing, invocation.input)
-        except (Exception, asyncio.CancelledError) as error:
+        except (Exception, asyncio.CancelledError, InvocationCancelledError) as error:
             unbind_invocation(token)
             invocation.finish(error=error)
         else:
@@ -493,7 +494,7 @@ def _tag_filter(thing: str | None, affordance: str | None) -> Any:
     return accept
 
 
-def _call_in_thread(handoff: list[Invocation]) -> msgspec.Raw | Exception:
+def _call_in_thread(handoff: list[Invocation]) -> msgspec.Raw | BaseException:
     """Run a threaded action in its worker thread: its output, encoded, or what it raised.
 
     Encoding a large output takes time; done here, it keeps the loop free.
@@ -508,7 +509,9 @@ def _call_in_thread(handoff: list[Invocation]) -> msgspec.Raw | Exception:
         return encode_output(
             invocation.action.name, invocation.action.call(invocation.thing, invocation.input)
         )
-    except Exception as error:
+    except (Exception, InvocationCancelledError) as error:
+        # A cancellation is a BaseException, which anyio would re-raise
+        # through the loop's task; it is an outcome like any other.
         return error
     finally:
         unbind_invocation(token)

@@ -401,11 +401,21 @@ async def test_a_failure_is_one_console_line_and_a_full_record_in_the_log(
 # -- cancelling ---------------------------------------------------------------------
 
 
-async def test_result_of_cancelled_raises_cancelled() -> None:
+async def test_result_of_cancelled_raises_an_ordinary_exception() -> None:
     invocation = make_invocation(Host())
     invocation.cancel()
-    with pytest.raises(lt.InvocationCancelledError):
+    # A caller's `except Exception` catches it: the BaseException that stops
+    # the action never reaches whoever waits for the result.
+    with pytest.raises(Exception) as raised:
         invocation.result()
+    error = raised.value
+    assert isinstance(error, lt.ActionCancelledError)
+    assert isinstance(error, lt.LabThingsError)
+    assert not isinstance(error, lt.InvocationCancelledError)
+    assert error.invocation_id == invocation.id_text
+    assert error.invocation["status"] == "cancelled"
+    assert error.problem is invocation.error
+    assert "before it started" in str(error)
 
 
 @pytest.mark.parametrize("steps", [[], [Status.RUNNING]])
