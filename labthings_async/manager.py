@@ -11,7 +11,6 @@ Use it as ``async with ActionManager(things={...}) as manager``.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import itertools
 import logging
 import re
@@ -32,10 +31,10 @@ from .errors import (
     ManagerNotRunningError,
     QueueFullError,
     ThingNotFoundError,
-    ThingSetupError,
 )
 from .events import Event, EventHub, Subscription
 from .invocation import Invocation, encode_output
+from .lifecycle import start_thing, stop_thing
 from .logs import install_log_capture
 from .models import InvocationStatus, InvocationSummary
 from .table import InvocationTable
@@ -124,7 +123,7 @@ class ActionManager:
         self._tasks: set[asyncio.Task[None]] = set()
         self._expiry_task: asyncio.Task[None] | None = None
         self._running = False
-        self._set_up: list[Thing] = []
+        self._started: list[Thing] = []
 
     # -- Things -----------------------------------------------------------------
 
@@ -193,11 +192,12 @@ class ActionManager:
         try:
             for thing in self._things.values():
                 thing.observe_properties(self._publish_property)
-                await self._call_lifecycle(thing, "setup")
-                self._set_up.append(thing)
-        except BaseException:
+                await start_thing(thing, self._thread_limiter)
+                self._started.append(thing)
+        except BaseException as error:
             with anyio.CancelScope(shield=True):
-                await self._teardown_things()
+                # The Things already open are closed with what stopped the start.
+                await self._stop_things(error.__cause__ or error)
             raise
         self._expiry_task = self._spawn(self._expire_periodically())
         self._running = True
@@ -209,7 +209,7 @@ class ActionManager:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        await self.shutdown()
+        await self.shutdown(exc)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -222,13 +222,18 @@ class ActionManager:
         if not task.cancelled() and task.exception() is not None:
             logger.error("an ActionManager task failed", exc_info=task.exception())
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, error: BaseException | None = None) -> None:
         """Stop: cancel what is pending, ask what runs to stop, end every stream.
 
         Running actions get ``shutdown_grace`` seconds; a threaded action still
         running after that is marked ``cancelled`` and left to finish on its
         own, since a thread cannot be killed. Every invocation ends terminal,
-        each with a detail saying how.
+        each with a detail saying how. Then the Things are closed, the last
+        opened first.
+
+        Args:
+            error: What ended the block the manager ran in, if anything did;
+                each Thing's ``__exit__`` receives it.
         """
         if not self._running and self._expiry_task is None:
             return
@@ -256,29 +261,13 @@ class ActionManager:
                 self._expiry_task = None
                 self.bridge.close()
                 self.hub.close()
-                await self._teardown_things()
+                await self._stop_things(error)
 
-    async def _teardown_things(self) -> None:
-        while self._set_up:
-            thing = self._set_up.pop()
-            try:
-                await self._call_lifecycle(thing, "teardown")
-            except ThingSetupError:
-                logger.exception("teardown of Thing %r failed", thing.name)
+    async def _stop_things(self, error: BaseException | None) -> None:
+        while self._started:
+            thing = self._started.pop()
+            await stop_thing(thing, self._thread_limiter, error)
             thing.observe_properties(None)
-
-    async def _call_lifecycle(self, thing: Thing, method: str) -> None:
-        function = getattr(thing, method)
-        try:
-            if inspect.iscoroutinefunction(function):
-                await function()
-            else:
-                await anyio.to_thread.run_sync(function, limiter=self._thread_limiter)
-        except Exception as error:
-            raise ThingSetupError(
-                f"{method} of Thing {thing.name!r} ({type(thing).__name__}) failed: "
-                f"{type(error).__name__}: {error}"
-            ) from error
 
     # -- invoking -----------------------------------------------------------------
 
