@@ -21,6 +21,7 @@ from .context import (
     CancelHook,
     cancellable_sleep,
     current_invocation,
+    progress_span,
     raise_if_cancelled,
     report_progress,
 )
@@ -128,6 +129,7 @@ __all__ = (
     "action",
     "cancellable_sleep",
     "current_invocation",
+    "progress_span",
     "property",
     "raise_if_cancelled",
     "report_progress",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import types
 import typing
 import uuid
 from collections.abc import Callable, Mapping
@@ -19,7 +20,7 @@ from typing import Any, Protocol, TypeVar, overload
 
 import msgspec
 
-from .context import CancelHook, current_invocation
+from .context import CancelHook, current_invocation, nested_action_scope
 from .dependencies import Dependency, DependencyKind, ThingDependency
 from .errors import ActionDefinitionError, InvalidInputError
 from .models import FieldIssue
@@ -85,6 +86,7 @@ class ActionDescriptor:
         self.owner: type[Any] | None = None
         self.input_model: type[msgspec.Struct] = msgspec.Struct
         self.output_type: Any = Any
+        self._python_call: Callable[..., Any] | None = None
         functools.update_wrapper(self, function)  # type: ignore[arg-type]
 
     def __set_name__(self, owner: type[Any], name: str) -> None:
@@ -101,6 +103,7 @@ class ActionDescriptor:
             ActionDefinitionError: The signature cannot be served.
         """
         self.owner = owner
+        self._python_call = None  # Built on first use, from the dependencies read here.
         where = f"action {owner.__name__}.{self.name}"
         try:
             hints = typing.get_type_hints(self.function, include_extras=True)
@@ -230,16 +233,45 @@ class ActionDescriptor:
     def __get__(self, obj: object | None, owner: type[Any]) -> Any:
         if obj is None:
             return self
-        if not self.dependencies:
-            return self.function.__get__(obj, owner)
-        return functools.partial(self._call_from_python, typing.cast("ActionOwner", obj))
+        call = self._python_call
+        if call is None:
+            call = self._python_call = self._make_python_call()
+        return types.MethodType(call, obj)
 
-    def _call_from_python(self, thing: ActionOwner, *args: Any, **kwargs: Any) -> Any:
-        """Call from Python code (e.g. nested in another action), supplying dependencies."""
+    def _make_python_call(self) -> Callable[..., Any]:
+        """The function ``thing.action(...)`` calls: the method, run as a nested action.
+
+        Called from another action, it runs inline, in the caller's thread and
+        invocation, with the dependencies of that invocation supplied and its
+        progress scoped (see ``context.nested_action_scope``).
+        """
+        function = self.function
+        supply = self._supply_missing if self.dependencies else None
+        if self.is_async:
+
+            @functools.wraps(function)
+            async def call_async(thing: ActionOwner, *args: Any, **kwargs: Any) -> Any:
+                if supply is not None:
+                    supply(thing, kwargs)
+                with nested_action_scope():
+                    return await function(thing, *args, **kwargs)
+
+            return call_async
+
+        @functools.wraps(function)
+        def call(thing: ActionOwner, *args: Any, **kwargs: Any) -> Any:
+            if supply is not None:
+                supply(thing, kwargs)
+            with nested_action_scope():
+                return function(thing, *args, **kwargs)
+
+        return call
+
+    def _supply_missing(self, thing: ActionOwner, kwargs: dict[str, Any]) -> None:
+        """Add the dependencies a Python caller left out, for the current invocation."""
         for name, dependency in self.dependencies.items():
             if name not in kwargs:
                 kwargs[name] = self._supply(dependency, thing, name)
-        return self.function(thing, *args, **kwargs)
 
     def call(self, thing: ActionOwner, arguments: Mapping[str, Any]) -> Any:
         """Run the action with validated arguments, supplying its dependencies."""
