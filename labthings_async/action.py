@@ -20,11 +20,13 @@ from typing import Any, Protocol, TypeVar, overload
 
 import msgspec
 
+from .codec import Codec, MsgspecCodec, codec_for, encode_output, type_name
 from .context import CancelHook, current_invocation, nested_action_scope
+from .declared_types import UnreadMetadataError
 from .dependencies import Dependency, DependencyKind, ThingDependency
-from .errors import ActionDefinitionError, InvalidInputError
+from .errors import ActionDefinitionError, InvalidInputError, InvalidOutputError
 from .models import FieldIssue
-from .validation import convert_value, decode_json
+from .validation import decode_json
 
 __all__ = ("ActionDescriptor", "ActionOwner", "action")
 
@@ -84,8 +86,14 @@ class ActionDescriptor:
         self.extra_fields_type: Any = None
         self._self_name = "self"
         self.owner: type[Any] | None = None
-        self.input_model: type[msgspec.Struct] = msgspec.Struct
+        self.input_model: type[Any] = msgspec.Struct
         self.output_type: Any = Any
+        self._input_codec: Codec = MsgspecCodec(msgspec.Struct)
+        self._extras_codec: Codec = MsgspecCodec(Any)
+        self._output_codec: Codec = MsgspecCodec(Any)
+        self._encode_output: Callable[[Any], msgspec.Raw] = functools.partial(
+            encode_output, self.name
+        )
         self._python_call: Callable[..., Any] | None = None
         functools.update_wrapper(self, function)  # type: ignore[arg-type]
 
@@ -147,17 +155,101 @@ class ActionDescriptor:
                 fields.append((parameter.name, hint, parameter.default))
         self.input_fields = tuple(field[0] for field in fields)
         self.output_type = hints.get("return", Any)
+        self._read_types(owner, fields)
+
+    def _read_types(
+        self, owner: type[Any], fields: list[tuple[str, Any] | tuple[str, Any, Any]]
+    ) -> None:
+        """Pick a codec for the input, the ``**kwargs`` values and the output.
+
+        The input is one model: a msgspec struct, or a pydantic model when a
+        parameter's type uses pydantic (pydantic then validates them all).
+        """
+        where = f"action {owner.__name__}.{self.name}"
+        pydantic_input = False
+        for field in fields:
+            codec = _codec(field[1], f"{where}, parameter {field[0]!r}")
+            pydantic_input |= not isinstance(codec, MsgspecCodec)
+        name = f"{owner.__name__}_{self.name}_input"
+        extras_allowed = self.extra_fields_type is not None
         try:
-            self.input_model = msgspec.defstruct(
-                f"{owner.__name__}_{self.name}_input",
-                fields,
-                kw_only=True,
-                forbid_unknown_fields=self.extra_fields_type is None,
-            )
-            msgspec.json.Decoder(self.input_model)
-            msgspec.json.Decoder(self.output_type)
+            if pydantic_input:
+                from .pydantic_types import input_model
+
+                self.input_model = input_model(name, fields, extras_allowed=extras_allowed)
+            else:
+                self.input_model = msgspec.defstruct(
+                    name, fields, kw_only=True, forbid_unknown_fields=not extras_allowed
+                )
+            self._input_codec = codec_for(self.input_model)
         except (TypeError, ValueError) as error:
             raise ActionDefinitionError(f"{where}: unsupported type ({error})") from None
+        if extras_allowed:
+            self._extras_codec = _codec(self.extra_fields_type, f"{where}, **kwargs")
+        self._output_codec = _codec(self.output_type, f"{where}, its return annotation")
+        self._encode_output = self._output_encoder()
+
+    def _output_encoder(self) -> Callable[[Any], msgspec.Raw]:
+        """How this action's return values are checked and encoded, decided once.
+
+        ``Any`` (or no annotation) costs nothing; ``None`` only checks that
+        nothing came back; any other type is checked by its codec.
+        """
+        output_type = self.output_type
+        if output_type is Any:
+            return functools.partial(encode_output, self.name)
+        if output_type is type(None):
+            return self._encode_nothing
+        return self._check_and_encode
+
+    def _encode_nothing(self, value: Any) -> msgspec.Raw:
+        if value is not None:
+            raise self._invalid_output(value, "Expected `null`")
+        return encode_output(self.name, None)
+
+    def _check_and_encode(self, value: Any) -> msgspec.Raw:
+        codec = self._output_codec
+        try:
+            fitted = codec.check(value)
+        except InvalidInputError as error:
+            raise self._invalid_output(value, error.reason, error.path) from None
+        try:
+            return msgspec.Raw(codec.encode(fitted))
+        except (TypeError, msgspec.EncodeError):
+            return encode_output(self.name, fitted)  # Raises, saying what JSON cannot carry.
+
+    def _invalid_output(self, value: Any, reason: str, path: str = "$") -> InvalidOutputError:
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        at = "" if path == "$" else f" - at `{path}`"
+        return InvalidOutputError(
+            f"action {self.name!r} returned {shown} (a {type(value).__name__}), which does not "
+            f"fit its return annotation `{type_name(self.output_type)}`: {reason}{at}"
+        )
+
+    def encode_output(self, value: Any) -> msgspec.Raw:
+        """Check a return value against the return annotation and encode it as JSON, once.
+
+        A ``msgspec.Raw`` is taken to be JSON already, as it stands: the
+        action vouches for it (and a threaded action's output comes back from
+        its thread encoded).
+
+        Raises:
+            InvalidOutputError: The value does not fit the annotation; the
+                message names the action, the type and what came back.
+            TypeError: JSON cannot carry the value.
+        """
+        if isinstance(value, msgspec.Raw):
+            return value
+        return self._encode_output(value)
+
+    def decode_output(self, raw: msgspec.Raw) -> Any:
+        """An encoded output back as Python, typed by the return annotation where it fits."""
+        try:
+            return self._output_codec.decode_json(raw, "the output")
+        except InvalidInputError:
+            return msgspec.json.decode(raw)  # Sent unchecked, as msgspec.Raw.
 
     # -- input -----------------------------------------------------------------
 
@@ -173,7 +265,7 @@ class ActionDescriptor:
         if raw is None or raw.strip() in _EMPTY_BODIES:
             return self.validate_input(None)
         if self.extra_fields_type is None:
-            return self._arguments(decode_json(raw, self.input_model, what))
+            return self._arguments(self._input_codec.decode_json(raw, what))
         return self._split_extras(decode_json(raw, dict[str, Any], what))
 
     def validate_input(self, value: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -190,16 +282,16 @@ class ActionDescriptor:
                 f"{what} must be an object of named arguments, got {type(value).__name__}"
             )
         if self.extra_fields_type is None:
-            return self._arguments(convert_value(value, self.input_model, what))
+            return self._arguments(self._input_codec.convert(value, what))
         return self._split_extras(dict(value))
 
-    def _arguments(self, struct: msgspec.Struct) -> dict[str, Any]:
-        return {name: getattr(struct, name) for name in self.input_fields}
+    def _arguments(self, model: Any) -> dict[str, Any]:
+        return {name: getattr(model, name) for name in self.input_fields}
 
     def _split_extras(self, value: dict[str, Any]) -> dict[str, Any]:
         what = f"the input of action {self.name!r}"
         known = {name: value.pop(name) for name in self.input_fields if name in value}
-        arguments = self._arguments(convert_value(known, self.input_model, what))
+        arguments = self._arguments(self._input_codec.convert(known, what))
         for name, extra in value.items():
             if name in self.dependencies or name == self._self_name:
                 raise InvalidInputError(
@@ -215,7 +307,7 @@ class ActionDescriptor:
         msgspec would report a failing ``dict`` value only as ``$[...]``.
         """
         try:
-            return convert_value(value, self.extra_fields_type, what)
+            return self._extras_codec.convert(value, what)
         except InvalidInputError as error:
             issue = error.issues[0]
             path = f"$.{name}{issue.path[1:]}"
@@ -300,6 +392,22 @@ class ActionDescriptor:
             )
         name = dependency.thing_name if isinstance(dependency, ThingDependency) else None
         return invocation.find_thing(self._thing_types[parameter], name)
+
+
+def _codec(tp: Any, where: str) -> Codec:
+    """The codec of ``tp``; fails naming ``where``.
+
+    Raises:
+        ActionDefinitionError: ``tp`` holds metadata nothing reads, or
+            neither msgspec nor pydantic can handle it.
+    """
+    try:
+        codec = codec_for(tp)
+    except UnreadMetadataError as error:
+        raise ActionDefinitionError(f"{where}: {error}") from None
+    except (TypeError, ValueError) as error:
+        raise ActionDefinitionError(f"{where}: unsupported type ({error})") from None
+    return codec
 
 
 def _strip_annotated(hint: Any) -> Any:

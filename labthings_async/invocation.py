@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     from .action import ActionDescriptor
     from .thing import Thing
 
-__all__ = ("Invocation", "InvocationHost", "encode_output", "problem_from_exception")
+__all__ = ("Invocation", "InvocationHost", "problem_from_exception")
 
 Status = InvocationStatus
 
@@ -73,9 +73,6 @@ CANCELLED_PROBLEM_TYPE = (
     "https://labthings-fastapi.readthedocs.io/en/latest/autoapi/labthings_fastapi/"
     "exceptions/index.html#labthings_fastapi.exceptions.InvocationCancelledError"
 )
-
-_NULL = msgspec.Raw(b"null")
-"""The encoding of ``None``, shared: most hardware actions (move, home) return nothing."""
 
 
 class InvocationHost(Protocol):
@@ -118,29 +115,6 @@ def problem_from_exception(error: BaseException) -> ProblemDetails:
         kind = "about:blank"
     status = error.http_status if isinstance(error, LabThingsError) else 500
     return ProblemDetails(type=kind, title=cls.__name__, status=status, detail=str(error))
-
-
-def encode_output(action: str, output: Any) -> msgspec.Raw:
-    """An action's return value as JSON, encoded once for every reply and event.
-
-    Encoding is also the check that the value can be sent at all. A value
-    that is already a ``msgspec.Raw`` is taken to be JSON as it stands.
-
-    Raises:
-        TypeError: JSON cannot carry the value; the message names the action
-            and the type.
-    """
-    if output is None:
-        return _NULL
-    if isinstance(output, msgspec.Raw):
-        return output
-    try:
-        return msgspec.Raw(msgspec.json.encode(output))
-    except (TypeError, msgspec.EncodeError) as error:
-        raise TypeError(
-            f"action {action!r} returned a value of type {type(output).__name__!r}, which "
-            f"cannot be sent as JSON ({error}); return JSON-compatible data or a msgspec Struct"
-        ) from None
 
 
 @functools.cache
@@ -408,7 +382,8 @@ class Invocation:
     def finish(self, output: Any = None, *, error: BaseException | None = None) -> None:
         """End the invocation: the one place that decides how, and says why (loop thread).
 
-        An output that JSON cannot carry ends it in ``error``; a cancellation
+        An output that does not fit the action's return annotation, or that
+        JSON cannot carry, ends it in ``error``; a cancellation
         (raised by the action, or its task's ``CancelledError``) in
         ``cancelled``, with a detail saying who asked, and how long the action
         took to stop or whether it was abandoned; any other exception in
@@ -425,8 +400,8 @@ class Invocation:
         self._host.bridge.flush()
         if error is None:
             try:
-                encoded = encode_output(self.action.name, output)
-            except TypeError as unsendable:
+                encoded = self.action.encode_output(output)
+            except TypeError as unsendable:  # InvalidOutputError is one.
                 error = unsendable
             else:
                 self.transition(Status.COMPLETED, output=encoded)
@@ -564,11 +539,7 @@ class Invocation:
             Exception: The exception the action raised, when it failed.
         """
         if self.status is Status.COMPLETED and self.output is not None:
-            try:
-                return msgspec.json.decode(self.output, type=self.action.output_type)
-            except msgspec.ValidationError:
-                # The action returned something other than it declared.
-                return msgspec.json.decode(self.output)
+            return self.action.decode_output(self.output)
         if self.status is Status.CANCELLED:
             detail = f": {self.error.detail}" if self.error and self.error.detail else ""
             raise ActionCancelledError(

@@ -33,7 +33,7 @@ from .errors import (
     ThingNotFoundError,
 )
 from .events import Event, EventHub, Subscription
-from .invocation import Invocation, encode_output
+from .invocation import Invocation
 from .lifecycle import start_thing, stop_thing
 from .logs import install_log_capture
 from .models import InvocationStatus, InvocationSummary
@@ -486,7 +486,7 @@ def _tag_filter(thing: str | None, affordance: str | None) -> Any:
 def _call_in_thread(handoff: list[Invocation]) -> msgspec.Raw | BaseException:
     """Run a threaded action in its worker thread: its output, encoded, or what it raised.
 
-    Encoding a large output takes time; done here, it keeps the loop free.
+    Checking and encoding a large output takes time; done here, it keeps the loop free.
     anyio's worker thread keeps its last job's arguments, result and exception
     until its next job, so nothing it keeps may lead to the invocation: it
     comes in a list emptied at once, and an exception comes back as the
@@ -495,9 +495,8 @@ def _call_in_thread(handoff: list[Invocation]) -> msgspec.Raw | BaseException:
     invocation = handoff.pop()
     token = bind_invocation(invocation)
     try:
-        return encode_output(
-            invocation.action.name, invocation.action.call(invocation.thing, invocation.input)
-        )
+        action = invocation.action
+        return action.encode_output(action.call(invocation.thing, invocation.input))
     except (Exception, InvocationCancelledError) as error:
         # A cancellation is a BaseException, which anyio would re-raise
         # through the loop's task; it is an outcome like any other.

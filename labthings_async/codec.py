@@ -1,0 +1,199 @@
+"""How the values of a declared type are validated, encoded and described.
+
+Layer: domain (stdlib, msgspec, the errors and validation). A Thing declares
+types: an action's parameters and return annotation, a property's
+annotation. Each gets a codec, picked once, at class definition, by
+``codec_for``: msgspec's (the fast path, and most types), or pydantic's for a
+type that uses pydantic (a ``BaseModel``, ``pydantic.Field(...)`` or an
+``annotated_types`` constraint in ``Annotated``), with pydantic's own
+validation, serialization and JSON Schema, as LabThings-FastAPI has them.
+pydantic is an optional dependency: it is imported only once the user's own
+code has imported it, since only then can a type use it.
+
+Annotation metadata nothing reads would be a constraint silently dropped, so
+``codec_for`` refuses it: in ``Annotated[...]`` a msgspec type takes only
+``msgspec.Meta``, a pydantic type only pydantic's and ``annotated_types``'
+metadata.
+
+``encode_json`` is how any value becomes JSON here: msgspec, with a pydantic
+model (in an untyped output, an invocation's input) dumped by pydantic.
+"""
+
+from __future__ import annotations
+
+import sys
+import typing
+from typing import Any, Protocol
+
+import msgspec
+
+from .declared_types import UnreadMetadataError, annotated_metadata, type_parts
+from .validation import convert_value, decode_json
+
+__all__ = (
+    "Codec",
+    "MsgspecCodec",
+    "codec_for",
+    "encode_json",
+    "encode_output",
+    "type_name",
+    "uses_pydantic",
+)
+
+_NULL = msgspec.Raw(b"null")
+"""The encoding of ``None``, shared: most hardware actions (move, home) return nothing."""
+
+
+class Codec(Protocol):
+    """What the framework does with values of one declared type."""
+
+    @property
+    def type(self) -> Any:
+        """The declared type."""
+
+    def decode_json(self, raw: bytes, what: str) -> Any:
+        """Validate a JSON body; ``InvalidInputError`` naming ``what`` and the path if it fails."""
+
+    def convert(self, value: Any, what: str) -> Any:
+        """Validate a Python value as if it had come as JSON (``InvalidInputError`` if not)."""
+
+    def check(self, value: Any) -> Any:
+        """The value, made to fit the type (an int for a float, say), or ``InvalidInputError``."""
+
+    def encode(self, value: Any) -> bytes:
+        """A value of the type as JSON."""
+
+    def to_json_value(self, value: Any) -> Any:
+        """A value of the type as plain JSON values (dicts, lists, strings...)."""
+
+    def json_schema(self) -> dict[str, Any]:
+        """The type's JSON Schema, with ``#/$defs/`` references."""
+
+
+class MsgspecCodec:
+    """msgspec's codec: structs, dataclasses, containers, ``Annotated[..., msgspec.Meta]``.
+
+    Raises:
+        TypeError: msgspec cannot handle the type.
+    """
+
+    __slots__ = ("type",)
+
+    def __init__(self, tp: Any) -> None:
+        msgspec.json.Decoder(tp)  # Fails now, at class definition, if msgspec cannot.
+        self.type = tp
+
+    def decode_json(self, raw: bytes, what: str) -> Any:
+        """Validate a JSON body."""
+        return decode_json(raw, self.type, what)
+
+    def convert(self, value: Any, what: str) -> Any:
+        """Validate a Python value as if it had come as JSON."""
+        return convert_value(value, self.type, what)
+
+    def check(self, value: Any) -> Any:
+        """The value, made to fit the type, or ``InvalidInputError``."""
+        return convert_value(value, self.type, "the value")
+
+    def encode(self, value: Any) -> bytes:
+        """A value of the type as JSON."""
+        return encode_json(value)
+
+    def to_json_value(self, value: Any) -> Any:
+        """A value of the type as plain JSON values."""
+        return msgspec.to_builtins(value)
+
+    def json_schema(self) -> dict[str, Any]:
+        """The type's JSON Schema, written by msgspec."""
+        schema: dict[str, Any] = msgspec.json.schema(self.type)
+        return schema
+
+
+def codec_for(tp: Any) -> Codec:
+    """The codec for values of ``tp``: pydantic's if ``tp`` uses pydantic, else msgspec's.
+
+    Raises:
+        UnreadMetadataError: ``Annotated`` metadata in ``tp`` that the codec
+            would not read; the message names it and says what is read.
+        TypeError: Neither library can handle the type.
+    """
+    if uses_pydantic(tp):
+        from .pydantic_types import PydanticCodec, check_pydantic_metadata
+
+        check_pydantic_metadata(tp)
+        return PydanticCodec(tp)
+    for metadata in annotated_metadata(tp):
+        if not isinstance(metadata, msgspec.Meta):
+            raise UnreadMetadataError(
+                f"the annotation's metadata {metadata!r} (a {type(metadata).__name__}) is "
+                "not understood, so it would be ignored; constrain and describe a type "
+                "with msgspec.Meta(...) or pydantic.Field(...), or remove it"
+            )
+    return MsgspecCodec(tp)
+
+
+def uses_pydantic(tp: Any) -> bool:
+    """Whether ``tp`` is or contains a pydantic model, or pydantic metadata in ``Annotated``.
+
+    Without importing pydantic: a type can use it only once something has.
+    """
+    if "pydantic" not in sys.modules:
+        return False
+    from .pydantic_types import is_pydantic_part
+
+    return any(is_pydantic_part(part) for part in type_parts(tp))
+
+
+def encode_json(value: Any) -> bytes:
+    """``value`` as JSON: msgspec's encoding, with pydantic models dumped by pydantic.
+
+    Raises:
+        TypeError: JSON cannot carry the value (msgspec's ``EncodeError`` is one).
+    """
+    return _ENCODER.encode(value)
+
+
+def _encode_foreign(value: Any) -> Any:
+    """The hook for what msgspec cannot encode itself: pydantic models, if pydantic is in use."""
+    if "pydantic" in sys.modules:
+        from .pydantic_types import dump_model
+
+        dumped = dump_model(value)
+        if dumped is not None:
+            return dumped
+    raise TypeError(f"Encoding objects of type {type(value).__name__} is unsupported")
+
+
+_ENCODER = msgspec.json.Encoder(enc_hook=_encode_foreign)
+
+
+def encode_output(action: str, output: Any) -> msgspec.Raw:
+    """An action's return value as JSON, encoded once for every reply and event.
+
+    Encoding is also the check that the value can be sent at all. A value
+    that is already a ``msgspec.Raw`` is taken to be JSON as it stands.
+
+    Raises:
+        TypeError: JSON cannot carry the value; the message names the action
+            and the type.
+    """
+    if output is None:
+        return _NULL
+    if isinstance(output, msgspec.Raw):
+        return output
+    try:
+        return msgspec.Raw(encode_json(output))
+    except (TypeError, msgspec.EncodeError) as error:
+        raise TypeError(
+            f"action {action!r} returned a value of type {type(output).__name__!r}, which "
+            f"cannot be sent as JSON ({error}); return JSON-compatible data or a msgspec Struct"
+        ) from None
+
+
+def type_name(tp: Any) -> str:
+    """How a type is written in an annotation: ``int``, ``list[int]``, ``Position | None``."""
+    if tp is type(None):
+        return "None"
+    if isinstance(tp, type) and not typing.get_args(tp):
+        return tp.__qualname__
+    return repr(tp).replace("typing.", "")
