@@ -26,6 +26,8 @@ from typing import Any, ClassVar
 
 import msgspec
 
+from .codec import encode_json
+
 __all__ = ("LOST", "Event", "EventHub", "LostEvent", "Subscription", "Topic")
 
 LOST = "lost"
@@ -89,7 +91,7 @@ class Event:
 
         Use this when the payload may change later (a property's value).
         """
-        return cls(name, msgspec.json.encode(payload), **tags)
+        return cls(name, encode_json(payload), **tags)
 
     @classmethod
     def lazy(cls, name: str, payload: Any, **tags: Any) -> Event:

@@ -32,6 +32,7 @@ import msgspec
 
 from .bridge import EventBridge
 from .clock import Clock
+from .codec import encode_json
 from .context import CancelHook
 from .errors import (
     ActionCancelledError,
@@ -544,7 +545,7 @@ class Invocation:
             detail = f": {self.error.detail}" if self.error and self.error.detail else ""
             raise ActionCancelledError(
                 f"action {self.action.name!r} was cancelled (invocation {self.id_text}){detail}",
-                msgspec.to_builtins(self.response()),
+                msgspec.json.decode(encode_json(self.response())),
                 problem=self.error,
             )
         if self.status is Status.ERROR:

@@ -18,7 +18,7 @@ from .errors import InvalidInputError, LabThingsError, PropertyAccessError
 from .properties import DataProperty, PropertyDescriptor
 from .thing import Thing
 
-__all__ = ("read_property", "write_property")
+__all__ = ("read_property", "reset_property_value", "write_property")
 
 
 async def read_property(
@@ -33,6 +33,13 @@ async def write_property(
 ) -> None:
     """Set an already validated value."""
     await _access(descriptor, "setting", descriptor.write, limiter, thing, value)
+
+
+async def reset_property_value(
+    descriptor: PropertyDescriptor, thing: Thing, limiter: anyio.CapacityLimiter
+) -> None:
+    """Set the property back to its default (a resetter may block: it runs in a thread)."""
+    await _access(descriptor, "resetting", descriptor.reset, limiter, thing)
 
 
 async def _access(

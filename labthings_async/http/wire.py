@@ -13,11 +13,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
+from ..codec import encode_json
 from ..errors import BodyTooLargeError, UnsupportedMediaTypeError
 
 __all__ = (
@@ -36,9 +36,9 @@ _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*\"?(\d+(?:\.\d+)?)\"?", re.IG
 def json_response(
     content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    """A JSON response encoded by msgspec."""
+    """A JSON response encoded by msgspec (a pydantic model in it by pydantic)."""
     return Response(
-        msgspec.json.encode(content),
+        encode_json(content),
         status_code=status_code,
         headers=headers,
         media_type="application/json",
