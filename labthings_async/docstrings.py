@@ -41,6 +41,7 @@ def attribute_docstrings(cls: type) -> dict[str, str]:
             and isinstance(following.value.value, str)
         ):
             continue
+        targets: list[ast.expr]
         if isinstance(statement, ast.AnnAssign):
             targets = [statement.target]
         elif isinstance(statement, ast.Assign):

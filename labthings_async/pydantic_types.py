@@ -91,17 +91,13 @@ class PydanticCodec:
             self._adapter: TypeAdapter[Any] = TypeAdapter(tp)
             self._adapter.json_schema()
         except (PydanticUserError, TypeError, ValueError) as error:
-            first_line = str(error).splitlines()[0]
-            raise TypeError(
-                f"pydantic cannot validate it ({first_line}); in a type that uses "
-                "pydantic, use pydantic models, dataclasses and plain types throughout"
-            ) from None
+            raise TypeError(_cannot(error)) from None
         self.type = tp
 
     def decode_json(self, raw: bytes, what: str) -> Any:
-        """Validate a JSON body."""
+        """Validate a JSON body (bytes, or an encoded output: a ``msgspec.Raw``)."""
         try:
-            return self._adapter.validate_json(raw)
+            return self._adapter.validate_json(bytes(raw))
         except ValidationError as error:
             raise invalid_input(error, what) from None
 
@@ -138,12 +134,22 @@ def input_model(
     action takes ``**kwargs``.
     """
     definitions: dict[str, Any] = {
-        field[0]: (field[1], field[2] if len(field) == 3 else ...)  # type: ignore[misc]
-        for field in fields
+        field[0]: (field[1], field[2] if len(field) == 3 else ...) for field in fields
     }
     config = ConfigDict(extra="allow" if extras_allowed else "forbid", protected_namespaces=())
-    model: type[BaseModel] = create_model(name, __config__=config, **definitions)
+    try:
+        model: type[BaseModel] = create_model(name, __config__=config, **definitions)
+    except PydanticUserError as error:
+        raise TypeError(_cannot(error)) from None
     return model
+
+
+def _cannot(error: Exception) -> str:
+    first_line = str(error).splitlines()[0]
+    return (
+        f"pydantic cannot validate it ({first_line}); in a type that uses pydantic, use "
+        "pydantic models, dataclasses and plain types throughout"
+    )
 
 
 def invalid_input(error: ValidationError, what: str) -> InvalidInputError:
@@ -180,12 +186,18 @@ def json_schema_components(
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """JSON Schemas of several pydantic types, sharing named components.
 
+    Args:
+        types: The types.
+        ref_template: Where references point, as msgspec writes it
+            (``#/components/schemas/{name}``).
+
     Returns:
         One schema per type, in order, and the components they refer to.
     """
     adapters = [(index, "validation", TypeAdapter(tp)) for index, tp in enumerate(types)]
     if not adapters:
         return [], {}
-    schemas, top = TypeAdapter.json_schemas(adapters, ref_template=ref_template)  # type: ignore[arg-type]
+    template = ref_template.replace("{name}", "{model}")  # pydantic's placeholder
+    schemas, top = TypeAdapter.json_schemas(adapters, ref_template=template)  # type: ignore[arg-type]
     ordered = [schemas[(index, "validation")] for index, _mode, _adapter in adapters]
     return ordered, dict(top.get("$defs", {}))

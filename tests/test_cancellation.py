@@ -132,7 +132,7 @@ async def test_a_second_cancel_raises_again() -> None:
         invocation.cancel()
         assert stage.parking is not None
         await stage.parking.wait()
-        assert invocation.status is Status.RUNNING
+        assert not invocation.finished  # Parking, after the first cancel.
         invocation.cancel()
         await finish(invocation)
     assert stage.second_cancel_seen

@@ -1,4 +1,4 @@
-"""Opening and closing Things: ``__enter__``/``__exit__`` (LabThings' style) and ``setup``/``teardown``.
+"""Opening and closing Things: LabThings-style __enter__ and __exit__, and setup and teardown.
 
 The order is fixed: ``__enter__``, ``setup``, (serving), ``teardown``,
 ``__exit__``, as if the server ran ``with thing: setup(); ...; teardown()``.
@@ -158,7 +158,7 @@ async def test_a_failing_enter_stops_the_start_and_closes_what_was_open() -> Non
 async def test_a_failing_setup_exits_its_own_context_with_the_error() -> None:
     journal: list[str] = []
     thing = SetupFails(journal)
-    with pytest.raises(lt.ThingSetupError, match="setup of Thing 'stage'.*no such serial port"):
+    with pytest.raises(lt.ThingSetupError, match=r"setup of Thing 'stage'.*no such serial port"):
         async with lt.ActionManager({"stage": thing}):
             pass
     assert journal == ["stage.__enter__", "stage.setup", "stage.__exit__"]

@@ -6,6 +6,7 @@ is kept out of it (logged at DEBUG level), unless the caller gives it a share
 of the bar with ``lt.progress_span(start, end)``.
 """
 
+import itertools
 import logging
 
 import anyio
@@ -104,7 +105,7 @@ async def run(things: dict[str, lt.Thing], thing: str, action: str, **input: obj
 
 def non_decreasing(values: list[float | None]) -> bool:
     numbers = [value or 0.0 for value in values]
-    return all(earlier <= later for earlier, later in zip(numbers, numbers[1:], strict=False))
+    return all(earlier <= later for earlier, later in itertools.pairwise(numbers))
 
 
 async def test_an_action_invoked_directly_reports_its_own_progress() -> None:
