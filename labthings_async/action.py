@@ -53,7 +53,11 @@ class ActionDescriptor:
         input_model: msgspec struct type of the input (dependencies excluded).
         output_type: The return annotation (``Any`` when there is none).
         dependencies: Parameter name to the dependency the framework supplies.
-        retention: Seconds to keep finished invocations (None: manager default).
+        retention: Seconds to keep finished invocations (None: manager default);
+            ``retention_time`` is LabThings-FastAPI's name for it.
+        response_timeout: Seconds a LabThings-style invoking ``POST`` (no
+            ``Prefer: wait``) is held, so a quick action comes back finished;
+            None answers at once (capped by the server's ``max_wait``).
         safe: Declared free of side effects (W3C TD ``safe``).
         idempotent: Declared repeatable with the same result (``idempotent``).
         title: Short human-readable name.
@@ -71,11 +75,19 @@ class ActionDescriptor:
         idempotent: bool = False,
         title: str | None = None,
         description: str | None = None,
+        retention_time: float | None = None,
+        response_timeout: float | None = None,
     ) -> None:
+        if retention is not None and retention_time is not None:
+            raise ActionDefinitionError(
+                f"action {function.__qualname__}: give retention or retention_time "
+                "(LabThings-FastAPI's name for it), not both"
+            )
         self.function = function
         self.name = function.__name__
         self.is_async = inspect.iscoroutinefunction(function)
-        self.retention = retention
+        self.retention = retention if retention_time is None else retention_time
+        self.response_timeout = response_timeout
         self.safe = safe
         self.idempotent = idempotent
         self.title = title
@@ -442,6 +454,8 @@ def action(
     idempotent: bool = False,
     title: str | None = None,
     description: str | None = None,
+    retention_time: float | None = None,
+    response_timeout: float | None = None,
 ) -> Callable[[F], F]: ...
 def action(function: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Mark a method of a Thing as an action, bare (``@action``) or with options.
@@ -451,8 +465,11 @@ def action(function: Callable[..., Any] | None = None, /, **options: Any) -> Any
 
     Args:
         function: The method (bare use).
-        **options: ``retention`` (seconds to keep finished invocations),
-            ``safe``, ``idempotent``, ``title``, ``description``.
+        **options: ``retention`` (seconds to keep finished invocations; or
+            LabThings-FastAPI's ``retention_time``), ``safe``, ``idempotent``,
+            ``title``, ``description``, ``response_timeout`` (seconds to hold
+            an invoking request without ``Prefer: wait``, as LabThings-FastAPI
+            documents it).
 
     Returns:
         The action descriptor (or a decorator making one).

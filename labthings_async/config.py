@@ -2,10 +2,14 @@
 
 Layer: server (stdlib, msgspec). ``{"things": {"name": "module:Class" |
 {"class": "module:Class", "args": [...], "kwargs": {...}}}}``, optionally with
-``prefix`` (or LabThings' ``api_prefix``), ``host``, ``port`` and the
-ThingServer options. Keys only LabThings uses are accepted and ignored, so an
-existing config file works unchanged. A misspelt key or option is refused,
-naming the valid ones and the nearest to what was written.
+``prefix`` (or LabThings' ``api_prefix``), ``host``, ``port``,
+``application_config`` (handed to the Things, as LabThings-FastAPI does) and
+the ThingServer options. A misspelt key or option is refused, naming the
+valid ones and the nearest to what was written.
+
+A Thing class whose constructor takes LabThings-FastAPI's
+``thing_server_interface`` (or ``**kwargs``) is given one, as LabThings-FastAPI
+gives it, so ``super().__init__(thing_server_interface)`` works unchanged.
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ import importlib
 import inspect
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from .errors import ConfigError, UnknownOptionError
+from .server_interface import ThingServerInterface
 from .thing import Thing
 
 __all__ = (
@@ -30,8 +35,11 @@ __all__ = (
     "import_thing_class",
     "keyword_options",
     "load_config",
+    "make_thing",
     "make_things",
+    "parse_config",
     "reject_unknown_options",
+    "server_options",
 )
 
 # LabThings-FastAPI config keys with no meaning here.
@@ -39,7 +47,6 @@ _LABTHINGS_ONLY = (
     "settings_folder",
     "enable_global_lock",
     "global_lock_log_level",
-    "application_config",
 )
 
 
@@ -100,6 +107,8 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True):
     port: int = 5000
     options: dict[str, Any] = msgspec.field(default_factory=dict)
     """Keyword options for ThingServer (``max_threads``, ``retention``...)."""
+    application_config: dict[str, Any] | None = None
+    """Anything the application's Things need: each reads a copy, as in LabThings-FastAPI."""
 
 
 def import_thing_class(path: str) -> type[Thing]:
@@ -127,24 +136,87 @@ def import_thing_class(path: str) -> type[Thing]:
     return cls
 
 
+def make_thing(name: str, spec: Any) -> Thing:
+    """The Thing ``spec`` describes, constructed: a Thing, a class, ``module:Class`` or a config.
+
+    A config is a ``ThingConfig`` or a mapping with ``class`` (or ``cls``: a
+    class or ``module:Class``), ``args`` and ``kwargs``. A constructor that
+    takes ``thing_server_interface`` (or ``**kwargs``) is given one.
+
+    Raises:
+        ConfigError: The class cannot be imported, or is not a Thing, or its
+            constructor fails.
+    """
+    if isinstance(spec, Thing):
+        return spec
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    if isinstance(spec, Mapping):
+        spec = _thing_spec(name, spec, "the Things given")
+        if isinstance(spec.get("class"), type):
+            cls_or_path: Any = spec["class"]
+            args, kwargs = list(spec.get("args", [])), dict(spec.get("kwargs", {}))
+        else:
+            try:
+                spec = msgspec.convert(spec, ThingConfig)
+            except msgspec.ValidationError as error:
+                raise ConfigError(f"Thing {name!r} is configured wrongly: {error}") from None
+    if isinstance(spec, ThingConfig):
+        cls_or_path, args, kwargs = spec.cls, list(spec.args), dict(spec.kwargs)
+    elif isinstance(spec, str | type):
+        cls_or_path = spec
+    elif not isinstance(spec, Mapping):
+        raise ConfigError(
+            f"Thing {name!r} is given as a {type(spec).__name__}; give a Thing, a Thing "
+            "class, 'module:Class', or {'class': ..., 'args': [...], 'kwargs': {...}}"
+        )
+    cls = cls_or_path if isinstance(cls_or_path, type) else import_thing_class(cls_or_path)
+    if not issubclass(cls, Thing):
+        raise ConfigError(f"{cls.__qualname__} is not a subclass of labthings_async.Thing")
+    if _takes_interface(cls):
+        kwargs.setdefault("thing_server_interface", ThingServerInterface(name))
+    try:
+        return cls(*args, **kwargs)
+    except Exception as error:
+        raise ConfigError(
+            f"creating Thing {name!r} ({cls.__qualname__}) failed: {type(error).__name__}: {error}"
+        ) from None
+
+
+def _takes_interface(cls: type[Thing]) -> bool:
+    """Whether ``cls(...)`` accepts LabThings-FastAPI's ``thing_server_interface``."""
+    try:
+        parameters = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        parameter.name == "thing_server_interface" or parameter.kind is parameter.VAR_KEYWORD
+        for parameter in parameters
+    )
+
+
 def make_things(config: ServerConfig) -> dict[str, Thing]:
     """Construct the Things a config names.
 
     Raises:
         ConfigError: A class cannot be imported or its constructor fails.
     """
-    things: dict[str, Thing] = {}
-    for name, spec in config.things.items():
-        if isinstance(spec, str):
-            spec = ThingConfig(cls=spec)
-        cls = import_thing_class(spec.cls)
-        try:
-            things[name] = cls(*spec.args, **spec.kwargs)
-        except Exception as error:
-            raise ConfigError(
-                f"creating Thing {name!r} ({spec.cls}) failed: {type(error).__name__}: {error}"
-            ) from None
-    return things
+    return {name: make_thing(name, spec) for name, spec in config.things.items()}
+
+
+def server_options(config: ServerConfig) -> dict[str, Any]:
+    """ThingServer's keyword options from a config: its ``options``, prefix and application config.
+
+    Raises:
+        ConfigError: ``options`` holds a key the config has a place of its own for.
+    """
+    for own in ("prefix", "application_config"):
+        if own in config.options:
+            raise ConfigError(f'put "{own}" at the top level, not in "options"')
+    options: dict[str, Any] = {**config.options, "prefix": config.prefix}
+    if config.application_config is not None:
+        options["application_config"] = config.application_config
+    return options
 
 
 def load_config(path: str | Path) -> ServerConfig:
@@ -154,29 +226,55 @@ def load_config(path: str | Path) -> ServerConfig:
         ConfigError: The file is missing, not JSON, or not a valid config.
     """
     try:
-        raw = msgspec.json.decode(Path(path).read_bytes())
+        raw = Path(path).read_bytes()
     except OSError as error:
         raise ConfigError(f"cannot read config file {str(path)!r}: {error.strerror}") from None
-    except msgspec.DecodeError as error:
-        raise ConfigError(f"config file {str(path)!r} is not valid JSON: {error}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"config file {str(path)!r} must hold a JSON object")
+    return parse_config(raw, f"config file {str(path)!r}")
+
+
+def parse_config(raw: bytes | Mapping[str, Any], where: str) -> ServerConfig:
+    """Validate a config: JSON text (a file's, ``serve -j``'s) or a mapping.
+
+    Args:
+        raw: The config.
+        where: Where it came from, for messages: ``config file 'lab.json'``.
+
+    Raises:
+        ConfigError: It is not JSON, or not a valid config; the message says where.
+    """
+    if isinstance(raw, bytes):
+        try:
+            decoded = msgspec.json.decode(raw)
+        except msgspec.DecodeError as error:
+            raise ConfigError(f"{where} is not valid JSON: {error}") from None
+    else:
+        decoded = raw
+    if not isinstance(decoded, Mapping):
+        raise ConfigError(f"{where} must hold a JSON object")
+    decoded = dict(decoded)
     for key in _LABTHINGS_ONLY:
-        raw.pop(key, None)
-    if "api_prefix" in raw:
-        raw.setdefault("prefix", raw.pop("api_prefix"))
-    where = f"config file {str(path)!r}"
-    reject_unknown_options(raw, ServerConfig.__struct_fields__, owner=where, kind="key")
-    things = raw.get("things")
-    for name, spec in things.items() if isinstance(things, dict) else ():
-        if isinstance(spec, dict) and "cls" in spec:
-            spec.setdefault("class", spec.pop("cls"))
-        if isinstance(spec, dict):
-            spec.pop("thing_slots", None)
-            reject_unknown_options(
-                spec, ("class", "args", "kwargs"), owner=f"Thing {name!r} in {where}", kind="key"
-            )
+        decoded.pop(key, None)
+    if "api_prefix" in decoded:
+        decoded.setdefault("prefix", decoded.pop("api_prefix"))
+    reject_unknown_options(decoded, ServerConfig.__struct_fields__, owner=where, kind="key")
+    things = decoded.get("things")
+    if isinstance(things, Mapping):
+        decoded["things"] = {name: _thing_spec(name, spec, where) for name, spec in things.items()}
     try:
-        return msgspec.convert(raw, ServerConfig)
+        return msgspec.convert(decoded, ServerConfig)
     except msgspec.ValidationError as error:
-        raise ConfigError(f"config file {str(path)!r} is invalid: {error}") from None
+        raise ConfigError(f"{where} is invalid: {error}") from None
+
+
+def _thing_spec(name: str, spec: Any, where: str) -> Any:
+    """One Thing's entry, with LabThings-FastAPI's spellings made ours."""
+    if not isinstance(spec, Mapping):
+        return spec
+    spec = dict(spec)
+    if "cls" in spec:
+        spec.setdefault("class", spec.pop("cls"))
+    spec.pop("thing_slots", None)
+    reject_unknown_options(
+        spec, ("class", "args", "kwargs"), owner=f"Thing {name!r} in {where}", kind="key"
+    )
+    return spec
