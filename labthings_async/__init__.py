@@ -3,6 +3,7 @@
 The root package only re-exports the public API; see the modules for each idea.
 """
 
+from . import exceptions
 from .action import ActionDescriptor, action
 from .client import (
     ActionFailedError,
@@ -26,6 +27,7 @@ from .context import (
     report_progress,
 )
 from .dependencies import InvocationID, InvocationLogger, ThingDependency
+from .endpoints import endpoint
 from .errors import (
     ActionCancelledError,
     ActionDefinitionError,
@@ -68,7 +70,9 @@ from .models import (
 )
 from .properties import property
 from .server import ThingServer
-from .thing import Thing
+from .server_interface import ThingServerInterface
+from .thing import Thing, get_thing_logger
+from .threads import ThreadWithInvocationID
 
 __all__ = (
     "ActionCancelledError",
@@ -123,12 +127,17 @@ __all__ = (
     "ThingDependency",
     "ThingNotFoundError",
     "ThingServer",
+    "ThingServerInterface",
     "ThingSetupError",
+    "ThreadWithInvocationID",
     "UnsupportedFeatureError",
     "UnsupportedMediaTypeError",
     "action",
     "cancellable_sleep",
     "current_invocation",
+    "endpoint",
+    "exceptions",
+    "get_thing_logger",
     "progress_span",
     "property",
     "raise_if_cancelled",

@@ -23,14 +23,17 @@ from typing import Any
 import anyio
 import msgspec
 
+from .action import ActionDescriptor
 from .bridge import EventBridge
 from .clock import Clock, SystemClock
 from .context import bind_invocation, unbind_invocation
 from .errors import (
     InvocationCancelledError,
+    InvocationNotFoundError,
     ManagerNotRunningError,
     QueueFullError,
     ThingNotFoundError,
+    UnsupportedFeatureError,
 )
 from .events import Event, EventHub, Subscription
 from .invocation import Invocation
@@ -311,8 +314,7 @@ class ActionManager:
             history_len=self.history_len,
             sequence=self._sequence(),
         )
-        self._table.add(invocation)
-        invocation.publish_created()
+        self.append_invocation(invocation)
         run = self._run_async if descriptor.is_async else self._run_threaded
         invocation.task = self._spawn(run(invocation))
         return invocation
@@ -387,27 +389,81 @@ class ActionManager:
     def iter_invocations(
         self,
         *,
-        thing: str | None = None,
-        action: str | None = None,
+        thing: Thing | str | None = None,
+        action: ActionDescriptor | str | None = None,
         status: Status | str | None = None,
     ) -> Iterator[Invocation]:
-        """The retained invocations, newest first, optionally filtered."""
-        return self._table.newest_first(thing=thing, action=action, status=status)
+        """The retained invocations, newest first, optionally filtered.
+
+        Args:
+            thing: Only this Thing's (a Thing or its name).
+            action: Only this action's: a name, or a descriptor (an action of
+                one class, on whichever Thing of it), as LabThings-FastAPI takes it.
+            status: Only invocations with this status.
+        """
+        thing_name = thing.name if isinstance(thing, Thing) else thing
+        if isinstance(action, ActionDescriptor):
+            descriptor = action
+            selected = self._table.newest_first(
+                thing=thing_name, action=descriptor.name, status=status
+            )
+            return (invocation for invocation in selected if invocation.action is descriptor)
+        return self._table.newest_first(thing=thing_name, action=action, status=status)
 
     def list_invocations(
         self,
+        action: ActionDescriptor | str | None = None,
+        thing: Thing | str | None = None,
         *,
-        thing: str | None = None,
-        action: str | None = None,
         status: Status | str | None = None,
         limit: int | None = None,
         base_url: str = "",
     ) -> list[InvocationSummary]:
-        """Summaries of the retained invocations, newest first."""
+        """Summaries of the retained invocations, newest first.
+
+        ``action`` and ``thing`` come first, as in LabThings-FastAPI
+        (``list_invocations(descriptor, thing)``); see ``iter_invocations``.
+        """
         selected = self.iter_invocations(thing=thing, action=action, status=status)
         return [
             invocation.summary_model(base_url) for invocation in itertools.islice(selected, limit)
         ]
+
+    @property
+    def invocations(self) -> list[Invocation]:
+        """Every retained invocation, oldest first (LabThings-FastAPI's list)."""
+        return list(reversed(list(self._table.newest_first())))
+
+    def append_invocation(self, invocation: Invocation) -> None:
+        """Keep track of a new invocation of this manager's Things (``invoke_action`` does).
+
+        LabThings-FastAPI's name. The invocation is listed, found by its ID,
+        expired and streamed like any other; running it is the caller's part.
+
+        Raises:
+            ThingNotFoundError: Its Thing is not managed here.
+            ValueError: It is tracked already.
+        """
+        self.get_thing(invocation.thing)
+        try:
+            self._table.get(invocation.id_text)
+        except InvocationNotFoundError:
+            self._table.add(invocation)
+            invocation.publish_created()
+            return
+        raise ValueError(f"{invocation!r} is tracked already")
+
+    def router(self) -> Any:
+        """LabThings-FastAPI's router of the action routes: here the HTTP layer builds it.
+
+        Raises:
+            UnsupportedFeatureError: Always; the message names the function to call.
+        """
+        raise UnsupportedFeatureError(
+            "ActionManager.router() would make the domain import the HTTP layer; call "
+            "labthings_async.http.action_router(manager) for a mountable Starlette app of "
+            "this manager's action and invocation routes"
+        )
 
     def __len__(self) -> int:
         return len(self._table)

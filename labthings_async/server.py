@@ -31,7 +31,7 @@ from .server_interface import ThingServerInterface
 from .thing import Thing
 
 if TYPE_CHECKING:
-    from starlette.testclient import TestClient
+    from .http.testing import TestClient
 
 __all__ = ("ThingServer",)
 

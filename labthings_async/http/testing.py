@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
-__all__ = ("open_test_client",)
+__all__ = ("TestClient", "open_test_client")
 
 
 def open_test_client(app: Any) -> TestClient:
