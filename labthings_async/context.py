@@ -119,6 +119,10 @@ class CancelHook:
         """True while a request to stop has not been raised yet."""
         return self._event.is_set()
 
+    def clear(self) -> None:
+        """Withdraw a request to stop that has not been raised yet (LabThings-FastAPI's method)."""
+        self._event.clear()
+
     def raise_if_set(self) -> None:
         """Raise ``InvocationCancelledError`` if a request to stop is waiting; consume it."""
         if self._event.is_set():
