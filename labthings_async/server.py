@@ -78,7 +78,7 @@ class ThingServer:
 
     def __init__(
         self,
-        things: Mapping[str, Thing],
+        things: Mapping[str, Any],
         *,
         prefix: str = "",
         body_limit: int = 1024 * 1024,
@@ -95,14 +95,15 @@ class ThingServer:
             prefix = from_config.pop("prefix", prefix)
             application_config = from_config.pop("application_config", application_config)
             manager_options = {**from_config, **manager_options}
-        not_things = sorted(name for name, thing in things.items() if not isinstance(thing, Thing))
+        instances = {name: thing for name, thing in things.items() if isinstance(thing, Thing)}
+        not_things = sorted(things.keys() - instances.keys())
         if not_things:
             raise TypeError(
                 f"ThingServer takes Thing instances by name, but {not_things} are not; to "
                 "construct Things from their classes or 'module:Class' names, use "
                 "ThingServer.from_things({...}) (LabThings-FastAPI's way)"
             )
-        reserved = RESERVED_NAMES & set(things)
+        reserved = RESERVED_NAMES & set(instances)
         if reserved:
             raise ValueError(
                 f"{sorted(reserved)} cannot name a Thing: the server uses those paths itself"
@@ -114,9 +115,9 @@ class ThingServer:
         self._active = False
         self.prefix = prefix
         self.application_config = application_config
-        self.manager = ActionManager(things, **manager_options)
-        for name, thing in things.items():
-            interface = thing._thing_server_interface
+        self.manager = ActionManager(instances, **manager_options)
+        for name, thing in instances.items():
+            interface = getattr(thing, "_thing_server_interface", None)
             if interface is None:
                 thing._thing_server_interface = ThingServerInterface(name, self)
             else:
@@ -246,13 +247,14 @@ class ThingServer:
 
 def _read_config(config: Mapping[str, Any]) -> tuple[dict[str, Thing], dict[str, Any]]:
     """LabThings-FastAPI's ``ThingServer(config)``: the Things made, and the options."""
-    parsed = parse_config(config, "the config given to ThingServer")
+    # The Things may be given as classes, which a config file cannot hold: made apart.
+    parsed = parse_config({**config, "things": {}}, "the config given to ThingServer")
     if parsed.host != "127.0.0.1" or parsed.port != 5000:
         raise UnsupportedFeatureError(
             "a config given to ThingServer(...) cannot say where to listen; pass host and "
             "port to server.run(...) or serve(...) instead"
         )
-    things = {name: make_thing(name, spec) for name, spec in parsed.things.items()}
+    things = {name: make_thing(name, spec) for name, spec in config["things"].items()}
     return things, config_options(parsed)
 
 

@@ -81,7 +81,8 @@ class Thing:
     _is_labthings_thing: ClassVar[bool] = True
     _thing_name: str | None = None
     _property_observer: PropertyObserver | None = None
-    _thing_server_interface: ThingServerInterface | None = None
+    # Set by the constructor when given, and by the server that takes the Thing in.
+    _thing_server_interface: ThingServerInterface
 
     def __init__(self, thing_server_interface: ThingServerInterface | None = None) -> None:
         # Subclasses need not call this: every attribute has a class-level default.
