@@ -68,6 +68,7 @@ from .models import (
     ProblemDetails,
     Progress,
 )
+from .porting import __getattr__ as __getattr__
 from .properties import property
 from .server import ThingServer
 from .server_interface import ThingServerInterface
