@@ -20,9 +20,8 @@ from typing import Any, Protocol, TypeVar, overload
 
 import msgspec
 
-from .codec import Codec, MsgspecCodec, codec_for, encode_output, type_name
+from .codec import Codec, MsgspecCodec, codec_for, declared_codec, encode_output, type_name
 from .context import CancelHook, current_invocation, nested_action_scope
-from .declared_types import UnreadMetadataError
 from .dependencies import Dependency, DependencyKind, ThingDependency
 from .errors import ActionDefinitionError, InvalidInputError, InvalidOutputError
 from .models import FieldIssue
@@ -180,7 +179,7 @@ class ActionDescriptor:
         where = f"action {owner.__name__}.{self.name}"
         pydantic_input = False
         for field in fields:
-            codec = _codec(field[1], f"{where}, parameter {field[0]!r}")
+            codec = declared_codec(field[1], f"{where}, parameter {field[0]!r}")
             pydantic_input |= not isinstance(codec, MsgspecCodec)
         name = f"{owner.__name__}_{self.name}_input"
         extras_allowed = self.extra_fields_type is not None
@@ -197,8 +196,8 @@ class ActionDescriptor:
         except (TypeError, ValueError) as error:
             raise ActionDefinitionError(f"{where}: unsupported type ({error})") from None
         if extras_allowed:
-            self._extras_codec = _codec(self.extra_fields_type, f"{where}, **kwargs")
-        self._output_codec = _codec(self.output_type, f"{where}, its return annotation")
+            self._extras_codec = declared_codec(self.extra_fields_type, f"{where}, **kwargs")
+        self._output_codec = declared_codec(self.output_type, f"{where}, its return annotation")
         self._encode_output = self._output_encoder()
 
     def _output_encoder(self) -> Callable[[Any], msgspec.Raw]:
@@ -404,22 +403,6 @@ class ActionDescriptor:
             )
         name = dependency.thing_name if isinstance(dependency, ThingDependency) else None
         return invocation.find_thing(self._thing_types[parameter], name)
-
-
-def _codec(tp: Any, where: str) -> Codec:
-    """The codec of ``tp``; fails naming ``where``.
-
-    Raises:
-        ActionDefinitionError: ``tp`` holds metadata nothing reads, or
-            neither msgspec nor pydantic can handle it.
-    """
-    try:
-        codec = codec_for(tp)
-    except UnreadMetadataError as error:
-        raise ActionDefinitionError(f"{where}: {error}") from None
-    except (TypeError, ValueError) as error:
-        raise ActionDefinitionError(f"{where}: unsupported type ({error})") from None
-    return codec
 
 
 def _strip_annotated(hint: Any) -> Any:

@@ -28,12 +28,14 @@ from typing import Any, Protocol
 import msgspec
 
 from .declared_types import UnreadMetadataError, annotated_metadata, type_parts
+from .errors import ActionDefinitionError
 from .validation import convert_value, decode_json
 
 __all__ = (
     "Codec",
     "MsgspecCodec",
     "codec_for",
+    "declared_codec",
     "encode_json",
     "encode_output",
     "type_name",
@@ -130,6 +132,25 @@ def codec_for(tp: Any) -> Codec:
                 "with msgspec.Meta(...) or pydantic.Field(...), or remove it"
             )
     return MsgspecCodec(tp)
+
+
+def declared_codec(tp: Any, where: str) -> Codec:
+    """The codec of a type a Thing declares; a failure names where it was declared.
+
+    Args:
+        tp: The type.
+        where: The declaration, for the message: ``action Stage.move, parameter 'x'``.
+
+    Raises:
+        ActionDefinitionError: ``tp`` holds metadata nothing reads, or
+            neither msgspec nor pydantic can handle it.
+    """
+    try:
+        return codec_for(tp)
+    except UnreadMetadataError as error:
+        raise ActionDefinitionError(f"{where}: {error}") from None
+    except (TypeError, ValueError) as error:
+        raise ActionDefinitionError(f"{where}: unsupported type ({error})") from None
 
 
 def uses_pydantic(tp: Any) -> bool:

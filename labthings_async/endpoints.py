@@ -34,8 +34,7 @@ from typing import Any, Literal, overload
 
 import msgspec
 
-from .codec import Codec, MsgspecCodec, codec_for
-from .declared_types import UnreadMetadataError
+from .codec import Codec, MsgspecCodec, declared_codec
 from .errors import ActionDefinitionError, UnsupportedFeatureError
 
 __all__ = ("EndpointDescriptor", "EndpointParameter", "HTTPMethod", "ParameterSource", "endpoint")
@@ -190,7 +189,7 @@ class EndpointDescriptor:
         self.query_model = _model(owner, where, "query", parameters)
         if bodies:
             body = bodies[0]
-            self.body = (body, _codec(f"{where}, parameter {body.name!r}", body.type))
+            self.body = (body, declared_codec(body.type, f"{where}, parameter {body.name!r}"))
 
     @overload
     def __get__(self, obj: None, owner: type[Any]) -> EndpointDescriptor: ...
@@ -220,23 +219,14 @@ def _model(
     ]
     pydantic = False
     for parameter in chosen:
-        codec = _codec(f"{where}, parameter {parameter.name!r}", parameter.type)
+        codec = declared_codec(parameter.type, f"{where}, parameter {parameter.name!r}")
         pydantic |= not isinstance(codec, MsgspecCodec)
     name = f"{owner.__name__}_{chosen[0].name}_{source}"
     if pydantic:
         from .pydantic_types import input_model
 
-        return _codec(where, input_model(name, fields, extras_allowed=True))
-    return _codec(where, msgspec.defstruct(name, fields, kw_only=True))
-
-
-def _codec(where: str, tp: Any) -> Codec:
-    try:
-        return codec_for(tp)
-    except UnreadMetadataError as error:
-        raise ActionDefinitionError(f"{where}: {error}") from None
-    except (TypeError, ValueError) as error:
-        raise ActionDefinitionError(f"{where}: unsupported type ({error})") from None
+        return declared_codec(input_model(name, fields, extras_allowed=True), where)
+    return declared_codec(msgspec.defstruct(name, fields, kw_only=True), where)
 
 
 def _is_request(hint: Any) -> bool:

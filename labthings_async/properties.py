@@ -23,8 +23,7 @@ from typing import Annotated, Any, Generic, Protocol, TypeVar, overload
 
 import msgspec
 
-from .codec import Codec, MsgspecCodec, codec_for, uses_pydantic
-from .declared_types import UnreadMetadataError
+from .codec import Codec, MsgspecCodec, declared_codec, uses_pydantic
 from .errors import ActionDefinitionError, InvalidInputError, ReadOnlyPropertyError
 
 __all__ = (
@@ -120,12 +119,7 @@ class PropertyDescriptor:
                 tp = Annotated[tp, Field(**self._constraints)]
             else:
                 tp = Annotated[tp, msgspec.Meta(**self._constraints)]
-        try:
-            self._codec = codec_for(tp)
-        except UnreadMetadataError as error:
-            raise ActionDefinitionError(f"{where}: {error}") from None
-        except (TypeError, ValueError) as error:
-            raise ActionDefinitionError(f"{where}: unsupported type ({error})") from None
+        self._codec = declared_codec(tp, where)
         self.value_type = tp
 
     def resolve_type(self, owner: builtins.type[Any], hints: dict[str, Any]) -> None:
