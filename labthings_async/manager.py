@@ -314,7 +314,7 @@ class ActionManager:
             history_len=self.history_len,
             sequence=self._sequence(),
         )
-        self.append_invocation(invocation)
+        self._track(invocation)
         run = self._run_async if descriptor.is_async else self._run_threaded
         invocation.task = self._spawn(run(invocation))
         return invocation
@@ -435,7 +435,7 @@ class ActionManager:
         return list(reversed(list(self._table.newest_first())))
 
     def append_invocation(self, invocation: Invocation) -> None:
-        """Keep track of a new invocation of this manager's Things (``invoke_action`` does).
+        """Keep track of a new invocation of this manager's Things, as ``invoke_action`` does.
 
         LabThings-FastAPI's name. The invocation is listed, found by its ID,
         expired and streamed like any other; running it is the caller's part.
@@ -448,10 +448,14 @@ class ActionManager:
         try:
             self._table.get(invocation.id_text)
         except InvocationNotFoundError:
-            self._table.add(invocation)
-            invocation.publish_created()
+            self._track(invocation)
             return
         raise ValueError(f"{invocation!r} is tracked already")
+
+    def _track(self, invocation: Invocation) -> None:
+        """Keep a new invocation and announce it (the path of every ``invoke_action``)."""
+        self._table.add(invocation)
+        invocation.publish_created()
 
     def router(self) -> Any:
         """LabThings-FastAPI's router of the action routes: here the HTTP layer builds it.
