@@ -31,7 +31,7 @@ from .errors import InvalidInputError, SettingsError
 from .setting import DataSetting, FunctionalSetting
 from .settings_file import SettingsFile
 
-__all__ = ("SettingsHost", "SettingsStore", "settings_path")
+__all__ = ("SettingsHost", "SettingsStore", "encode_settings", "settings_path")
 
 SettingDescriptor = DataSetting | FunctionalSetting[Any]
 
@@ -213,7 +213,7 @@ class SettingsStore:
     def _write_back(self, loaded: Mapping[str, msgspec.Raw]) -> None:
         """Write the values that loaded from a file kept aside, so they are on disk again."""
         try:
-            self.file.write(encode_settings({name: json.loads(raw) for name, raw in loaded.items()}))
+            self.file.write(encode_settings({name: json.loads(bytes(raw)) for name, raw in loaded.items()}))
         except OSError as error:
             self._thing.logger.error(
                 "settings file %s: the values that loaded could not be written back (%s); "
