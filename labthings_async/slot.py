@@ -143,10 +143,6 @@ class ThingSlot:
                 f"{where}: its annotation {annotation!r} is not a Thing class, an optional "
                 "one (Stage | None) or a mapping of names to Things (Mapping[str, Stage])"
             )
-        if many and optional:
-            raise ActionDefinitionError(
-                f"{where}: a mapping slot may be empty already; drop the `| None`"
-            )
         self.thing_types = thing_types
         self.optional = optional
         self.many = many
