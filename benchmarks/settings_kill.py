@@ -116,7 +116,8 @@ def _check(path: Path, acknowledged: int, report: KillReport) -> int:
         numbers = [values[f"s{index}"] for index in range(COUNT)]
     except (OSError, ValueError, KeyError, TypeError):
         report.broken += 1
-        path.unlink(missing_ok=True)  # The next writer starts afresh, as ours would after a warning.
+        # The next writer starts afresh, as ours would after its warning.
+        path.unlink(missing_ok=True)
         return 0
     last = max(numbers)
     if last < acknowledged:

@@ -7,6 +7,7 @@ fails only for itself, not for every annotation of the class.
 
 from __future__ import annotations
 
+import inspect
 import sys
 from typing import Any
 
@@ -25,7 +26,7 @@ def class_annotation(owner: type, name: str) -> Any:
         KeyError: No class in the MRO annotates ``name``.
     """
     for klass in owner.__mro__:
-        annotations = klass.__dict__.get("__annotations__", {})
+        annotations = inspect.get_annotations(klass)
         if name in annotations:
             annotation = annotations[name]
             if isinstance(annotation, str):

@@ -19,6 +19,7 @@ ever: it raises ``LockBusyError`` instead, which the caller may catch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import threading
 from collections import deque
@@ -199,10 +200,9 @@ class InvocationLock:
 
     @staticmethod
     def _wake(waiter: _Waiter) -> None:
-        try:
+        # A closed loop raises RuntimeError: the server stopped, and the waiter with it.
+        with contextlib.suppress(RuntimeError):
             waiter.loop.call_soon_threadsafe(_resolve, waiter.future)
-        except RuntimeError:
-            pass  # Its loop has closed: the server stopped, and the waiter with it.
 
 
 @dataclass(frozen=True)

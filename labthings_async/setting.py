@@ -15,6 +15,7 @@ the value is safely on disk.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, overload
 
@@ -35,9 +36,9 @@ class SettingOwner(PropertyOwner, Protocol):
 class DataSetting(DataProperty):
     """A data property saved to the Thing's settings file whenever it is assigned."""
 
-    def __set__(self, obj: SettingOwner, value: Any) -> None:
+    def __set__(self, obj: PropertyOwner, value: Any) -> None:
         super().__set__(obj, value)
-        obj.save_settings()
+        typing.cast(SettingOwner, obj).save_settings()
 
     def load(self, obj: Any, value: Any) -> None:
         """Put a value read from the settings file in place: no event, no save."""
@@ -52,9 +53,9 @@ class FunctionalSetting(FunctionalProperty[T]):
     when the server starts.
     """
 
-    def __set__(self, obj: SettingOwner, value: T) -> None:
+    def __set__(self, obj: PropertyOwner, value: T) -> None:
         super().__set__(obj, value)
-        obj.save_settings()
+        typing.cast(SettingOwner, obj).save_settings()
 
     def load(self, obj: Any, value: Any) -> None:
         """Pass a value read from the settings file to the setter: no event, no save.

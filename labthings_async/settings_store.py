@@ -104,8 +104,7 @@ class SettingsStore:
             raw = self.file.read()
         except OSError as error:
             logger.warning(
-                "settings file %s cannot be read (%s); every setting of Thing %r keeps its "
-                "default",
+                "settings file %s cannot be read (%s); every setting of Thing %r keeps its default",
                 path,
                 error.strerror or error,
                 self._thing.name,
@@ -213,7 +212,9 @@ class SettingsStore:
     def _write_back(self, loaded: Mapping[str, msgspec.Raw]) -> None:
         """Write the values that loaded from a file kept aside, so they are on disk again."""
         try:
-            self.file.write(encode_settings({name: json.loads(bytes(raw)) for name, raw in loaded.items()}))
+            self.file.write(
+                encode_settings({name: json.loads(bytes(raw)) for name, raw in loaded.items()})
+            )
         except OSError as error:
             self._thing.logger.error(
                 "settings file %s: the values that loaded could not be written back (%s); "
@@ -234,7 +235,9 @@ class SettingsStore:
         path = self.file.path
         with self._lock:
             if self._refusal is not None:
-                raise SettingsError(f"settings of Thing {self._thing.name!r} not saved: {self._refusal}")
+                raise SettingsError(
+                    f"settings of Thing {self._thing.name!r} not saved: {self._refusal}"
+                )
             values: dict[str, Any] = {}
             for name, descriptor in type(self._thing).settings.items():
                 try:

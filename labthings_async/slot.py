@@ -75,7 +75,7 @@ class ThingSlot:
         if isinstance(default, str | EllipsisType) or default is None:
             self.default: SlotTarget = default
         elif _is_target(default):
-            self.default = tuple(typing.cast(Iterable[str], default))
+            self.default = tuple(default)
         else:
             raise ActionDefinitionError(
                 f"lt.thing_slot({default!r}): give the name of a Thing, a list of names, "
@@ -121,7 +121,9 @@ class ThingSlot:
         except NameError as error:
             if later:
                 return
-            raise ActionDefinitionError(f"{where}: cannot resolve its annotation ({error})") from None
+            raise ActionDefinitionError(
+                f"{where}: cannot resolve its annotation ({error})"
+            ) from None
         origin = typing.get_origin(annotation)
         many = origin is Mapping
         held = annotation
@@ -205,7 +207,7 @@ class ThingSlot:
                     f"config's thing_slots; {candidates}"
                 )
         else:
-            names = [wanted] if isinstance(wanted, str) else list(typing.cast(Iterable[str], wanted))
+            names = [wanted] if isinstance(wanted, str) else list(wanted)
             for name in names:
                 if name not in things:
                     raise ThingSlotError(

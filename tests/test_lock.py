@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -16,6 +17,15 @@ from labthings_async.lock import InvocationLock
 from labthings_async.property_access import write_property
 
 Status = lt.InvocationStatus
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    """Poll until ``condition`` holds; fail after TIMEOUT."""
+    deadline = asyncio.get_running_loop().time() + TIMEOUT
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"waited {TIMEOUT} s for {what}")
+        await asyncio.sleep(0.001)
 
 
 # -- the lock itself ---------------------------------------------------------------------
@@ -52,13 +62,9 @@ async def test_waiters_get_the_lock_in_turn_and_a_cancelled_one_leaves_the_queue
         lock.release(owner)
 
     tasks = [asyncio.create_task(take(owner)) for owner in (early, cancelled, late)]
-    with anyio.fail_after(TIMEOUT):
-        while lock.waiting < 3:
-            await asyncio.sleep(0)
+    await until(lambda: lock.waiting == 3, "three waiters")
     tasks[1].cancel()
-    with anyio.fail_after(TIMEOUT):
-        while lock.waiting != 2:
-            await asyncio.sleep(0)
+    await until(lambda: lock.waiting == 2, "the cancelled waiter to leave")
     lock.release(holder)
     with anyio.fail_after(TIMEOUT):
         await asyncio.gather(tasks[0], tasks[2])
@@ -163,9 +169,7 @@ async def queued(stage: Stage, count: int) -> None:
     """Return once ``count`` invocations wait in the queue of the stage's lock."""
     assert stage._locks is not None and stage._locks.thing_lock is not None
     lock = stage._locks.thing_lock
-    with anyio.fail_after(TIMEOUT):
-        while lock.waiting != count:
-            await asyncio.sleep(0.001)
+    await until(lambda: lock.waiting == count, f"{count} invocations to wait for the lock")
 
 
 async def held(stage: Stage, manager: lt.ActionManager, to: int = 1) -> lt.Invocation:
