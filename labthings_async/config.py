@@ -198,13 +198,20 @@ def _take_thing_slots(options: dict[str, Any], name: str, slots: Any, where: str
         ConfigError: It is not an object of slot names to a Thing's name,
             a list of names, or null; or the options name the Thing's slots too.
     """
-    try:
-        checked = msgspec.convert(slots, dict[str, str | list[str] | None])
-    except msgspec.ValidationError as error:
+    if not isinstance(slots, dict):
         raise ConfigError(
-            f"{where}: the thing_slots of Thing {name!r} must map slot names to a Thing's "
-            f"name, a list of names, or null: {error}"
-        ) from None
+            f"{where}: the thing_slots of Thing {name!r} must be an object of slot names, "
+            f"not {slots!r}"
+        )
+    checked: dict[str, str | list[str] | None] = {}
+    for slot, target in slots.items():
+        try:
+            checked[slot] = msgspec.convert(target, str | list[str] | None)
+        except msgspec.ValidationError:
+            raise ConfigError(
+                f"{where}: thing_slots gives slot {slot!r} of Thing {name!r} {target!r}; give "
+                "a Thing's name, a list of names, or null"
+            ) from None
     merged = options.setdefault("thing_slots", {})
     if not isinstance(merged, dict) or name in merged:
         raise ConfigError(

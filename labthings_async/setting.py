@@ -58,14 +58,8 @@ class FunctionalSetting(FunctionalProperty[T]):
         typing.cast(SettingOwner, obj).save_settings()
 
     def load(self, obj: Any, value: Any) -> None:
-        """Pass a value read from the settings file to the setter: no event, no save.
-
-        Raises:
-            ReadOnlyPropertyError: The setting has no setter.
-        """
-        if self.setter_function is None:
-            super().__set__(obj, value)  # Raises, naming the property.
-        else:
+        """Pass a value read from the settings file to the setter: no event, no save."""
+        if self.setter_function is not None:  # Checked when its Thing class is defined.
             self.setter_function(obj, value)
 
 

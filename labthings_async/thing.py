@@ -125,6 +125,13 @@ class Thing:
             for name, prop in properties.items()
             if isinstance(prop, DataSetting | FunctionalSetting)
         }
+        for name, prop in cls.settings.items():
+            if isinstance(prop, FunctionalSetting) and prop.setter_function is None:
+                raise ActionDefinitionError(
+                    f"setting {cls.__name__}.{name} has a getter and no setter, so its saved "
+                    f"value could never be loaded; add `@{name}.setter`, or make it an "
+                    "lt.property"
+                )
         cls.thing_slots = slots
 
     @property

@@ -75,6 +75,18 @@ def test_settings_are_properties_and_are_listed_apart() -> None:
     assert Calibration.settings["label"].readonly
 
 
+def test_a_functional_setting_without_a_setter_fails_at_class_definition() -> None:
+    def level(self: Any) -> int:
+        return 1
+
+    with pytest.raises(lt.ActionDefinitionError) as refused:
+        type("Lamp", (lt.Thing,), {"level": lt.setting(level)})
+    assert str(refused.value) == (
+        "setting Lamp.level has a getter and no setter, so its saved value could never be "
+        "loaded; add `@level.setter`, or make it an lt.property"
+    )
+
+
 def test_without_a_server_a_setting_is_a_plain_attribute_and_saves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

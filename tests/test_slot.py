@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import labthings_async as lt
-from labthings_async.config import load_config
 
 
 class Camera(lt.Thing):
@@ -133,33 +130,6 @@ async def test_the_config_overrides_a_slots_default() -> None:
         assert isinstance(scanner, Scanner)
         assert scanner.camera is things["right"]
         assert dict(scanner.cameras) == {"right": things["right"]}
-
-
-def test_a_config_files_thing_slots_become_the_option(tmp_path: Path) -> None:
-    path = tmp_path / "lab.json"
-    config = {
-        "things": {
-            "stage": "test_slot:Stage",
-            "scanner": {"class": "test_slot:Scanner", "thing_slots": {"camera": "right"}},
-        },
-        "settings_folder": "./lab-settings",
-        "enable_global_lock": True,
-    }
-    path.write_text(json.dumps(config))
-    loaded = load_config(path)
-    assert loaded.options == {
-        "settings_folder": "./lab-settings",
-        "enable_global_lock": True,
-        "thing_slots": {"scanner": {"camera": "right"}},
-    }
-
-
-def test_a_config_files_thing_slots_must_name_things(tmp_path: Path) -> None:
-    path = tmp_path / "lab.json"
-    config = {"things": {"scanner": {"class": "test_slot:Scanner", "thing_slots": {"camera": 3}}}}
-    path.write_text(json.dumps(config))
-    with pytest.raises(lt.ConfigError, match=r"the thing_slots of Thing 'scanner' must map slot"):
-        load_config(path)
 
 
 @pytest.mark.parametrize(
