@@ -304,11 +304,11 @@ class ActionManager:
 
     def _load_settings(self) -> None:
         """Load each Thing's settings from its file, and save them there from now on (a thread)."""
+        folder = None if self.settings_folder is None else Path(self.settings_folder).absolute()
         for thing in self._things.values():
-            if self.settings_folder is None or not thing.settings:
+            if folder is None or not thing.settings:
                 thing._settings_store = None
                 continue
-            folder = Path(self.settings_folder).absolute()
             store = SettingsStore(thing, settings_path(folder, thing.name, type(thing).__name__))
             store.load()
             thing._settings_store = store

@@ -91,7 +91,7 @@ class Thing:
                 try:
                     hints[name] = class_annotation(cls, name)
                 except KeyError:
-                    continue  # A functional property, or a data property that says so.
+                    continue  # Functional ones need none; a data one without says so below.
                 except NameError as error:
                     raise ActionDefinitionError(
                         f"Thing {cls.__name__}: cannot resolve a property annotation ({error})"
@@ -101,13 +101,13 @@ class Thing:
         for name, slot in slots.items():
             if name in vars(cls):  # An inherited slot was read with its own class.
                 slot.read_annotation(cls)
+        _check_names(cls, "action", actions)
+        _check_names(cls, "property", properties)
+        _check_names(cls, "slot", slots, served=False)
         if not isinstance(cls.thing_lock, bool):
             raise ActionDefinitionError(
                 f"Thing {cls.__name__}: thing_lock is {cls.thing_lock!r}; set it to True or False"
             )
-        _check_names(cls, "action", actions)
-        _check_names(cls, "property", properties)
-        _check_names(cls, "slot", slots, served=False)
         clash = actions.keys() & properties.keys()
         if clash:
             raise ActionDefinitionError(

@@ -389,3 +389,8 @@ async def test_shutdown_with_a_holder_and_a_queue_ends_promptly() -> None:
     stage.hold.set()  # Let the abandoned thread finish.
     statuses: list[Any] = [invocation.status for invocation in invocations]
     assert statuses == [Status.CANCELLED, Status.CANCELLED]
+
+
+def test_thing_lock_is_true_or_false() -> None:
+    with pytest.raises(lt.ActionDefinitionError, match=r"thing_lock is 'yes'; set it to True"):
+        type("Door", (lt.Thing,), {"thing_lock": "yes"})
