@@ -1,9 +1,9 @@
 """LabThings-FastAPI 0.3.0 writing a settings file, for the test that loads it here.
 
-Run as ``python labthings_settings.py FOLDER``: it serves the Thing ``cal``
-(the ``Calibration`` of ``test_settings_labthings.py``, written for LabThings),
-sets three of its settings over HTTP, and stops. Not imported by the tests
-themselves, so they do not pay for FastAPI.
+Run as ``python labthings_settings.py FOLDER``: it serves the Thing ``cal``,
+sets three of its settings over HTTP, and stops. ``test_settings_labthings.py``
+runs this same module on labthings_async, its import line changed, so it
+never imports FastAPI itself.
 """
 
 from __future__ import annotations
