@@ -421,10 +421,15 @@ class Invocation:
                     self._progress_box = None
         if self.status.is_finished:
             return
-        self._host.hub.publish(
-            Event.lazy("progress", box[0], thing=self.thing_name, affordance=self.action.name),
-            self.events,
+        hub = self._host.hub
+        event = Event.lazy(
+            "progress",
+            box[0],
+            thing=self.thing_name,
+            affordance=self.action.name,
+            invocation=self.id_text,
         )
+        hub.publish(event, self.events, hub.progress)
 
     @property
     def logger(self) -> logging.Logger:
