@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from .events import LOST, Event, EventHub, Subscription, Topic
+from .events import LOST, Event, EventFilter, EventHub, Subscription, Topic
 from .models import Progress
 
 __all__ = ("Multiplex", "Source", "open_server_events", "progress_of", "property_change")
@@ -36,12 +36,14 @@ class Source:
 
     Attributes:
         topic: The topic to follow.
+        accept: Keep only the events for which this returns True.
         view: Rewrites each event for the merged stream; None keeps it as is.
         coalesce: Events with the same key, other than None, replace one
             another while they wait: only the newest is delivered.
     """
 
     topic: Topic
+    accept: EventFilter | None = None
     view: View | None = None
     coalesce: Callable[[Event], str | None] | None = None
 
@@ -103,7 +105,9 @@ class Multiplex:
         self._readers = [
             _Reader(
                 source,
-                source.topic.subscribe(after=after, maxsize=maxsize, on_wake=self._wake),
+                source.topic.subscribe(
+                    after=after, accept=source.accept, maxsize=maxsize, on_wake=self._wake
+                ),
             )
             for source in sources
         ]
@@ -221,8 +225,10 @@ def _invocation_key(event: Event) -> str | None:
     return event.invocation or None
 
 
-def open_server_events(hub: EventHub, *, after: int | None, maxsize: int) -> Multiplex:
-    """Everything a view of the whole server follows, on one stream.
+def open_server_events(
+    hub: EventHub, *, after: int | None, maxsize: int, thing: str | None = None
+) -> Multiplex:
+    """Everything a view of the whole server (or of one Thing) follows, on one stream.
 
     Every invocation's ``status`` changes (as the firehose has them), every
     invocation's ``progress`` (coalesced, with the invocation's ID) and every
@@ -232,12 +238,19 @@ def open_server_events(hub: EventHub, *, after: int | None, maxsize: int) -> Mul
         hub: The manager's event hub.
         after: Resume after this event ID; None for live events only.
         maxsize: Bound of each topic's queue.
+        thing: Only the events of the Thing with this name; None for all.
     """
+    accept: EventFilter | None = None
+    if thing is not None:
+
+        def accept(event: Event) -> bool:
+            return event.thing == thing
+
     return Multiplex(
         [
-            Source(hub.invocations),
-            Source(hub.progress, view=progress_of, coalesce=_invocation_key),
-            Source(hub.properties, view=property_change),
+            Source(hub.invocations, accept),
+            Source(hub.progress, accept, view=progress_of, coalesce=_invocation_key),
+            Source(hub.properties, accept, view=property_change),
         ],
         after=after,
         maxsize=maxsize,

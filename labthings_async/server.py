@@ -43,6 +43,9 @@ class ThingServer:
         debug: Put tracebacks in 500 responses.
         cors_origins: Origins whose web pages may call the API.
         keepalive: Seconds between keep-alive comments on idle event streams.
+        panel: Serve the page for people: a live control panel at ``/`` (and
+            each Thing's panel at its URL, to browsers) and API docs at
+            ``/docs``. False serves the API alone.
         **manager_options: ``max_threads``, ``max_pending``, ``retention``,
             ``max_retained``, ``log_len``, ``shutdown_grace`` and the other
             options of ``ActionManager``.
@@ -63,6 +66,7 @@ class ThingServer:
         debug: bool = False,
         cors_origins: Sequence[str] = (),
         keepalive: float = 15.0,
+        panel: bool = True,
         **manager_options: Any,
     ) -> None:
         reserved = RESERVED_NAMES & set(things)
@@ -90,6 +94,7 @@ class ThingServer:
             sync_timeout=sync_timeout,
             debug=debug,
             keepalive=keepalive,
+            panel=panel,
         )
         self.app = build_app(
             self.state, prefix=prefix, lifespan=self.lifespan, cors_origins=cors_origins

@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from .documents import wot_routes
 from .invocations import invocation_routes
+from .page import page_routes
 from .problem import http_error_handler
 from .state import ServerState
 from .streams import event_routes
@@ -27,7 +28,9 @@ from .things import thing_routes
 
 __all__ = ("RESERVED_AFFORDANCES", "RESERVED_NAMES", "build_app")
 
-RESERVED_NAMES = frozenset({"things", "thing_descriptions", "action_invocations"})
+RESERVED_NAMES = frozenset(
+    {"things", "thing_descriptions", "action_invocations", "events", "docs", "static"}
+)
 """Path segments the server uses itself, so no Thing may be called them."""
 
 RESERVED_AFFORDANCES = frozenset({"events", "properties"})
@@ -111,6 +114,7 @@ def build_app(
                 *event_routes(state),
                 *wot_routes(state),
                 *invocation_routes(state),
+                *(page_routes(state) if state.panel else ()),
                 *thing_routes(state),
             ]
         )

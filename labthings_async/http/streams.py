@@ -10,6 +10,11 @@ hypercorn waits for open connections.
   after the terminal ``status`` event, which carries the output or error.
 - ``/action_invocations/events``: every invocation's ``status`` changes,
   filterable with ``?thing=`` and ``?action=``.
+- ``/events``: everything a view of the whole server follows, on one
+  connection: every invocation's ``status`` changes and ``progress``
+  (coalesced, with the invocation's ``id``), and every Thing's property
+  changes as ``property`` events (``{"thing", "name", "value"}``); ``?thing=``
+  keeps one Thing's.
 - ``/{thing}/events``: changes of all the Thing's properties.
 - ``/{thing}/{property}/events``: changes of one property, ``event:`` set to
   its name (WoT HTTP SSE profile); ``/{thing}/{property}/values`` sends the
@@ -26,7 +31,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..errors import AffordanceNotFoundError, InvalidInputError, ValidationIssue
-from ..events import Event, Subscription
+from ..events import Event, EventStream, Subscription
+from ..multiplex import open_server_events
 from .endpoint import Endpoint, problem_endpoint
 from .sse import EventStreamResponse, event_frames, named_frame, unnamed_frame
 from .state import ServerState
@@ -59,7 +65,7 @@ def event_routes(state: ServerState) -> list[BaseRoute]:
 
     def stream(
         request: Request,
-        subscription: Subscription,
+        subscription: EventStream,
         render: Callable[[Event], bytes] = named_frame,
     ) -> Response:
         if state.closing:
@@ -93,6 +99,18 @@ def event_routes(state: ServerState) -> list[BaseRoute]:
         )
         return stream(request, subscription)
 
+    async def server_events(request: Request) -> Response:
+        thing = request.query_params.get("thing")
+        if thing is not None:
+            manager.get_thing(thing)  # An unknown Thing is a 404, not a silent stream.
+        subscription = open_server_events(
+            manager.hub,
+            after=_last_event_id(request),
+            maxsize=manager.subscriber_queue,
+            thing=thing,
+        )
+        return stream(request, subscription)
+
     async def thing_events(request: Request) -> Response:
         thing = manager.get_thing(request.path_params["thing"])
         subscription = manager.subscribe_properties(thing=thing.name, after=_last_event_id(request))
@@ -121,6 +139,7 @@ def event_routes(state: ServerState) -> list[BaseRoute]:
         return Route(path, problem_endpoint(endpoint, debug=state.debug), methods=["GET"])
 
     return [
+        route("/events", server_events),
         route("/action_invocations/events", all_invocation_events),
         route("/action_invocations/{id}/events", invocation_events),
         route("/{thing}/events", thing_events),

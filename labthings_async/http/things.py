@@ -25,6 +25,7 @@ from ..thing import Thing
 from ..wot.td import thing_description
 from .endpoint import problem_endpoint
 from .invocations import invocation_list_response
+from .page import thing_panel_response, wants_html
 from .problem import problem_response
 from .state import ServerState
 from .wire import base_url, json_response, prefer_wait, read_json_body
@@ -60,7 +61,12 @@ def thing_routes(state: ServerState) -> list[BaseRoute]:
 
     async def description(request: Request) -> Response:
         thing = manager.get_thing(request.path_params["thing"])
-        return json_response(thing_description(thing, thing_url(request, thing.name)))
+        if state.panel and wants_html(request):
+            return thing_panel_response(request, thing)
+        return json_response(
+            thing_description(thing, thing_url(request, thing.name)),
+            headers={"Vary": "Accept"} if state.panel else None,
+        )
 
     async def affordance(request: Request) -> Response:
         thing = manager.get_thing(request.path_params["thing"])
