@@ -16,7 +16,7 @@ from ..config import ConfigError, ServerConfig, load_config, make_things
 from ..errors import ThingSetupError
 from .client import add_client_commands
 
-__all__ = ("main",)
+__all__ = ("banner", "main")
 
 EXIT_CONFIG = 2
 EXIT_STARTUP = 1
@@ -59,6 +59,38 @@ def _server_config(args: argparse.Namespace) -> ServerConfig:
     return config
 
 
+_WILDCARD_HOSTS = {"0.0.0.0", "[::]"}
+
+
+def banner(addresses: Sequence[str], *, prefix: str, things: Sequence[str], panel: bool) -> str:
+    """What ``serve`` prints once it listens: where the panel, the docs and each Thing are.
+
+    Args:
+        addresses: The addresses bound, as ``host:port``.
+        prefix: The path prefix of every route.
+        things: The Things' names.
+        panel: Whether the control panel and API docs are served.
+    """
+    roots = []
+    everywhere = False
+    for address in addresses:
+        host, _, port = address.rpartition(":")
+        if host in _WILDCARD_HOSTS:
+            # Reachable from this machine at loopback, from others at its own name.
+            everywhere = True
+            host = "127.0.0.1" if host == "0.0.0.0" else "[::1]"
+        roots.append(f"http://{host}:{port}{prefix}")
+    count = f"{len(things)} Thing" + ("" if len(things) == 1 else "s")
+    where = " (on every network interface)" if everywhere else ""
+    lines = [f"labthings-async: serving {count} at {', '.join(roots)}{where}"]
+    rows = [("Control panel", f"{roots[0]}/"), ("API docs", f"{roots[0]}/docs")] if panel else []
+    rows += [(name, f"{roots[0]}/{name}/") for name in things]
+    width = max(len(label) for label, _ in rows) if rows else 0
+    lines += [f"  {label.ljust(width)}  {url}" for label, url in rows]
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)
+
+
 def _serve(args: argparse.Namespace) -> int:
     from ..server import ThingServer  # Imported here: `--help` stays fast.
 
@@ -69,8 +101,14 @@ def _serve(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError, TypeError) as error:
         print(f"labthings-async: {error}", file=sys.stderr)
         return EXIT_CONFIG
+    def show_banner(addresses: list[str]) -> None:
+        text = banner(
+            addresses, prefix=config.prefix, things=list(things), panel=server.state.panel
+        )
+        print(text, flush=True)
+
     try:
-        server.run(config.host, config.port)
+        server.run(config.host, config.port, ready=show_banner)
     except ThingSetupError as error:
         print(f"labthings-async: cannot start: {error}", file=sys.stderr)
         return EXIT_STARTUP

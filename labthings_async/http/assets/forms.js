@@ -271,7 +271,7 @@ function objectField(fieldSet, schema, { path, label, optional }) {
   const error = h("p", { class: "field-error", role: "alert", hidden: true });
   const element = h(
     "fieldset",
-    { class: "field-object" },
+    { class: path === "$" ? "field-object field-root" : "field-object" },
     label ? h("legend", { text: label + (optional ? " (optional)" : "") }) : null,
     schema.description ? h("small", { class: "hint", text: schema.description }) : null,
     ...children.map((child) => child.field.element),

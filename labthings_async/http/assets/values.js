@@ -49,9 +49,26 @@ function blobElement(blob, label) {
   );
 }
 
-/** JSON, indented; `undefined` (nothing yet) as an em dash. */
-export function formatJSON(value) {
-  return value === undefined ? "—" : JSON.stringify(value, null, 2);
+/**
+ * JSON, indented, with lists of plain values kept on one line (an image's
+ * rows, a position), so a result reads as the data it is; `undefined` (nothing
+ * yet) as an em dash.
+ */
+export function formatJSON(value, indent = "") {
+  if (value === undefined) return "—";
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  const inner = `${indent}  `;
+  if (Array.isArray(value)) {
+    if (value.length === 0) return "[]";
+    if (value.every((item) => item === null || typeof item !== "object")) {
+      return `[${value.map((item) => JSON.stringify(item)).join(", ")}]`;
+    }
+    return `[\n${value.map((item) => inner + formatJSON(item, inner)).join(",\n")}\n${indent}]`;
+  }
+  const entries = Object.entries(value);
+  if (entries.length === 0) return "{}";
+  const lines = entries.map(([key, item]) => `${inner}${JSON.stringify(key)}: ${formatJSON(item, inner)}`);
+  return `{\n${lines.join(",\n")}\n${indent}}`;
 }
 
 /** Short text for a value in a line: numbers as they are, strings unquoted, the rest as JSON. */
