@@ -5,8 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
+BROWSER_STAMP := $(VENV)/.installed-browser
 
-.PHONY: serve test check bench bench-quick clean
+.PHONY: serve test test-browser check bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +20,20 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e ".[test,bench]"
 	touch $(BENCH_STAMP)
 
+# The browser extra: Playwright (it drives the system's Chromium; it downloads no browser).
+$(BROWSER_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e ".[test,browser]"
+	touch $(BROWSER_STAMP)
+
 serve: $(STAMP)
 	$(BIN)/labthings-async serve labthings_async.examples.microscope:Microscope --name microscope --port 5000
 
 test: $(STAMP)
 	$(BIN)/pytest
+
+# The page in a real browser: needs `chromium` on PATH (Debian: apt-get install chromium).
+test-browser: $(BROWSER_STAMP)
+	$(BIN)/pytest -m browser tests/browser
 
 check: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/check

@@ -556,6 +556,9 @@ class InvocationView {
   }
 
   showSummary(summary) {
+    // A reply may arrive after a newer event (a cancel's reply after the stream's
+    // "cancelled"): an invocation never moves back in its life.
+    if (RANK[summary.status] < RANK[this.summary.status]) return;
     Object.assign(this.summary, summary);
     const action = summary.action ? summary.action.split("/").pop() : "";
     if (action) {
