@@ -334,8 +334,11 @@ function remember(change) {
 }
 
 function onProgress(report) {
+  // Progress is never published after an invocation ends, so a report that
+  // arrives after its end (the opened invocation's own stream can be ahead of
+  // this one) is its last, and is kept.
   const known = invocations.get(report.id);
-  if (!known || FINISHED.has(known.status)) return;
+  if (!known) return;
   known.progress = { percent: report.percent, message: report.message };
   changed.add(known.id);
   scheduleRender();

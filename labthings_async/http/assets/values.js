@@ -114,15 +114,10 @@ export function cameraLinks(td) {
  */
 export function cameraElement(td, link) {
   const source = safeHref(new URL(link.href, td.base || document.baseURI).href);
-  const name = link.title || link.rel || link.href;
-  const image = h("img", { class: "camera-frame", alt: `Live view: ${name}` });
-  const button = h("button", { type: "button", class: "secondary", "aria-pressed": "false", text: "Pause" });
-  const figure = h(
-    "figure",
-    { class: "camera" },
-    image,
-    h("figcaption", {}, h("span", { text: `Live view: ${name}` }), button),
-  );
+  const name = link.title ? `Live view: ${link.title}` : `Live view of ${td.title || "the camera"}`;
+  const image = h("img", { class: "camera-frame", alt: name });
+  const button = h("button", { type: "button", class: "secondary small", text: "Pause" });
+  const figure = h("figure", { class: "camera" }, image, h("figcaption", {}, h("span", { text: name }), button));
   let paused = false;
   let onScreen = true;
   const update = () => {
@@ -135,7 +130,6 @@ export function cameraElement(td, link) {
   button.addEventListener("click", () => {
     paused = !paused;
     button.textContent = paused ? "Play" : "Pause";
-    button.setAttribute("aria-pressed", String(paused));
     update();
   });
   document.addEventListener("visibilitychange", update);
