@@ -422,12 +422,13 @@ function updateRow(row, summary) {
   const open = h("button", {
     type: "button",
     class: "link",
-    text: `${summary.thing} / ${action}`,
+    text: action,
     "aria-label": `Open ${action} of ${summary.thing}, ${summary.id.slice(0, 8)}, ${summary.status}`,
   });
   open.addEventListener("click", () => openInvocation(summary.id, elements.openedSlot));
   row.replaceChildren(
-    h("td", { class: "col-action", "data-label": "Action" }, open),
+    h("td", { class: "col-action", "data-label": "Action" }, open,
+      h("span", { class: "thing-of", text: summary.thing })),
     h("td", { class: "col-status", "data-label": "Status" }, statusBadge(summary.status)),
     h("td", { class: "col-progress", "data-label": "Progress" }, bar,
       h("span", { class: "progress-text", text: progressText(progress) })),
