@@ -138,9 +138,7 @@ def time_until_usable(browser: Any, url: str, runs: int) -> list[float]:
         page = context.new_page()
         page.goto(f"{url}/")
         page.wait_for_selector("body[data-state=ready]", timeout=60_000)
-        times.append(
-            page.evaluate("performance.getEntriesByName('panel-ready')[0].startTime")
-        )
+        times.append(page.evaluate("performance.getEntriesByName('panel-ready')[0].startTime"))
         rows = page.locator("#invocation-rows tr").count()
         assert rows == 200, f"the list shows {rows} rows"
         context.close()
@@ -209,9 +207,7 @@ def main() -> None:
         try:
             asyncio.run(_invoke(server.url, RETAINED - 1, None))
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=executable, args=CHROMIUM_ARGS
-                )
+                browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
                 usable = time_until_usable(browser, server.url, 3 if args.quick else 7)
                 stormed = storm(browser, server.url, seconds, rate)
                 browser.close()
@@ -228,7 +224,10 @@ def main() -> None:
         ).stdout.strip(),
     }
     print(f"Time until usable ({THINGS} Things, {RETAINED} retained invocations):")
-    print(f"  median {figures['time_until_usable_median_ms']} ms, runs {figures['time_until_usable_ms']}")
+    print(
+        f"  median {figures['time_until_usable_median_ms']} ms, "
+        f"runs {figures['time_until_usable_ms']}"
+    )
     print(f"Status events: {round(rate * 3)}/s for {seconds:g} s")
     print("  seconds  JS heap (MB, after GC)  DOM nodes  rows")
     for row in stormed["samples"]:

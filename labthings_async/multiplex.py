@@ -207,9 +207,11 @@ def property_change(event: Event) -> Event:
 
 
 def progress_of(event: Event) -> Event:
-    """A ``progress`` event with the invocation's ID in its data: ``{"id", "percent", "message"}``."""
+    """A ``progress`` event with its invocation's ID: ``{"id", "percent", "message"}``."""
     progress = msgspec.json.decode(event.data, type=Progress)
-    data = msgspec.json.encode(_ProgressReport(event.invocation, progress.percent, progress.message))
+    data = msgspec.json.encode(
+        _ProgressReport(event.invocation, progress.percent, progress.message)
+    )
     report = Event(
         "progress",
         data,

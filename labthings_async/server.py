@@ -188,10 +188,7 @@ def _bind_now(config: Config) -> list[str]:
         OSError: A socket cannot be bound.
     """
     sockets = config.create_sockets()
-    addresses = [
-        _address(sock)
-        for sock in (*sockets.secure_sockets, *sockets.insecure_sockets)
-    ]
+    addresses = [_address(sock) for sock in (*sockets.secure_sockets, *sockets.insecure_sockets)]
 
     def handed_over(bound: list[socket.socket]) -> list[str]:
         return [f"fd://{sock.detach()}" for sock in bound]

@@ -20,7 +20,7 @@ from serving import bound_socket, quiet_config
 
 from labthings_async.server import ThingServer
 
-pytest_plugins = ("browser.browsing",)
+pytest_plugins = ("browsing",)
 
 ServeThings = Callable[[ThingServer], Awaitable[str]]
 """Start a ThingServer on hypercorn; returns its root URL (no prefix, no trailing slash)."""

@@ -112,7 +112,9 @@ def test_property_changes_name_their_thing_and_property() -> None:
     hub = EventHub()
     stream = open_server_events(hub, after=None, maxsize=100)
     # A property called "status" must not pass for an invocation's status change.
-    event_id = publish(hub, hub.properties, "status", {"ok": True}, thing="lamp", affordance="status")
+    event_id = publish(
+        hub, hub.properties, "status", {"ok": True}, thing="lamp", affordance="status"
+    )
     [event] = drain(stream)
     assert (event.id, event.name) == (event_id, "property")
     assert event.json() == {"thing": "lamp", "name": "status", "value": {"ok": True}}

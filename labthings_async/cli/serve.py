@@ -101,6 +101,7 @@ def _serve(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError, TypeError) as error:
         print(f"labthings-async: {error}", file=sys.stderr)
         return EXIT_CONFIG
+
     def show_banner(addresses: list[str]) -> None:
         text = banner(
             addresses, prefix=config.prefix, things=list(things), panel=server.state.panel

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from browsing import Serve, screenshot
 from playwright.sync_api import expect
 
 import labthings_async as lt
-from browser.browsing import Serve, screenshot
 from labthings_async.examples.microscope import Microscope
 
 pytestmark = pytest.mark.browser

@@ -6,11 +6,11 @@ from typing import Any
 
 import httpx2
 import pytest
+from browsing import PHONE, WIDE, Serve, open_panel, screenshot
 from playwright.sync_api import expect
 from rig import FRAME_COLOURS, Camera, camera_app
 
 import labthings_async as lt
-from browser.browsing import PHONE, WIDE, Serve, open_panel, screenshot
 from labthings_async.examples.microscope import Microscope
 
 pytestmark = pytest.mark.browser
@@ -113,9 +113,7 @@ def test_cancelling_a_long_action_shows_cancelled(page: Any, serve: Serve) -> No
     expect(page.locator("#invocation-rows tr").first.locator(".status")).to_have_text("cancelled")
 
 
-def test_an_invalid_value_shows_the_servers_error_beside_its_field(
-    page: Any, serve: Serve
-) -> None:
+def test_an_invalid_value_shows_the_servers_error_beside_its_field(page: Any, serve: Serve) -> None:
     url = microscope_url(serve)
     open_panel(page, f"{url}/")
     card = action_card(page, "move_to")
@@ -164,9 +162,7 @@ def test_a_property_changed_in_one_tab_updates_in_another(context: Any, serve: S
     expect(property_value(first, "microscope", "exposure")).to_have_text("normal")
 
 
-def test_invocations_started_by_other_clients_appear_live_and_open(
-    page: Any, serve: Serve
-) -> None:
+def test_invocations_started_by_other_clients_appear_live_and_open(page: Any, serve: Serve) -> None:
     url = microscope_url(serve, bench=Bench())
     open_panel(page, f"{url}/")
     with httpx2.Client(timeout=10) as http:
@@ -205,9 +201,7 @@ def test_the_invocation_list_stays_bounded(page: Any, serve: Serve) -> None:
     expect(page.locator("#opened-slot .result pre")).to_have_text("249")
 
 
-def test_a_thing_url_opened_in_a_browser_shows_that_things_panel(
-    page: Any, serve: Serve
-) -> None:
+def test_a_thing_url_opened_in_a_browser_shows_that_things_panel(page: Any, serve: Serve) -> None:
     url = microscope_url(serve, bench=Bench())
     open_panel(page, f"{url}/microscope/")
     expect(page.get_by_role("heading", name="Microscope", level=2)).to_be_visible()
@@ -220,9 +214,7 @@ def test_a_thing_url_opened_in_a_browser_shows_that_things_panel(
     assert '"title":"Microscope"' in page.locator("body").inner_text().replace(" ", "")
 
 
-def test_the_panel_works_with_the_keyboard_and_labels_every_field(
-    page: Any, serve: Serve
-) -> None:
+def test_the_panel_works_with_the_keyboard_and_labels_every_field(page: Any, serve: Serve) -> None:
     url = microscope_url(serve)
     open_panel(page, f"{url}/")
     unlabelled = page.evaluate(
@@ -272,7 +264,9 @@ def test_the_camera_view_shows_changing_frames_and_files_show_as_image_and_link(
             seen.add(
                 min(
                     range(len(FRAME_COLOURS)),
-                    key=lambda i: sum((a - b) ** 2 for a, b in zip(pixel, FRAME_COLOURS[i], strict=True)),
+                    key=lambda i: sum(
+                        (a - b) ** 2 for a, b in zip(pixel, FRAME_COLOURS[i], strict=True)
+                    ),
                 )
             )
         if len(seen) >= 3:
@@ -292,7 +286,9 @@ def test_the_camera_view_shows_changing_frames_and_files_show_as_image_and_link(
     image = snapshot.locator(".result img")
     expect(image).to_be_visible()
     expect(image).to_have_attribute("alt", "Output (image/png)")
-    page.wait_for_function("(image) => image.complete && image.naturalWidth === 64", arg=image.element_handle())
+    page.wait_for_function(
+        "(image) => image.complete && image.naturalWidth === 64", arg=image.element_handle()
+    )
 
     export = action_card(page, "export")
     export.get_by_role("button", name="Invoke").click()
@@ -304,9 +300,7 @@ def test_the_camera_view_shows_changing_frames_and_files_show_as_image_and_link(
     screenshot(page, "files")
 
 
-def test_wide_screen_layout_puts_the_invocations_beside_the_things(
-    page: Any, serve: Serve
-) -> None:
+def test_wide_screen_layout_puts_the_invocations_beside_the_things(page: Any, serve: Serve) -> None:
     url = microscope_url(serve)
     page.set_viewport_size(WIDE)
     open_panel(page, f"{url}/")

@@ -9,8 +9,8 @@ Thing URL answering browsers with the panel and programs with the TD, and
 from __future__ import annotations
 
 import re
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from starlette.applications import Starlette
@@ -105,7 +105,9 @@ def test_a_browser_opening_a_thing_gets_its_panel_and_programs_get_the_td() -> N
             assert td.headers["vary"] == "Accept"
         # JSON preferred to HTML, and the explicit request for JSON from a browser.
         assert client.get("/lamp/", headers={"Accept": "application/json, text/html;q=0.5"}).json()
-        assert client.get("/lamp/?format=json", headers={"Accept": BROWSER}).json()["title"] == "Lamp"
+        assert (
+            client.get("/lamp/?format=json", headers={"Accept": BROWSER}).json()["title"] == "Lamp"
+        )
 
 
 def test_unknown_page_files_are_404_problems() -> None:

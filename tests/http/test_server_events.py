@@ -5,14 +5,15 @@ A real hypercorn; each stream parsed as a browser's EventSource parses it.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import anyio
 import httpx2
 from conftest import ServeThings
-from eventsource import SSEEvent, read_events
+from eventsource import SSEEvent, aiter_events, read_events
 
 import labthings_async as lt
 from labthings_async.server import ThingServer
@@ -40,31 +41,32 @@ class Lamp(lt.Thing):
     brightness: int = lt.property(default=0)
 
 
-async def wait_until(condition: Callable[[], bool], what: str) -> None:
-    with anyio.fail_after(TIMEOUT):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
 def completed(event: SSEEvent) -> bool:
     return event.type == "status" and json.loads(event.data)["status"] == "completed"
 
 
-async def follow(
-    client: httpx2.AsyncClient,
-    server: ThingServer,
-    url: str,
-    until: Callable[[SSEEvent], bool],
-    headers: dict[str, str] | None = None,
-) -> asyncio.Task[tuple[list[SSEEvent], object]]:
-    """Start reading a stream; return once the server has subscribed it."""
-    opened = len(server.state.streams)
-    task = asyncio.create_task(
-        read_events(client, url, until=until, headers=headers, timeout=TIMEOUT)
-    )
-    # A replayed stream may have been read to its end already.
-    await wait_until(lambda: len(server.state.streams) > opened or task.done(), "a stream")
-    return task
+@asynccontextmanager
+async def open_events(
+    client: httpx2.AsyncClient, url: str, headers: dict[str, str] | None = None
+) -> AsyncIterator[AsyncIterator[SSEEvent]]:
+    """Open a stream; once this returns, the server has subscribed it (the headers are in)."""
+    request_headers = {"Accept": "text/event-stream", **(headers or {})}
+    async with client.stream("GET", url, headers=request_headers, timeout=None) as response:
+        assert response.status_code == 200, await response.aread()
+        async with contextlib.aclosing(aiter_events(response)) as events:
+            yield events
+
+
+async def read_until(
+    events: AsyncIterator[SSEEvent], until: Callable[[SSEEvent], bool]
+) -> list[SSEEvent]:
+    read: list[SSEEvent] = []
+    with anyio.fail_after(TIMEOUT):
+        async for event in events:
+            read.append(event)
+            if until(event):
+                return read
+    raise AssertionError(f"the stream ended before the awaited event: {read}")
 
 
 def summary(event: SSEEvent) -> tuple[str, object]:
@@ -79,12 +81,11 @@ def summary(event: SSEEvent) -> tuple[str, object]:
 async def test_one_stream_carries_status_progress_and_every_things_properties(
     serve_things: ServeThings, client: httpx2.AsyncClient
 ) -> None:
-    server = ThingServer({"stage": Stage(), "lamp": Lamp()})
-    url = await serve_things(server)
-    reading = await follow(client, server, f"{url}/events", completed)
-    assert (await client.put(f"{url}/lamp/brightness", json=7)).status_code == 204
-    invoked = (await client.post(f"{url}/stage/move", json={"to": 3})).json()
-    events, _ = await reading
+    url = await serve_things(ThingServer({"stage": Stage(), "lamp": Lamp()}))
+    async with open_events(client, f"{url}/events") as stream:
+        assert (await client.put(f"{url}/lamp/brightness", json=7)).status_code == 204
+        invoked = (await client.post(f"{url}/stage/move", json={"to": 3})).json()
+        events = await read_until(stream, completed)
 
     assert [summary(event) for event in events] == [
         ("property", {"thing": "lamp", "name": "brightness", "value": 7}),
@@ -104,11 +105,10 @@ async def test_one_stream_carries_status_progress_and_every_things_properties(
 async def test_a_property_named_status_is_a_property_event(
     serve_things: ServeThings, client: httpx2.AsyncClient
 ) -> None:
-    server = ThingServer({"stage": Stage()})
-    url = await serve_things(server)
-    reading = await follow(client, server, f"{url}/events", lambda event: True)
-    assert (await client.put(f"{url}/stage/status", json="busy")).status_code == 204
-    (event,), _ = await reading
+    url = await serve_things(ThingServer({"stage": Stage()}))
+    async with open_events(client, f"{url}/events") as stream:
+        assert (await client.put(f"{url}/stage/status", json="busy")).status_code == 204
+        (event,) = await read_until(stream, lambda event: True)
     assert event.type == "property"
     assert json.loads(event.data) == {"thing": "stage", "name": "status", "value": "busy"}
 
@@ -116,21 +116,18 @@ async def test_a_property_named_status_is_a_property_event(
 async def test_resuming_with_last_event_id_misses_nothing_and_repeats_nothing(
     serve_things: ServeThings, client: httpx2.AsyncClient
 ) -> None:
-    server = ThingServer({"stage": Stage(), "lamp": Lamp()})
-    url = await serve_things(server)
-    reading = await follow(client, server, f"{url}/events", completed)
-    await client.post(f"{url}/stage/move", json={"to": 1})
-    before, _ = await reading
-    await wait_until(lambda: not server.state.streams, "the server to drop the stream")
+    url = await serve_things(ThingServer({"stage": Stage(), "lamp": Lamp()}))
+    async with open_events(client, f"{url}/events") as stream:
+        await client.post(f"{url}/stage/move", json={"to": 1})
+        before = await read_until(stream, completed)
 
     # While no one listens: another Thing changes, another invocation runs.
     await client.put(f"{url}/lamp/brightness", json=9)
     await client.post(f"{url}/stage/move", json={"to": 2}, headers={"Prefer": "wait=10"})
 
-    resumed = await follow(
-        client, server, f"{url}/events", completed, {"Last-Event-ID": before[-1].last_event_id}
-    )
-    after, _ = await resumed
+    resume = {"Last-Event-ID": before[-1].last_event_id}
+    async with open_events(client, f"{url}/events", resume) as stream:
+        after = await read_until(stream, completed)
     everything, _ = await read_events(
         client,
         f"{url}/events",
@@ -154,12 +151,11 @@ async def test_resuming_with_last_event_id_misses_nothing_and_repeats_nothing(
 async def test_thing_query_keeps_one_things_events(
     serve_things: ServeThings, client: httpx2.AsyncClient
 ) -> None:
-    server = ThingServer({"stage": Stage(), "lamp": Lamp()})
-    url = await serve_things(server)
-    reading = await follow(client, server, f"{url}/events?thing=stage", completed)
-    await client.put(f"{url}/lamp/brightness", json=4)
-    await client.post(f"{url}/stage/move", json={"to": 5})
-    events, _ = await reading
+    url = await serve_things(ThingServer({"stage": Stage(), "lamp": Lamp()}))
+    async with open_events(client, f"{url}/events?thing=stage") as stream:
+        await client.put(f"{url}/lamp/brightness", json=4)
+        await client.post(f"{url}/stage/move", json={"to": 5})
+        events = await read_until(stream, completed)
     assert {json.loads(event.data)["thing"] for event in events if event.type == "property"} == {
         "stage"
     }

@@ -22,12 +22,12 @@ from typing import Any, cast
 import httpx2
 import hypercorn.asyncio
 import pytest
-from serving import bound_socket, quiet_config
 from hypercorn.typing import ASGIFramework
+from serving import bound_socket, quiet_config
 
 from labthings_async.server import ThingServer
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
+ARTIFACTS = Path(__file__).parent / "browser" / "artifacts"
 
 CHROMIUM_ARGS = [
     "--headless",
