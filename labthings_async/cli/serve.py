@@ -74,6 +74,9 @@ def banner(addresses: Sequence[str], *, prefix: str, things: Sequence[str], pane
     roots = []
     everywhere = False
     for address in addresses:
+        if address.startswith("unix:"):
+            roots.append(address)  # No URL a browser could open; say where it is.
+            continue
         host, _, port = address.rpartition(":")
         if host in _WILDCARD_HOSTS:
             # Reachable from this machine at loopback, from others at its own name.

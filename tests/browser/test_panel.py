@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+import enum
+from typing import Annotated, Any
 
 import httpx2
+import msgspec
 import pytest
 from browsing import PHONE, WIDE, Serve, open_panel, screenshot
 from playwright.sync_api import expect
@@ -33,6 +35,46 @@ class Bench(lt.Thing):
         raise ValueError("no sample loaded")
 
 
+class Colour(enum.Enum):
+    """A choice."""
+
+    RED = "red"
+    BLUE = "blue"
+
+
+class Sample(msgspec.Struct, frozen=True):
+    """A nested object."""
+
+    name: str
+    depth: Annotated[float, msgspec.Meta(ge=0)] = 1.0
+
+
+class Recorder(lt.Thing):
+    """An action taking every kind of input the form makes fields for."""
+
+    @lt.action
+    def record(
+        self,
+        count: Annotated[int, msgspec.Meta(ge=1, le=5)],
+        colour: Colour,
+        label: str,
+        sample: Sample,
+        note: str | None = None,
+        fast: bool = False,
+        tags: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Echo what it was given."""
+        return {
+            "count": count,
+            "colour": colour.value,
+            "label": label,
+            "sample": msgspec.to_builtins(sample),
+            "note": note,
+            "fast": fast,
+            "tags": tags,
+        }
+
+
 def action_card(page: Any, name: str) -> Any:
     return page.locator(f".action[data-action={name}]")
 
@@ -47,6 +89,15 @@ def property_box(page: Any, thing: str, name: str) -> Any:
 
 def microscope_url(serve: Serve, **things: lt.Thing) -> str:
     return serve(lt.ThingServer({"microscope": Microscope(), **things}))
+
+
+def move_to(page: Any, x: str, y: str) -> Any:
+    """Fill in and send the microscope's move_to form; returns the action's card."""
+    card = action_card(page, "move_to")
+    card.get_by_label("x").fill(x)
+    card.get_by_label("y").fill(y)
+    card.get_by_role("button", name="Invoke").click()
+    return card
 
 
 def test_the_panel_shows_each_thing_with_live_values_wide_and_on_a_phone(
@@ -75,10 +126,7 @@ def test_invoking_from_the_form_shows_progress_reach_100_and_the_output(
 ) -> None:
     url = microscope_url(serve)
     open_panel(page, f"{url}/")
-    card = action_card(page, "move_to")
-    card.get_by_label("x").fill("300")
-    card.get_by_label("y").fill("400")
-    card.get_by_role("button", name="Invoke").click()
+    card = move_to(page, "300", "400")
 
     view = card.locator(".invocation-view")
     expect(view.locator(".status")).to_have_text("completed")
@@ -99,10 +147,7 @@ def test_invoking_from_the_form_shows_progress_reach_100_and_the_output(
 def test_cancelling_a_long_action_shows_cancelled(page: Any, serve: Serve) -> None:
     url = microscope_url(serve)
     open_panel(page, f"{url}/")
-    card = action_card(page, "move_to")
-    card.get_by_label("x").fill("10000")
-    card.get_by_label("y").fill("10000")
-    card.get_by_role("button", name="Invoke").click()
+    card = move_to(page, "10000", "10000")
     view = card.locator(".invocation-view")
     expect(view.locator(".status")).to_have_text("running")
     expect(view.locator(".progress-text")).to_contain_text("step")
@@ -144,6 +189,44 @@ def test_an_invalid_value_shows_the_servers_error_beside_its_field(page: Any, se
     card.get_by_role("button", name="Invoke").click()
     expect(card.locator(".invocation-view .status")).to_have_text("completed")
     expect(y).not_to_have_attribute("aria-invalid", "true")
+
+
+def test_the_form_has_a_field_for_each_kind_of_input_and_sends_what_was_entered(
+    page: Any, serve: Serve
+) -> None:
+    url = serve(lt.ThingServer({"recorder": Recorder()}))
+    open_panel(page, f"{url}/")
+    card = action_card(page, "record")
+    count = card.get_by_label("count")
+    assert count.get_attribute("type") == "number"
+    assert (count.get_attribute("min"), count.get_attribute("max")) == ("1", "5")
+    expect(card.locator(".hint").first).to_have_text("integer · ≥ 1 · ≤ 5")
+    assert card.get_by_label("colour").evaluate("e => e.tagName") == "SELECT"
+    assert card.get_by_label("fast").get_attribute("type") == "checkbox"
+    assert card.get_by_role("group", name="sample").count() == 1
+    count.fill("3")
+    card.get_by_label("colour").select_option(label="blue")
+    card.get_by_label("label").fill("A1")
+    card.get_by_label("name").fill("slide 4")
+    card.get_by_label("fast").check()
+    card.get_by_label("tags").fill('["x", "y"]')
+    card.get_by_role("button", name="Invoke").click()
+    result = card.locator(".invocation-view .result pre")
+    expect(result).to_contain_text('"count": 3')
+    assert msgspec.json.decode(result.inner_text()) == {
+        "count": 3,
+        "colour": "blue",
+        "label": "A1",
+        "sample": {"name": "slide 4", "depth": 1.0},
+        "note": None,
+        "fast": True,
+        "tags": ["x", "y"],
+    }
+    screenshot(page, "form-kinds")
+    # Text that is not JSON is caught before anything is sent, beside its field.
+    card.get_by_label("tags").fill("[x")
+    card.get_by_role("button", name="Invoke").click()
+    expect(card.get_by_label("tags")).to_have_attribute("aria-invalid", "true")
 
 
 def test_a_property_changed_in_one_tab_updates_in_another(context: Any, serve: Serve) -> None:
