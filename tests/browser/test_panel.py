@@ -268,6 +268,8 @@ def test_invocations_started_by_other_clients_appear_live_and_open(page: Any, se
     expect(page.locator("#invocation-rows tr")).to_have_count(1)
     page.locator(f"#invocation-rows tr[data-id='{failed['id']}'] button").click()
     expect(opened.locator(".invocation-error")).to_contain_text("no sample loaded")
+    # It never reported progress and has ended: its bar is still, not "working".
+    assert opened.locator("progress").evaluate("bar => bar.position") == 0
 
 
 def test_the_invocation_list_stays_bounded(page: Any, serve: Serve) -> None:

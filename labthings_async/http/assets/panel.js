@@ -612,8 +612,11 @@ class InvocationView {
   }
 
   showResult(invocation) {
+    if (!this.progress.hasAttribute("value")) {
+      // Never reported progress: a finished bar, not a "working" one.
+      this.progress.value = invocation.status === "completed" ? 100 : 0;
+    }
     if (invocation.status === "completed") {
-      if (this.progress.value < 100 && !this.progressText.textContent) this.progress.value = 100;
       this.result.replaceChildren(h("h4", { text: "Output" }), outputElement(invocation.output));
     } else if (invocation.error) {
       this.result.replaceChildren(h("p", { class: "invocation-error", text: problemText(invocation.error) }));
