@@ -26,7 +26,6 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Mount, Route
 
 import labthings_async as lt
-from labthings_async.http.wire import base_url
 from labthings_async.wot.td import thing_description
 
 __all__ = ("Camera", "FRAME_COLOURS", "camera_app")
@@ -106,7 +105,8 @@ def camera_app(
         return Response(_CSV, media_type="text/csv")
 
     async def descriptions(request: Request) -> Response:
-        root = base_url(request)
+        # This route is the host app's, in front of the ThingServer mounted at its root.
+        root = str(request.base_url).rstrip("/")
         described: dict[str, Any] = {}
         for name, thing in server.manager.things.items():
             td = thing_description(thing, f"{root}/{name}/")
