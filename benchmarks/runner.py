@@ -60,6 +60,7 @@ TOPICS = (
     Topic("log_capture", "6 logging"),
     Topic("property_reads", "7 property GET"),
     Topic("inprocess", "8 in-process", common_options=False, adapt=from_inprocess),
+    Topic("settings", "9 settings saves and kill -9"),
 )
 
 

@@ -39,6 +39,7 @@ from .errors import (
     InvocationNotFinishedError,
     InvocationNotFoundError,
     LabThingsError,
+    LockBusyError,
     ManagerNotRunningError,
     NotFoundError,
     PropertyAccessError,
@@ -46,8 +47,11 @@ from .errors import (
     QueueFullError,
     ReadOnlyPropertyError,
     SchemaError,
+    SettingsError,
+    ThingNotConnectedError,
     ThingNotFoundError,
     ThingSetupError,
+    ThingSlotError,
     UnsupportedMediaTypeError,
 )
 from .events import Event, Subscription
@@ -63,6 +67,8 @@ from .models import (
 )
 from .properties import property
 from .server import ThingServer
+from .setting import DataSetting, FunctionalSetting, setting
+from .slot import ThingSlot, thing_slot
 from .thing import Thing
 
 __all__ = (
@@ -81,7 +87,9 @@ __all__ = (
     "ClientSettings",
     "ClientTimeoutError",
     "ConfigError",
+    "DataSetting",
     "Event",
+    "FunctionalSetting",
     "IllegalTransitionError",
     "InvalidArgumentsError",
     "InvalidInputError",
@@ -97,6 +105,7 @@ __all__ = (
     "InvocationStatus",
     "InvocationSummary",
     "LabThingsError",
+    "LockBusyError",
     "LogEntry",
     "ManagerNotRunningError",
     "NotFoundError",
@@ -109,13 +118,17 @@ __all__ = (
     "RequestFailedError",
     "SchemaError",
     "ServerUnavailableError",
+    "SettingsError",
     "Subscription",
     "Thing",
     "ThingClient",
     "ThingDependency",
+    "ThingNotConnectedError",
     "ThingNotFoundError",
     "ThingServer",
     "ThingSetupError",
+    "ThingSlot",
+    "ThingSlotError",
     "UnsupportedMediaTypeError",
     "action",
     "cancellable_sleep",
@@ -123,4 +136,6 @@ __all__ = (
     "property",
     "raise_if_cancelled",
     "report_progress",
+    "setting",
+    "thing_slot",
 )

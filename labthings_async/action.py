@@ -22,6 +22,7 @@ import msgspec
 from .context import CancelHook, current_invocation
 from .dependencies import Dependency, DependencyKind, ThingDependency
 from .errors import ActionDefinitionError, InvalidInputError
+from .lock import InvocationLock, ThingLocks, holding, lock_owner
 from .models import FieldIssue
 from .validation import convert_value, decode_json
 
@@ -39,6 +40,10 @@ class ActionOwner(Protocol):
     def logger(self) -> logging.Logger:
         """The Thing's logger, used when an action runs outside any invocation."""
 
+    @property
+    def name(self) -> str:
+        """The Thing's name on the server."""
+
 
 class ActionDescriptor:
     """One action of a Thing class: its function, schemas and options.
@@ -53,6 +58,12 @@ class ActionDescriptor:
         retention: Seconds to keep finished invocations (None: manager default).
         safe: Declared free of side effects (W3C TD ``safe``).
         idempotent: Declared repeatable with the same result (``idempotent``).
+        use_global_lock: False: never takes the server-wide lock (LabThings'
+            option); otherwise takes it when ``enable_global_lock`` is on.
+        use_thing_lock: False: never takes its Thing's own lock; otherwise
+            takes it when the Thing's class sets ``thing_lock = True``.
+        wait_for_lock: A client's invocation that finds a lock busy waits for
+            it as ``pending`` (True) rather than being refused with 409.
         title: Short human-readable name.
         description: The method's docstring.
         owner: The Thing class whose definition read the signature (None
@@ -66,6 +77,9 @@ class ActionDescriptor:
         retention: float | None = None,
         safe: bool = False,
         idempotent: bool = False,
+        use_global_lock: bool | None = None,
+        use_thing_lock: bool | None = None,
+        wait_for_lock: bool = False,
         title: str | None = None,
         description: str | None = None,
     ) -> None:
@@ -75,6 +89,9 @@ class ActionDescriptor:
         self.retention = retention
         self.safe = safe
         self.idempotent = idempotent
+        self.use_global_lock = use_global_lock
+        self.use_thing_lock = use_thing_lock
+        self.wait_for_lock = wait_for_lock
         self.title = title
         self.description = description or inspect.getdoc(function)
         self.dependencies: dict[str, Dependency] = {}
@@ -230,9 +247,37 @@ class ActionDescriptor:
     def __get__(self, obj: object | None, owner: type[Any]) -> Any:
         if obj is None:
             return self
+        thing = typing.cast("ActionOwner", obj)
+        guard: ThingLocks | None = getattr(obj, "_locks", None)  # A mixin may lack it.
+        locks = guard.needed_by(self) if guard is not None else ()
+        if locks:
+            return functools.partial(self._call_locked, thing, locks)
         if not self.dependencies:
             return self.function.__get__(obj, owner)
-        return functools.partial(self._call_from_python, typing.cast("ActionOwner", obj))
+        return functools.partial(self._call_from_python, thing)
+
+    def _call_locked(
+        self, thing: ActionOwner, locks: tuple[InvocationLock, ...], *args: Any, **kwargs: Any
+    ) -> Any:
+        """Call from Python holding the action's locks: again, if the caller holds them.
+
+        Never waits for a lock someone else holds (see ``lock``): raises
+        ``LockBusyError``, which the calling code may catch.
+        """
+        if self.is_async:
+            return self._call_locked_async(thing, locks, *args, **kwargs)
+        with holding(locks, lock_owner(), self._purpose(thing)):
+            return self._call_from_python(thing, *args, **kwargs)
+
+    async def _call_locked_async(
+        self, thing: ActionOwner, locks: tuple[InvocationLock, ...], *args: Any, **kwargs: Any
+    ) -> Any:
+        with holding(locks, lock_owner(), self._purpose(thing)):
+            return await self._call_from_python(thing, *args, **kwargs)
+
+    def _purpose(self, thing: ActionOwner) -> str:
+        """What needs a lock when this action runs, as a message says it."""
+        return f"action {self.name!r} of Thing {thing.name!r}"
 
     def _call_from_python(self, thing: ActionOwner, *args: Any, **kwargs: Any) -> Any:
         """Call from Python code (e.g. nested in another action), supplying dependencies."""
@@ -300,6 +345,9 @@ def action(
     retention: float | None = None,
     safe: bool = False,
     idempotent: bool = False,
+    use_global_lock: bool | None = None,
+    use_thing_lock: bool | None = None,
+    wait_for_lock: bool = False,
     title: str | None = None,
     description: str | None = None,
 ) -> Callable[[F], F]: ...
@@ -312,7 +360,12 @@ def action(function: Callable[..., Any] | None = None, /, **options: Any) -> Any
     Args:
         function: The method (bare use).
         **options: ``retention`` (seconds to keep finished invocations),
-            ``safe``, ``idempotent``, ``title``, ``description``.
+            ``safe``, ``idempotent``, ``title``, ``description``, and for the
+            locks ``use_global_lock`` and ``use_thing_lock`` (False: the
+            action does not take that lock, e.g. a ``stop`` that must run
+            while a move holds it) and ``wait_for_lock`` (True: a client's
+            invocation waits as ``pending`` for a busy lock instead of being
+            refused with 409).
 
     Returns:
         The action descriptor (or a decorator making one).

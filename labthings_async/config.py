@@ -1,11 +1,13 @@
 """Server configuration: config files in LabThings-FastAPI's format, and checking options.
 
 Layer: server (stdlib, msgspec). ``{"things": {"name": "module:Class" |
-{"class": "module:Class", "args": [...], "kwargs": {...}}}}``, optionally with
-``prefix`` (or LabThings' ``api_prefix``), ``host``, ``port`` and the
-ThingServer options. Keys only LabThings uses are accepted and ignored, so an
-existing config file works unchanged. A misspelt key or option is refused,
-naming the valid ones and the nearest to what was written.
+{"class": "module:Class", "args": [...], "kwargs": {...}, "thing_slots":
+{...}}}}``, optionally with ``prefix`` (or LabThings' ``api_prefix``),
+``host``, ``port`` and the ThingServer options. LabThings' own top-level keys
+for server options (``settings_folder``, ``enable_global_lock``,
+``global_lock_log_level``) and each Thing's ``thing_slots`` become those
+options, so an existing config file works unchanged. A misspelt key or
+option is refused, naming the valid ones and the nearest to what was written.
 """
 
 from __future__ import annotations
@@ -35,12 +37,10 @@ __all__ = (
 )
 
 # LabThings-FastAPI config keys with no meaning here.
-_LABTHINGS_ONLY = (
-    "settings_folder",
-    "enable_global_lock",
-    "global_lock_log_level",
-    "application_config",
-)
+_LABTHINGS_ONLY = ("application_config",)
+
+# LabThings-FastAPI's top-level keys that are ThingServer options here.
+_LABTHINGS_OPTIONS = ("settings_folder", "enable_global_lock", "global_lock_log_level")
 
 
 def reject_unknown_options(
@@ -166,13 +166,22 @@ def load_config(path: str | Path) -> ServerConfig:
     if "api_prefix" in raw:
         raw.setdefault("prefix", raw.pop("api_prefix"))
     where = f"config file {str(path)!r}"
+    options = raw.setdefault("options", {})
+    if not isinstance(options, dict):
+        raise ConfigError(f'{where}: "options" must be an object of ThingServer options')
+    for key in _LABTHINGS_OPTIONS:
+        if key in raw:
+            if key in options:
+                raise ConfigError(f'{where} gives "{key}" twice, at the top level and in "options"')
+            options[key] = raw.pop(key)
     reject_unknown_options(raw, ServerConfig.__struct_fields__, owner=where, kind="key")
     things = raw.get("things")
     for name, spec in things.items() if isinstance(things, dict) else ():
         if isinstance(spec, dict) and "cls" in spec:
             spec.setdefault("class", spec.pop("cls"))
         if isinstance(spec, dict):
-            spec.pop("thing_slots", None)
+            if "thing_slots" in spec:
+                _take_thing_slots(options, name, spec.pop("thing_slots"), where)
             reject_unknown_options(
                 spec, ("class", "args", "kwargs"), owner=f"Thing {name!r} in {where}", kind="key"
             )
@@ -180,3 +189,32 @@ def load_config(path: str | Path) -> ServerConfig:
         return msgspec.convert(raw, ServerConfig)
     except msgspec.ValidationError as error:
         raise ConfigError(f"config file {str(path)!r} is invalid: {error}") from None
+
+
+def _take_thing_slots(options: dict[str, Any], name: str, slots: Any, where: str) -> None:
+    """Move a Thing's ``thing_slots`` into the ``thing_slots`` option, checking its shape.
+
+    Raises:
+        ConfigError: It is not an object of slot names to a Thing's name,
+            a list of names, or null; or the options name the Thing's slots too.
+    """
+    if not isinstance(slots, dict):
+        raise ConfigError(
+            f"{where}: the thing_slots of Thing {name!r} must be an object of slot names, "
+            f"not {slots!r}"
+        )
+    checked: dict[str, str | list[str] | None] = {}
+    for slot, target in slots.items():
+        try:
+            checked[slot] = msgspec.convert(target, str | list[str] | None)
+        except msgspec.ValidationError:
+            raise ConfigError(
+                f"{where}: thing_slots gives slot {slot!r} of Thing {name!r} {target!r}; give "
+                "a Thing's name, a list of names, or null"
+            ) from None
+    merged = options.setdefault("thing_slots", {})
+    if not isinstance(merged, dict) or name in merged:
+        raise ConfigError(
+            f'{where} gives the thing_slots of Thing {name!r} twice, in the Thing and in "options"'
+        )
+    merged[name] = checked

@@ -31,6 +31,7 @@ __all__ = (
     "InvocationNotFinishedError",
     "InvocationNotFoundError",
     "LabThingsError",
+    "LockBusyError",
     "ManagerNotRunningError",
     "NotFoundError",
     "PropertyAccessError",
@@ -38,8 +39,11 @@ __all__ = (
     "QueueFullError",
     "ReadOnlyPropertyError",
     "SchemaError",
+    "SettingsError",
+    "ThingNotConnectedError",
     "ThingNotFoundError",
     "ThingSetupError",
+    "ThingSlotError",
     "UnknownOptionError",
     "UnsupportedMediaTypeError",
 )
@@ -290,3 +294,42 @@ class ThingSetupError(LabThingsError, RuntimeError):
     """A Thing's setup raised, so the server cannot start."""
 
     title = "Thing setup failed"
+
+
+class ThingSlotError(ThingSetupError):
+    """A Thing's slot (``lt.thing_slot``) cannot be filled, so the server cannot start.
+
+    The message names the Thing, the slot, what it asked for and the Things
+    that could have filled it.
+    """
+
+    title = "Thing slot cannot be filled"
+
+
+class ThingNotConnectedError(LabThingsError, RuntimeError):
+    """A slot was read before the server filled it (slots are filled at start-up)."""
+
+    title = "Thing slot not filled"
+
+
+class LockBusyError(LabThingsError):
+    """A lock an action or property write needs is held by someone else.
+
+    Raised by the server (answered with 409) when the server-wide lock
+    (``enable_global_lock``) or a Thing's own lock (``thing_lock``) is busy,
+    and inside an action that calls another action whose lock is held by a
+    different invocation. The message names the lock and who holds it.
+    """
+
+    title = "Lock busy"
+    http_status = 409
+
+
+class SettingsError(LabThingsError, OSError):
+    """A Thing's settings could not be saved to its settings file.
+
+    The message names the file and why; the value in memory has changed, the
+    file still holds the previous settings.
+    """
+
+    title = "Settings not saved"

@@ -67,6 +67,10 @@ class PropertyDescriptor:
         observable: True when changes are published as events.
         title: Short human-readable name.
         description: Longer text, shown in the Thing Description.
+        use_global_lock: False: a client's write never takes the server-wide
+            lock (LabThings' option); otherwise it does when the lock is on.
+        use_thing_lock: False: a client's write never takes its Thing's own
+            lock; otherwise it does when the Thing has one.
     """
 
     name: str
@@ -80,6 +84,8 @@ class PropertyDescriptor:
         title: str | None,
         description: str | None,
         constraints: dict[str, Any],
+        use_global_lock: bool | None = None,
+        use_thing_lock: bool | None = None,
     ) -> None:
         unknown = set(constraints) - _CONSTRAINTS
         if unknown:
@@ -91,6 +97,8 @@ class PropertyDescriptor:
         self.observable = observable
         self.title = title
         self.description = description
+        self.use_global_lock = use_global_lock
+        self.use_thing_lock = use_thing_lock
         self._constraints = constraints
         self.name = ""
         self.value_type = Any
@@ -140,6 +148,8 @@ class DataProperty(PropertyDescriptor):
         observable: bool = True,
         title: str | None = None,
         description: str | None = None,
+        use_global_lock: bool | None = None,
+        use_thing_lock: bool | None = None,
         **constraints: Any,
     ) -> None:
         super().__init__(
@@ -148,6 +158,8 @@ class DataProperty(PropertyDescriptor):
             title=title,
             description=description,
             constraints=constraints,
+            use_global_lock=use_global_lock,
+            use_thing_lock=use_thing_lock,
         )
         if default is _MISSING and default_factory is None:
             raise ActionDefinitionError("a data property needs a default or a default_factory")
@@ -201,6 +213,8 @@ class FunctionalProperty(PropertyDescriptor, Generic[T]):
         observable: bool = False,
         title: str | None = None,
         description: str | None = None,
+        use_global_lock: bool | None = None,
+        use_thing_lock: bool | None = None,
         **constraints: Any,
     ) -> None:
         super().__init__(
@@ -209,6 +223,8 @@ class FunctionalProperty(PropertyDescriptor, Generic[T]):
             title=title,
             description=description or inspect.getdoc(getter),
             constraints=constraints,
+            use_global_lock=use_global_lock,
+            use_thing_lock=use_thing_lock,
         )
         self.getter = getter
         self.setter_function: Callable[[Any, T], None] | None = None
@@ -258,6 +274,8 @@ def property(
     observable: bool = ...,
     title: str | None = ...,
     description: str | None = ...,
+    use_global_lock: bool | None = ...,
+    use_thing_lock: bool | None = ...,
     **constraints: Any,
 ) -> FunctionalProperty[T]: ...
 @overload
@@ -269,6 +287,8 @@ def property(
     observable: bool = ...,
     title: str | None = ...,
     description: str | None = ...,
+    use_global_lock: bool | None = ...,
+    use_thing_lock: bool | None = ...,
     **constraints: Any,
 ) -> Any: ...
 def property(getter: Callable[[Any], Any] | None = None, /, **options: Any) -> Any:
@@ -282,7 +302,9 @@ def property(getter: Callable[[Any], Any] | None = None, /, **options: Any) -> A
     Args:
         getter: The getter of a functional property (decorator use).
         **options: ``default``, ``default_factory``, ``readonly``,
-            ``observable``, ``title``, ``description`` and constraints.
+            ``observable``, ``title``, ``description``, ``use_global_lock``
+            and ``use_thing_lock`` (False: a client's write does not take
+            that lock) and constraints.
 
     Returns:
         The property descriptor.

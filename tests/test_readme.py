@@ -35,3 +35,26 @@ def test_the_in_process_example_runs_as_shown(tmp_path: Path) -> None:
     assert any(line.startswith("log {") and "moved to 42" in line for line in lines)
     assert lines[-3].startswith("status {") and "'completed'" in lines[-3]
     assert lines[-2:] == ["completed 42", "['moved to 42']"]
+
+
+def test_the_settings_slots_and_locks_example_runs_as_shown(tmp_path: Path) -> None:
+    (example,) = re.findall(r"```python\n(.*?)```", section("Settings, slots and locks"), re.DOTALL)
+    script = tmp_path / "example.py"
+    script.write_text(example)
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=tmp_path,
+    )
+    frames = str(["frame from left", "frame from right"] * 2)
+    assert result.stdout.splitlines() == [
+        "run 1: backlash 0.0",
+        frames,
+        "run 2: backlash 0.5",
+        frames,
+    ]
+    saved = (tmp_path / "settings" / "stage" / "Settings-Stage.json").read_text()
+    assert saved == '{\n    "backlash": 0.5\n}'
