@@ -24,10 +24,13 @@ from typing import Any
 import anyio
 import msgspec
 
+from .blob import Blob, BlobStore
 from .bridge import EventBridge
 from .clock import Clock, SystemClock
 from .context import bind_invocation, unbind_invocation
 from .errors import (
+    BlobNotFoundError,
+    InvalidInputError,
     ManagerNotRunningError,
     QueueFullError,
     ThingNotFoundError,
@@ -36,7 +39,7 @@ from .errors import (
 from .events import Event, EventHub, Subscription
 from .invocation import Invocation, encode_output
 from .logs import install_log_capture
-from .models import InvocationStatus, InvocationSummary
+from .models import FieldIssue, InvocationStatus, InvocationSummary
 from .table import InvocationTable
 from .thing import Thing
 
@@ -111,7 +114,8 @@ class ActionManager:
         self._things: dict[str, Thing] = {}
         for name, thing in (things or {}).items():
             self.add_thing(name, thing)
-        self._table = InvocationTable(max_retained, self.clock)
+        self.blobs = BlobStore()
+        self._table = InvocationTable(max_retained, self.clock, on_forget=self._forget)
         self._sequence = itertools.count(1).__next__
         self._pending_threaded = 0
         # Admits invocations to the pool; run_sync needs a limiter of its own,
@@ -192,6 +196,8 @@ class ActionManager:
         try:
             for thing in self._things.values():
                 thing.observe_properties(self._publish_property)
+                for stream in thing.camera_streams().values():
+                    stream.attach(self.bridge, thing.name)
                 await self._call_lifecycle(thing, "setup")
                 self._set_up.append(thing)
         except BaseException:
@@ -255,6 +261,9 @@ class ActionManager:
                 self._expiry_task = None
                 self.bridge.close()
                 self.hub.close()
+                for thing in self._things.values():
+                    for stream in thing.camera_streams().values():
+                        stream.detach()
                 await self._teardown_things()
 
     async def _teardown_things(self) -> None:
@@ -304,6 +313,9 @@ class ActionManager:
             arguments = descriptor.decode_input(bytes(input))
         else:
             arguments = descriptor.validate_input(input)
+        for name, value in arguments.items():
+            if isinstance(value, Blob):
+                arguments[name] = self._resolve_blob(descriptor.name, name, value)
         if not descriptor.is_async:
             if self._pending_threaded >= self.max_pending:
                 raise QueueFullError(
@@ -378,11 +390,33 @@ class ActionManager:
     # -- bookkeeping (called by Invocation.transition) -------------------------------
 
     def status_changed(self, invocation: Invocation, old: Status) -> None:
-        """Keep the pending count and the retention queue up to date."""
+        """Keep the pending count, the retention queue and the served blobs up to date."""
         if old is Status.PENDING and not invocation.action.is_async:
             self._pending_threaded -= 1
         if invocation.finished:
+            if invocation.attachments:
+                self.blobs.add(invocation.attachments)
             self._table.finished(invocation)
+
+    def _forget(self, invocation: Invocation) -> None:
+        """The table has let ``invocation`` go: its blobs are no longer served."""
+        if invocation.attachments:
+            self.blobs.discard(invocation.attachments)
+
+    def _resolve_blob(self, action: str, parameter: str, blob: Blob) -> Blob:
+        """The blob an input names by href, among those this manager serves.
+
+        Raises:
+            InvalidInputError: It names none of them (422, at the parameter's path).
+        """
+        try:
+            return self.blobs.resolve(blob)
+        except BlobNotFoundError as error:
+            path = f"$.{parameter}"
+            raise InvalidInputError(
+                f"the input of action {action!r} is invalid: {error} - at `{path}`",
+                [FieldIssue(path, str(error))],
+            ) from None
 
     # -- reading --------------------------------------------------------------------
 
@@ -505,9 +539,15 @@ def _call_in_thread(handoff: list[Invocation]) -> msgspec.Raw | Exception:
     invocation = handoff.pop()
     token = bind_invocation(invocation)
     try:
-        return encode_output(
-            invocation.action.name, invocation.action.call(invocation.thing, invocation.input)
+        attachments: list[Blob] = []
+        encoded = encode_output(
+            invocation.action.name,
+            invocation.action.call(invocation.thing, invocation.input),
+            attachments,
         )
+        if attachments:
+            invocation.attachments = tuple(attachments)
+        return encoded
     except Exception as error:
         return error
     finally:

@@ -1,8 +1,8 @@
 """The ``Thing`` base class: an instrument with actions and properties.
 
-Layer: domain (stdlib). Subclasses declare ``@action`` methods and
-``lt.property`` attributes; this module collects them when the class is
-defined, so a bad declaration fails at import time, not on the first request:
+Layer: domain (stdlib). Subclasses declare ``@action`` methods,
+``lt.property`` attributes and camera streams; this module collects them when
+the class is defined, so a bad declaration fails at import time, not on the first request:
 among them an affordance whose name the Thing or the server already uses.
 """
 
@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from .action import ActionDescriptor
 from .errors import ActionDefinitionError, AffordanceNotFoundError
+from .mjpeg import MJPEGStream, MJPEGStreamDescriptor
 from .properties import PropertyDescriptor
 from .schema import SchemaError, data_schema
 
@@ -43,10 +44,12 @@ class Thing:
     Attributes:
         actions: The class's actions by name.
         properties: The class's properties by name.
+        streams: The class's camera streams by name.
     """
 
     actions: ClassVar[Mapping[str, ActionDescriptor]] = {}
     properties: ClassVar[Mapping[str, PropertyDescriptor]] = {}
+    streams: ClassVar[Mapping[str, MJPEGStreamDescriptor]] = {}
     _is_labthings_thing: ClassVar[bool] = True
     _thing_name: str | None = None
     _property_observer: PropertyObserver | None = None
@@ -55,12 +58,15 @@ class Thing:
         super().__init_subclass__(**kwargs)
         actions: dict[str, ActionDescriptor] = {}
         properties: dict[str, PropertyDescriptor] = {}
+        streams: dict[str, MJPEGStreamDescriptor] = {}
         for klass in reversed(cls.__mro__):
             for name, attribute in vars(klass).items():
                 if isinstance(attribute, ActionDescriptor):
                     actions[name] = attribute
                 elif isinstance(attribute, PropertyDescriptor) and attribute.name == name:
                     properties[name] = attribute
+                elif isinstance(attribute, MJPEGStreamDescriptor):
+                    streams[name] = attribute
         for declared in actions.values():
             if declared.owner is None:  # Defined here, or in a mixin that is not a Thing.
                 declared.read_signature(cls)
@@ -75,10 +81,17 @@ class Thing:
                 descriptor.resolve_type(cls, hints)
         _check_names(cls, "action", actions)
         _check_names(cls, "property", properties)
+        _check_names(cls, "stream", streams)
         clash = actions.keys() & properties.keys()
         if clash:
             raise ActionDefinitionError(
                 f"Thing {cls.__name__}: {sorted(clash)} are both actions and properties"
+            )
+        clash = streams.keys() & (actions.keys() | properties.keys())
+        if clash:
+            raise ActionDefinitionError(
+                f"Thing {cls.__name__}: {sorted(clash)} would be both a camera stream and "
+                "an action or property, at the same URL; give the stream another name"
             )
         for name, prop in properties.items():
             _check_describable(cls, f"property {name!r}", prop.value_type)
@@ -87,6 +100,7 @@ class Thing:
             _check_describable(cls, f"the output of action {name!r}", act.output_type)
         cls.actions = actions
         cls.properties = properties
+        cls.streams = streams
 
     @property
     def name(self) -> str:
@@ -146,6 +160,10 @@ class Thing:
                 f"{cls.__name__} has no property {name!r}; "
                 f"its properties are {sorted(cls.properties)}"
             ) from None
+
+    def camera_streams(self) -> dict[str, MJPEGStream]:
+        """This Thing's camera streams, by name."""
+        return {name: getattr(self, name) for name in type(self).streams}
 
     def observe_properties(self, observer: PropertyObserver | None) -> None:
         """Route this Thing's property changes to ``observer`` (None: nowhere)."""

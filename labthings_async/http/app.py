@@ -21,6 +21,7 @@ from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute, Mount, Router
 from starlette.types import Receive, Scope, Send
 
+from .blobs import blob_routes
 from .documents import document_routes
 from .invocations import invocation_routes
 from .problem import EXCEPTION_HANDLERS, answered_fault
@@ -30,7 +31,9 @@ from .wire import API_ROOT, first_segment
 
 __all__ = ("RESERVED_NAMES", "ThingApp", "api_routes")
 
-RESERVED_NAMES = frozenset({"things", "thing_descriptions", "action_invocations", "openapi.json"})
+RESERVED_NAMES = frozenset(
+    {"things", "thing_descriptions", "action_invocations", "openapi.json", "blob"}
+)
 """Path segments the server uses itself, so no Thing may be called them."""
 
 Lifespan = Callable[[], AbstractAsyncContextManager[None]]
@@ -40,12 +43,14 @@ def api_routes(state: ServerState) -> list[BaseRoute]:
     """Every route of the API, relative to its root, the busiest first.
 
     Starlette tries them in turn: the two of ``/action_invocations`` (polled),
-    then two per Thing (read, written and invoked), then the documents.
+    then two per Thing (read, written and invoked), then the documents and
+    the blob downloads.
     """
     return [
         *invocation_routes(),
         *(route for thing in state.manager.things.values() for route in thing_routes(thing)),
         *document_routes(),
+        *blob_routes(),
     ]
 
 
