@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import uuid
+import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -174,6 +175,10 @@ class BlobFile(BlobData):
         if not self._path.is_file():
             raise FileNotFoundError(f"a blob was made of {self._path}, which is not a file")
         self._temporary_directory = temporary_directory
+        if temporary_directory is not None:
+            # Removed as soon as the blob is gone: explicitly, so not with the
+            # ResourceWarning of a TemporaryDirectory left to its own finaliser.
+            weakref.finalize(self, temporary_directory.cleanup)
 
     @property
     def path(self) -> Path:

@@ -15,6 +15,7 @@ instances) ``__labthings_encode__()``: the array types of ``arrays`` do.
 from __future__ import annotations
 
 import sys
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -45,9 +46,16 @@ NESTED_NUMBERS_SCHEMA: dict[str, Any] = {
 """An array of any shape: what LabThings' ``NDArray`` says (a number, or lists of them)."""
 
 
+def _class_of(tp: Any) -> Any:
+    """The class of a type, or of a parametrised one (``ndarray[Any, dtype[Any]]``)."""
+    origin = typing.get_origin(tp)
+    return origin if isinstance(origin, type) else tp
+
+
 def is_numpy_array_type(tp: Any) -> bool:
     """True for ``numpy.ndarray`` and its subclasses, without importing numpy."""
     numpy = sys.modules.get("numpy")
+    tp = _class_of(tp)
     return numpy is not None and isinstance(tp, type) and issubclass(tp, numpy.ndarray)
 
 
@@ -87,6 +95,7 @@ def decode_hook(tp: Any, value: Any) -> Any:
         ValueError: ``value`` does not fit ``tp`` (msgspec adds the path).
         NotImplementedError: ``tp`` is none of these (msgspec says so).
     """
+    tp = _class_of(tp)
     if isinstance(tp, type) and issubclass(tp, Blob):
         return tp.from_link(value)
     own = getattr(tp, "__labthings_decode__", None)
@@ -115,6 +124,7 @@ def schema_hook(tp: Any) -> dict[str, Any]:
     Raises:
         NotImplementedError: ``tp`` is none of these (msgspec says so).
     """
+    tp = _class_of(tp)
     if isinstance(tp, type) and issubclass(tp, Blob):
         return _blob_schema(tp)
     own = getattr(tp, "__labthings_schema__", None)
