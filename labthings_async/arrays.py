@@ -89,7 +89,10 @@ class Array(numpy.ndarray[Any, numpy.dtype[Any]]):
         shape = cls.declared_shape
         if shape is not None and (
             len(shape) != array.ndim
-            or any(want is not None and want != got for want, got in zip(shape, array.shape))
+            or any(
+                want is not None and want != got
+                for want, got in zip(shape, array.shape, strict=True)
+            )
         ):
             raise ValueError(f"Expected {cls._describe()}, got shape {array.shape}")
         return array.view(cls)

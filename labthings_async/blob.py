@@ -201,7 +201,7 @@ class BlobFile(BlobData):
 
     def open(self) -> io.IOBase:
         """The file, open for reading in binary."""
-        return open(self._path, "rb")  # noqa: SIM115 - the caller closes it.
+        return open(self._path, "rb")
 
 
 class UnresolvedBlobData(BlobData):
@@ -264,8 +264,7 @@ class Blob:
     def __init__(self, data: BlobData, description: str | None = None) -> None:
         if not match_media_types(data.media_type, type(self).media_type):
             raise MediaTypeMismatchError(
-                f"a {type(self).__qualname__} holds {type(self).media_type}, "
-                f"not {data.media_type}"
+                f"a {type(self).__qualname__} holds {type(self).media_type}, not {data.media_type}"
             )
         self._data = data
         self.media_type = data.media_type
@@ -429,8 +428,7 @@ class BlobStore:
             return self._by_id[key]
         except KeyError:
             raise BlobNotFoundError(
-                f"no blob {key}: it never existed, or the invocation that returned it "
-                "has expired"
+                f"no blob {key}: it never existed, or the invocation that returned it has expired"
             ) from None
 
     def resolve(self, blob: Blob) -> Blob:

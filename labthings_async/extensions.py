@@ -65,7 +65,7 @@ def _is_numpy_value(value: Any) -> bool:
 
 
 def encode_hook(attachments: list[Blob] | None = None) -> Callable[[Any], Any]:
-    """msgspec's ``enc_hook``: blobs as links, arrays as nested lists.
+    """The ``enc_hook`` of msgspec: blobs as links, arrays as nested lists.
 
     Args:
         attachments: Collects the blobs met, which must then be kept (and
@@ -89,7 +89,7 @@ def encode_hook(attachments: list[Blob] | None = None) -> Callable[[Any], Any]:
 
 
 def decode_hook(tp: Any, value: Any) -> Any:
-    """msgspec's ``dec_hook``: a blob from its link, an array from nested lists.
+    """The ``dec_hook`` of msgspec: a blob from its link, an array from nested lists.
 
     Raises:
         ValueError: ``value`` does not fit ``tp`` (msgspec adds the path).
@@ -119,7 +119,7 @@ def decode_hook(tp: Any, value: Any) -> Any:
 
 
 def schema_hook(tp: Any) -> dict[str, Any]:
-    """msgspec's ``schema_hook``: a blob's link, an array as nested lists of numbers.
+    """The ``schema_hook`` of msgspec: a blob's link, an array as nested lists of numbers.
 
     Raises:
         NotImplementedError: ``tp`` is none of these (msgspec says so).

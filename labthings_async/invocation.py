@@ -214,7 +214,6 @@ class Invocation:
 
     __slots__ = (
         "__weakref__",
-        "attachments",
         "_cancel_hook",
         "_cancel_request",
         "_done",
@@ -223,6 +222,7 @@ class Invocation:
         "_log_len",
         "_logger",
         "action",
+        "attachments",
         "error",
         "events",
         "exception",
@@ -579,9 +579,13 @@ class Invocation:
             Exception: The exception the action raised, when it failed.
         """
         if self.status is Status.COMPLETED and self.output is not None:
-            if len(self.attachments) == 1 and isinstance(self.action.output_type, type):
-                if issubclass(self.action.output_type, Blob):
-                    return self.attachments[0]  # The blob itself: there are no bytes in JSON.
+            output_type = self.action.output_type
+            if (
+                len(self.attachments) == 1
+                and isinstance(output_type, type)
+                and issubclass(output_type, Blob)
+            ):
+                return self.attachments[0]  # The blob itself: there are no bytes in JSON.
             try:
                 return msgspec.json.decode(
                     self.output, type=self.action.output_type, dec_hook=decode_hook

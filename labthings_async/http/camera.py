@@ -132,12 +132,11 @@ def camera_routes(thing: Thing) -> list[BaseRoute]:
     """The routes of ``thing``'s camera streams, relative to the Thing's mount."""
     routes: list[BaseRoute] = []
     for name in type(thing).streams:
-        bound = {"thing": thing, "name": name}
         routes += [
-            Route(f"/{name}", partial(live_view, **bound)),
-            Route(f"/{name}/viewer", partial(viewer_page, **bound)),
-            Route(f"/{name}/frame", partial(latest_frame, **bound)),
-            Route(f"/{name}/frames/{{index:int}}", partial(numbered_frame, **bound)),
-            Route(f"/{name}/events", partial(frame_events, **bound)),
+            Route(f"/{name}", partial(live_view, thing=thing, name=name)),
+            Route(f"/{name}/viewer", partial(viewer_page, thing=thing, name=name)),
+            Route(f"/{name}/frame", partial(latest_frame, thing=thing, name=name)),
+            Route(f"/{name}/frames/{{index:int}}", partial(numbered_frame, thing=thing, name=name)),
+            Route(f"/{name}/events", partial(frame_events, thing=thing, name=name)),
         ]
     return routes

@@ -202,7 +202,7 @@ async def test_the_invocation_event_stream_ends_with_an_absolute_blob_href(
 ) -> None:
     root = await serve_things(ThingServer({"camera": Camera()}))
     invocation = (await client.post(f"{root}/camera/capture")).json()
-    events = [link["href"] for link in invocation["links"] if link["rel"] == "events"][0]
+    events = next(link["href"] for link in invocation["links"] if link["rel"] == "events")
     async with client.stream("GET", events) as stream:
         body = b"".join([chunk async for chunk in stream.aiter_bytes()])
     last = [line for line in body.split(b"\n") if line.startswith(b"data:")][-1]
