@@ -25,6 +25,7 @@ __all__ = (
     "NESTED_NUMBERS_SCHEMA",
     "decode_hook",
     "encode_hook",
+    "encode_value",
     "is_numpy_array_type",
     "schema_hook",
 )
@@ -86,6 +87,10 @@ def encode_hook(attachments: list[Blob] | None = None) -> Callable[[Any], Any]:
         raise NotImplementedError(f"cannot encode a {type(value).__qualname__}")
 
     return encode
+
+
+encode_value = encode_hook()
+"""The ``enc_hook`` for a reply: blobs as links (served already), arrays as nested lists."""
 
 
 def decode_hook(tp: Any, value: Any) -> Any:

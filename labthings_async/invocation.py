@@ -42,7 +42,7 @@ from .errors import (
     LabThingsError,
 )
 from .events import Event, EventHub, Topic
-from .extensions import decode_hook, encode_hook
+from .extensions import decode_hook, encode_hook, encode_value
 from .logs import NOT_CAPTURED, exception_entry, invocation_logger
 from .models import (
     FinalStatus,
@@ -611,7 +611,7 @@ class Invocation:
         arguments = self.input
         if not any(isinstance(value, Blob) for value in arguments.values()):
             return arguments
-        encoded = msgspec.json.encode(arguments, enc_hook=encode_hook())
+        encoded = msgspec.json.encode(arguments, enc_hook=encode_value)
         return msgspec.Raw(absolute_links(encoded, base_url))
 
     def output_at(self, base_url: str) -> msgspec.Raw | None:
