@@ -27,6 +27,7 @@ from ..errors import (
     ThingNotFoundError,
 )
 from ..models import FieldIssue, LogEntry, Progress
+from ._blob import link_of
 from ._invocation import InvocationEvent, InvocationState, Listener
 from ._replies import checked
 from ._sansio import (
@@ -34,7 +35,6 @@ from ._sansio import (
     Request,
     json_request,
 )
-from ._blob import link_of
 from ._schema_check import validate
 from .errors import invalid_arguments
 

@@ -56,7 +56,7 @@ async def test_the_blocking_client_returns_a_blob_that_downloads_when_asked(
     assert image.href.startswith(f"{root}/blob/")
     assert content == IMAGE
     assert saved == len(IMAGE)
-    assert (tmp_path / "saved.png").read_bytes() == IMAGE  # noqa: ASYNC240
+    assert (tmp_path / "saved.png").read_bytes() == IMAGE
     assert size == len(IMAGE)
     assert plain == {"href": "http://example.org/", "media_type": "text/html"}
 
@@ -74,7 +74,7 @@ async def test_the_async_client_returns_a_blob_to_read_or_save(
         again = await handle.result()
         assert isinstance(again, AsyncRemoteBlob) and again.href != image.href
         assert await client.size(image=again) == len(IMAGE)
-    assert (tmp_path / "saved.png").read_bytes() == IMAGE  # noqa: ASYNC240
+    assert (tmp_path / "saved.png").read_bytes() == IMAGE
 
 
 async def test_a_blob_the_server_no_longer_has_is_not_found(serve_things: ServeThings) -> None:
