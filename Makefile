@@ -8,7 +8,7 @@ PORT ?= 5000
 VENV := .venv
 BIN := $(VENV)/bin
 SETUP := $(PYTHON) scripts/setup_venv.py $(VENV)
-# What serving needs: the package and its dependencies, nothing else.
+# What serving the example rig needs: the package, and Pillow to draw its camera's frames.
 SERVE_STAMP := $(VENV)/.installed-serve
 # The test tools too (the `test` extra).
 STAMP := $(VENV)/.installed
@@ -18,7 +18,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 .PHONY: serve test check bench bench-quick clean
 
 $(SERVE_STAMP): pyproject.toml
-	$(SETUP) $@
+	$(SETUP) $@ examples
 
 $(STAMP): pyproject.toml
 	$(SETUP) $@ test
@@ -27,7 +27,7 @@ $(BENCH_STAMP): pyproject.toml
 	$(SETUP) $@ test bench
 
 serve: $(SERVE_STAMP)
-	$(BIN)/labthings-async serve labthings_async.examples.microscope:Microscope --name microscope --port $(PORT)
+	$(BIN)/labthings-async serve labthings_async/examples/rig.json --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/pytest
