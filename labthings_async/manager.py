@@ -3,8 +3,9 @@
 Layer: domain, its top (anyio, msgspec, the modules below; no starlette). It
 owns the asyncio tasks the invocations run in, the thread-slot limiter for
 threaded actions (its own, never anyio's default, which Starlette shares), the
-table of invocations with its retention bounds, the event hub and the bridge
-that brings events from threads to it, and the Things' setup and teardown.
+table of invocations with its retention bounds (and the blobs their outputs
+hold), the event hub and the bridge that brings events from threads to it
+(camera streams' frame notices too), and the Things' setup and teardown.
 Use it as ``async with ActionManager(things={...}) as manager``.
 """
 
@@ -72,6 +73,10 @@ class ActionManager:
         shutdown_grace: Seconds running actions get to stop at shutdown.
         clock: Stamps the invocations' times and paces expiry; real time
             unless a test hands in a clock it moves itself.
+
+    Attributes:
+        blobs: The blobs of the retained invocations' outputs, by ID: each is
+            served while its invocation is kept, and let go when it is forgotten.
     """
 
     def __init__(

@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "server": {"domain", "http"},
     "client": {"client", "wire vocabulary"},
     "cli": {"cli", "client", "server", "domain"},
-    "examples": {"root"},
+    "examples": {"root", "examples"},
     "root": {"domain", "wot", "http", "server", "client", "cli", "root"},
 }
 """Which layers each layer may import from."""

@@ -23,7 +23,6 @@ Serve it with ``make serve`` (``labthings_async/examples/rig.json``).
 
 from __future__ import annotations
 
-import io
 import itertools
 import logging
 import tempfile
@@ -199,9 +198,3 @@ class Scanner(lt.Thing):
                 lt.report_progress(100 * (index + 1) / total, f"tile {index + 1} of {total}")
         self.logger.info("scanned %d tiles", total)
         return ZipArchive.from_temporary_directory(folder, "scan.zip")
-
-
-def tiles_of(archive: bytes) -> list[str]:
-    """The names of the tiles in a scan's ZIP file (for a client's convenience)."""
-    with zipfile.ZipFile(io.BytesIO(archive)) as tiles:
-        return tiles.namelist()
