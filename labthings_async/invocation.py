@@ -133,7 +133,7 @@ def encode_output(action: str, output: Any, attachments: list[Blob] | None = Non
         action: The action's name, for the message.
         output: What it returned.
         attachments: Collects the blobs in the output, which the invocation
-            then keeps; None refuses blobs.
+            then keeps (and the manager serves); None only encodes them.
 
     Raises:
         TypeError: JSON cannot carry the value; the message names the action
