@@ -84,7 +84,8 @@ def encode_hook(attachments: list[Blob] | None = None) -> Callable[[Any], Any]:
             return own()
         if _is_numpy_value(value):
             return value.tolist()
-        raise NotImplementedError(f"cannot encode a {type(value).__qualname__}")
+        # msgspec passes the hook's error on as it is: say it as msgspec would.
+        raise TypeError(f"Encoding objects of type {type(value).__qualname__} is unsupported")
 
     return encode
 
