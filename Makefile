@@ -14,8 +14,10 @@ SERVE_STAMP := $(VENV)/.installed-serve
 STAMP := $(VENV)/.installed
 # The benchmark extra: LabThings-FastAPI 0.3.0 to compare with, matplotlib for charts.
 BENCH_STAMP := $(VENV)/.installed-bench
+# The browser extra: Playwright (it drives the system's Chromium; it downloads no browser).
+BROWSER_STAMP := $(VENV)/.installed-browser
 
-.PHONY: serve test check bench bench-quick clean
+.PHONY: serve test test-browser check bench bench-quick clean
 
 $(SERVE_STAMP): pyproject.toml
 	$(SETUP) $@ examples
@@ -26,11 +28,18 @@ $(STAMP): pyproject.toml
 $(BENCH_STAMP): pyproject.toml
 	$(SETUP) $@ test bench
 
+$(BROWSER_STAMP): pyproject.toml
+	$(SETUP) $@ test browser
+
 serve: $(SERVE_STAMP)
 	$(BIN)/labthings-async serve labthings_async/examples/rig.json --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/pytest
+
+# The page in a real browser: needs `chromium` on PATH (Debian: apt-get install chromium).
+test-browser: $(BROWSER_STAMP)
+	$(BIN)/pytest -m browser tests/browser
 
 check: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/check

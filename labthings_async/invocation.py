@@ -539,11 +539,18 @@ class Invocation:
         """
         progress = self.progress = Progress(percent=percent, message=message)
         if not self.status.is_finished:
-            self._host.bridge.send_latest(progress, self.events, self._progress_event)
+            host = self._host
+            host.bridge.send_latest(
+                progress, self.events, self._progress_event, also=(host.hub.progress,)
+            )
 
     def _progress_event(self, progress: Progress) -> Event:
         return Event(
-            "progress", payload=progress, thing=self.thing_name, affordance=self.action.name
+            "progress",
+            payload=progress,
+            thing=self.thing_name,
+            affordance=self.action.name,
+            invocation=self.id_text,
         )
 
     @property

@@ -44,6 +44,9 @@ class ThingServer:
         debug: Put tracebacks in 500 responses.
         cors_origins: Origins whose web pages may call the API.
         keepalive: Seconds between keep-alive comments on idle event streams.
+        panel: Serve the page for people: a live control panel at ``/`` (and
+            each Thing's panel at its URL, to browsers) and API docs at
+            ``/docs``. False serves the API alone.
         **manager_options: ``max_threads``, ``max_pending``, ``retention``,
             ``max_retained``, ``log_len``, ``shutdown_grace`` and the other
             options of ``ActionManager``.
@@ -71,6 +74,7 @@ class ThingServer:
         debug: bool = False,
         cors_origins: Sequence[str] = (),
         keepalive: float = 15.0,
+        panel: bool = True,
         **manager_options: Any,
     ) -> None:
         reserved = RESERVED_NAMES & set(things)
@@ -92,6 +96,7 @@ class ThingServer:
             sync_timeout=sync_timeout,
             debug=debug,
             keepalive=keepalive,
+            panel=panel,
         )
         self.app = ThingApp(
             self.state, prefix=prefix, lifespan=self.lifespan, cors_origins=cors_origins
@@ -129,6 +134,7 @@ class ThingServer:
         *,
         shutdown_trigger: ShutdownTrigger | None = None,
         config: Config | None = None,
+        ready: Callable[[list[str]], object] | None = None,
     ) -> None:
         """Serve until ``shutdown_trigger`` returns (default: SIGINT or SIGTERM).
 
@@ -138,6 +144,8 @@ class ThingServer:
             shutdown_trigger: An awaitable factory; when it returns, the server
                 stops taking requests, releases held ones, and shuts down.
             config: A hypercorn Config for anything else (its bind is replaced).
+            ready: Called once the Things are set up and the sockets bound,
+                with the addresses bound (``host:port``), e.g. to print them.
         """
         config = config or Config()
         config.bind = [bind] if isinstance(bind, str) else list(bind)
@@ -155,15 +163,23 @@ class ThingServer:
         # Start the Things before binding, so a failing setup is a plain
         # ThingSetupError here rather than a lifespan failure inside hypercorn.
         async with self.lifespan():
-            _bind_now(config)
+            addresses = _bind_now(config)
+            if ready is not None:
+                ready(addresses)
             await hypercorn.asyncio.serve(app, config, shutdown_trigger=shutdown)
 
-    def run(self, host: str = "127.0.0.1", port: int = 5000) -> None:
-        """Serve on ``host:port`` until SIGINT or SIGTERM (blocking)."""
-        asyncio.run(self.serve(f"{host}:{port}"))
+    def run(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 5000,
+        *,
+        ready: Callable[[list[str]], object] | None = None,
+    ) -> None:
+        """Serve on ``host:port`` until SIGINT or SIGTERM (blocking); ``ready`` as in ``serve``."""
+        asyncio.run(self.serve(f"{host}:{port}", ready=ready))
 
 
-def _bind_now(config: Config) -> None:
+def _bind_now(config: Config) -> list[str]:
     """Bind the sockets here, handing them to hypercorn as ``fd://N``.
 
     hypercorn binds only after it has started the app's lifespan, and a bind
@@ -171,10 +187,14 @@ def _bind_now(config: Config) -> None:
     at loop shutdown with a traceback wall. Bound here, a busy port is a plain
     ``OSError`` from ``serve()``.
 
+    Returns:
+        The addresses bound, as ``host:port`` (``unix:PATH`` for a Unix socket).
+
     Raises:
         OSError: A socket cannot be bound.
     """
     sockets = config.create_sockets()
+    addresses = [_address(sock) for sock in (*sockets.secure_sockets, *sockets.insecure_sockets)]
 
     def handed_over(bound: list[socket.socket]) -> list[str]:
         return [f"fd://{sock.detach()}" for sock in bound]
@@ -185,6 +205,15 @@ def _bind_now(config: Config) -> None:
         config.quic_bind = handed_over(sockets.quic_sockets)
     else:
         config.bind = handed_over(sockets.insecure_sockets)
+    return addresses
+
+
+def _address(sock: socket.socket) -> str:
+    name = sock.getsockname()
+    if isinstance(name, str):
+        return f"unix:{name}"
+    host, port = name[0], name[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _signal_trigger() -> ShutdownTrigger:

@@ -4,7 +4,9 @@ Layer: HTTP (starlette, the manager, the event hub). Each endpoint subscribes
 and hands the subscription to an ``EventStreamResponse``; a reconnecting
 client resumes after its ``Last-Event-ID``. Property streams come named (the
 event is the property's name) or unnamed (default ``message`` events, which
-is all node-wot 0.9 reads).
+is all node-wot 0.9 reads). ``/events`` carries, on one connection, what a
+view of the whole server follows (see ``multiplex.py``): a browser allows
+only six connections per server.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from starlette.responses import Response
 
 from ..blob import absolute_links
 from ..errors import AffordanceNotFoundError
-from ..events import Event, Subscription
+from ..events import Event, EventStream, Subscription
+from ..multiplex import open_server_events
 from ..properties import PropertyDescriptor
 from ..thing import Thing
-from .query import StreamQuery, decode_query, last_event_id
+from .query import ServerEventsQuery, StreamQuery, decode_query, last_event_id
 from .sse import EventStreamResponse, event_frames, named_frame, unnamed_frame
 from .state import server_state
 from .wire import base_url
@@ -32,13 +35,14 @@ __all__ = (
     "invocation_events",
     "property_events",
     "property_values",
+    "server_events",
     "thing_events",
 )
 
 
 def open_stream(
     request: Request,
-    subscription: Subscription,
+    subscription: EventStream,
     render: Callable[[Event], bytes] = named_frame,
 ) -> Response:
     """The event-stream response for ``subscription``, closed when the server shuts down."""
@@ -104,6 +108,26 @@ async def all_invocation_events(request: Request) -> Response:
         thing=query.thing, action=query.action, after=last_event_id(request)
     )
     return open_stream(request, subscription)
+
+
+async def server_events(request: Request) -> Response:
+    """``GET /events``: every invocation's status and progress, every property change.
+
+    ``progress`` events (coalesced) carry the invocation's ``id``; property
+    changes come as ``property`` events, ``{"thing", "name", "value"}``.
+    ``?thing=`` keeps one Thing's.
+    """
+    query = decode_query(request, ServerEventsQuery)
+    manager = server_state(request).manager
+    if query.thing is not None:
+        manager.get_thing(query.thing)  # An unknown Thing is a 404, not a silent stream.
+    subscription = open_server_events(
+        manager.hub,
+        after=last_event_id(request),
+        maxsize=manager.subscriber_queue,
+        thing=query.thing,
+    )
+    return _stream(request, subscription)
 
 
 async def thing_events(request: Request, *, thing: Thing) -> Response:

@@ -196,6 +196,23 @@ def openapi_document(
                 "responses": {"200": _event_stream("status events"), **_problems("422")},
             }
         },
+        "/events": {
+            "get": {
+                "summary": "Every invocation's status and progress, every property change (SSE)",
+                "description": "What a view of the whole server follows, on one connection: "
+                "`status` events as on /action_invocations/events, `progress` events "
+                '(`{"id", "percent", "message"}`, coalesced) and `property` events '
+                '(`{"thing", "name", "value"}`).',
+                "parameters": [
+                    {"name": "thing", "in": "query", "schema": {"type": "string"}},
+                    _LAST_EVENT_ID,
+                ],
+                "responses": {
+                    "200": _event_stream("status, progress and property events"),
+                    **_problems("404", "422"),
+                },
+            }
+        },
     }
     for name, thing in things.items():
         cls = type(thing)
