@@ -55,7 +55,7 @@ def open_stream(
 
 def stream_response(
     request: Request,
-    subscription: Subscription,
+    subscription: EventStream,
     chunks: AsyncIterator[bytes],
     response_class: type[EventStreamResponse] = EventStreamResponse,
 ) -> Response:
@@ -127,7 +127,7 @@ async def server_events(request: Request) -> Response:
         maxsize=manager.subscriber_queue,
         thing=query.thing,
     )
-    return _stream(request, subscription)
+    return open_stream(request, subscription)
 
 
 async def thing_events(request: Request, *, thing: Thing) -> Response:
