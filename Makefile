@@ -8,7 +8,7 @@ PORT ?= 5000
 VENV := .venv
 BIN := $(VENV)/bin
 SETUP := $(PYTHON) scripts/setup_venv.py $(VENV)
-# What serving needs: the package and its dependencies, nothing else.
+# What serving the example rig needs: the package, and Pillow to draw its camera's frames.
 SERVE_STAMP := $(VENV)/.installed-serve
 # The test tools too (the `test` extra).
 STAMP := $(VENV)/.installed
@@ -20,7 +20,7 @@ BROWSER_STAMP := $(VENV)/.installed-browser
 .PHONY: serve test test-browser check bench bench-quick clean
 
 $(SERVE_STAMP): pyproject.toml
-	$(SETUP) $@
+	$(SETUP) $@ examples
 
 $(STAMP): pyproject.toml
 	$(SETUP) $@ test
@@ -32,7 +32,7 @@ $(BROWSER_STAMP): pyproject.toml
 	$(SETUP) $@ test browser
 
 serve: $(SERVE_STAMP)
-	$(BIN)/labthings-async serve labthings_async.examples.microscope:Microscope --name microscope --port $(PORT)
+	$(BIN)/labthings-async serve labthings_async/examples/rig.json --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -21,10 +21,12 @@ from .models import FieldIssue, ProblemDetails
 __all__ = (
     "ActionDefinitionError",
     "AffordanceNotFoundError",
+    "BlobNotFoundError",
     "BodyTooLargeError",
     "ConfigError",
     "IllegalTransitionError",
     "InvalidArgumentsError",
+    "InvalidFrameError",
     "InvalidInputError",
     "InvocationCancelledError",
     "InvocationFinishedError",
@@ -33,10 +35,12 @@ __all__ = (
     "LabThingsError",
     "LockBusyError",
     "ManagerNotRunningError",
+    "MediaTypeMismatchError",
     "NotFoundError",
     "PropertyAccessError",
     "PropertyNotWritableError",
     "QueueFullError",
+    "RangeNotSatisfiableError",
     "ReadOnlyPropertyError",
     "SchemaError",
     "SettingsError",
@@ -213,6 +217,39 @@ class InvocationNotFoundError(NotFoundError):
     """No invocation with that ID is retained (never existed, or expired)."""
 
     title = "Invocation not found"
+
+
+class BlobNotFoundError(NotFoundError):
+    """No blob with that ID is served here (never existed, or its invocation expired)."""
+
+    title = "Blob not found"
+
+
+class RangeNotSatisfiableError(LabThingsError):
+    """A ``Range`` header that is malformed, or asks for bytes the blob does not have.
+
+    Attributes:
+        size: The blob's size in bytes, for the ``Content-Range: bytes */size`` reply.
+    """
+
+    title = "Range not satisfiable"
+    http_status = 416
+
+    def __init__(self, detail: str, size: int) -> None:
+        super().__init__(detail)
+        self.size = size
+
+
+class MediaTypeMismatchError(LabThingsError, ValueError):
+    """A blob made with a media type its class does not allow (LabThings' name)."""
+
+    title = "Media type mismatch"
+
+
+class InvalidFrameError(LabThingsError, ValueError):
+    """A frame handed to a camera stream is not a JPEG (no SOI and EOI markers)."""
+
+    title = "Invalid frame"
 
 
 class InvocationFinishedError(LabThingsError):

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
+from .blob import Blob, absolute_links
 from .bridge import EventBridge
 from .clock import Clock
 from .context import CancelHook
@@ -41,6 +42,7 @@ from .errors import (
     LabThingsError,
 )
 from .events import Event, EventHub, Topic
+from .extensions import decode_hook, encode_hook, encode_value
 from .logs import NOT_CAPTURED, exception_entry, invocation_logger
 from .models import (
     FinalStatus,
@@ -119,11 +121,19 @@ def problem_from_exception(error: BaseException) -> ProblemDetails:
     return ProblemDetails(type=kind, title=cls.__name__, status=status, detail=str(error))
 
 
-def encode_output(action: str, output: Any) -> msgspec.Raw:
+def encode_output(action: str, output: Any, attachments: list[Blob] | None = None) -> msgspec.Raw:
     """An action's return value as JSON, encoded once for every reply and event.
 
     Encoding is also the check that the value can be sent at all. A value
     that is already a ``msgspec.Raw`` is taken to be JSON as it stands.
+    Blobs are encoded as their links and numpy arrays as nested lists
+    (``extensions``).
+
+    Args:
+        action: The action's name, for the message.
+        output: What it returned.
+        attachments: Collects the blobs in the output, which the invocation
+            then keeps (and the manager serves); None only encodes them.
 
     Raises:
         TypeError: JSON cannot carry the value; the message names the action
@@ -134,7 +144,7 @@ def encode_output(action: str, output: Any) -> msgspec.Raw:
     if isinstance(output, msgspec.Raw):
         return output
     try:
-        return msgspec.Raw(msgspec.json.encode(output))
+        return msgspec.Raw(msgspec.json.encode(output, enc_hook=encode_hook(attachments)))
     except (TypeError, msgspec.EncodeError) as error:
         raise TypeError(
             f"action {action!r} returned a value of type {type(output).__name__!r}, which "
@@ -185,7 +195,10 @@ class Invocation:
         action: The action's descriptor.
         input: The validated arguments.
         output: The return value encoded as JSON (``msgspec.Raw``), once
-            completed; ``result()`` gives it back as Python.
+            completed; ``result()`` gives it back as Python. A blob's href
+            in it is relative to the API root (see ``output_at``).
+        attachments: The blobs in the output, kept (and served) as long as
+            the invocation is.
         status: Where it is in its life (``InvocationStatus``).
         time_requested: When it was invoked (UTC).
         time_started: When it started running (UTC), or None.
@@ -209,6 +222,7 @@ class Invocation:
         "_log_len",
         "_logger",
         "action",
+        "attachments",
         "error",
         "events",
         "exception",
@@ -249,6 +263,7 @@ class Invocation:
         self.action = action
         self.input = arguments
         self.output: msgspec.Raw | None = None
+        self.attachments: tuple[Blob, ...] = ()
         self.status = Status.PENDING
         self.time_requested = host.clock.now()
         self.time_started: datetime | None = None
@@ -423,11 +438,14 @@ class Invocation:
         # Whatever its threads logged or reported before this goes out before its end.
         self._host.bridge.flush()
         if error is None:
+            attachments: list[Blob] = []
             try:
-                encoded = encode_output(self.action.name, output)
+                encoded = encode_output(self.action.name, output, attachments)
             except TypeError as unsendable:
                 error = unsendable
             else:
+                if attachments:
+                    self.attachments = tuple(attachments)
                 self.transition(Status.COMPLETED, output=encoded)
                 return
         logger = self.thing.logger
@@ -568,8 +586,17 @@ class Invocation:
             Exception: The exception the action raised, when it failed.
         """
         if self.status is Status.COMPLETED and self.output is not None:
+            output_type = self.action.output_type
+            if (
+                len(self.attachments) == 1
+                and isinstance(output_type, type)
+                and issubclass(output_type, Blob)
+            ):
+                return self.attachments[0]  # The blob itself: there are no bytes in JSON.
             try:
-                return msgspec.json.decode(self.output, type=self.action.output_type)
+                return msgspec.json.decode(
+                    self.output, type=self.action.output_type, dec_hook=decode_hook
+                )
             except msgspec.ValidationError:
                 # The action returned something other than it declared.
                 return msgspec.json.decode(self.output)
@@ -585,6 +612,21 @@ class Invocation:
         )
 
     # -- wire representations ---------------------------------------------------
+
+    def _input_at(self, base_url: str) -> dict[str, Any] | msgspec.Raw:
+        """The input as a reply echoes it: a blob given as input, as its absolute link."""
+        arguments = self.input
+        if not any(isinstance(value, Blob) for value in arguments.values()):
+            return arguments
+        encoded = msgspec.json.encode(arguments, enc_hook=encode_value)
+        return msgspec.Raw(absolute_links(encoded, base_url))
+
+    def output_at(self, base_url: str) -> msgspec.Raw | None:
+        """The output as a reply under ``base_url`` sends it: blob hrefs made absolute."""
+        output = self.output
+        if output is None or not self.attachments:
+            return output
+        return msgspec.Raw(absolute_links(bytes(output), base_url))
 
     def links(self, base_url: str = "") -> list[Link]:
         """Links to this invocation's resources, under ``base_url``."""
@@ -619,8 +661,8 @@ class Invocation:
         """The full representation."""
         return InvocationResponse(
             **self._summary_fields(base_url),
-            input=self.input,
-            output=self.output,
+            input=self._input_at(base_url),
+            output=self.output_at(base_url),
             log=list(self._log or ()),
             error=self.error,
         )

@@ -3,8 +3,9 @@
 Layer: domain, its top (anyio, msgspec, the modules below; no starlette). It
 owns the asyncio tasks the invocations run in, the thread-slot limiter for
 threaded actions (its own, never anyio's default, which Starlette shares), the
-table of invocations with its retention bounds, the event hub and the bridge
-that brings events from threads to it, and the Things' start: their slots
+table of invocations with its retention bounds (and the blobs their outputs
+hold), the event hub and the bridge that brings events from threads to it
+(camera streams' frame notices too), and the Things' start: their slots
 filled, their settings loaded, their locks made, then their setup; and
 their teardown. Use it as ``async with ActionManager(things={...}) as manager``.
 """
@@ -26,10 +27,13 @@ from typing import Any
 import anyio
 import msgspec
 
+from .blob import Blob, BlobStore
 from .bridge import EventBridge
 from .clock import Clock, SystemClock
 from .context import bind_invocation, unbind_invocation
 from .errors import (
+    BlobNotFoundError,
+    InvalidInputError,
     LockBusyError,
     ManagerNotRunningError,
     QueueFullError,
@@ -40,7 +44,7 @@ from .events import Event, EventHub, Subscription
 from .invocation import Invocation, encode_output
 from .lock import InvocationLock, ThingLocks
 from .logs import install_log_capture
-from .models import InvocationStatus, InvocationSummary
+from .models import FieldIssue, InvocationStatus, InvocationSummary
 from .settings_store import SettingsStore, settings_path
 from .slot import SlotTarget, connect_slots
 from .table import InvocationTable
@@ -87,6 +91,10 @@ class ActionManager:
             across the server, as LabThings-FastAPI's option.
         global_lock_log_level: The level of the log line when an invocation
             is refused because a lock is busy: DEBUG, INFO, WARNING or ERROR.
+
+    Attributes:
+        blobs: The blobs of the retained invocations' outputs, by ID: each is
+            served while its invocation is kept, and let go when it is forgotten.
     """
 
     def __init__(
@@ -142,7 +150,8 @@ class ActionManager:
         self._things: dict[str, Thing] = {}
         for name, thing in (things or {}).items():
             self.add_thing(name, thing)
-        self._table = InvocationTable(max_retained, self.clock)
+        self.blobs = BlobStore()
+        self._table = InvocationTable(max_retained, self.clock, on_forget=self._forget)
         self._sequence = itertools.count(1).__next__
         self._pending_threaded = 0
         # Admits invocations to the pool; run_sync needs a limiter of its own,
@@ -230,6 +239,8 @@ class ActionManager:
             await anyio.to_thread.run_sync(self._load_settings, limiter=self._thread_limiter)
             for thing in self._things.values():
                 thing.observe_properties(self._publish_property)
+                for stream in thing.camera_streams().values():
+                    stream.attach(self.bridge, thing.name)
                 await self._call_lifecycle(thing, "setup")
                 self._set_up.append(thing)
         except BaseException:
@@ -293,6 +304,9 @@ class ActionManager:
                 self._expiry_task = None
                 self.bridge.close()
                 self.hub.close()
+                for thing in self._things.values():
+                    for stream in thing.camera_streams().values():
+                        stream.detach()
                 await self._teardown_things()
 
     def _make_locks(self) -> None:
@@ -366,6 +380,9 @@ class ActionManager:
             arguments = descriptor.decode_input(bytes(input))
         else:
             arguments = descriptor.validate_input(input)
+        for name, value in arguments.items():
+            if isinstance(value, Blob):
+                arguments[name] = self._resolve_blob(descriptor.name, name, value)
         if not descriptor.is_async and self._pending_threaded >= self.max_pending:
             raise QueueFullError(
                 f"{self._pending_threaded} invocations are already waiting for one of "
@@ -487,15 +504,37 @@ class ActionManager:
     # -- bookkeeping (called by Invocation.transition) -------------------------------
 
     def status_changed(self, invocation: Invocation, old: Status) -> None:
-        """Keep the pending count, the retention queue and the locks up to date."""
+        """Keep the pending count, the retention queue, the locks and the served blobs current."""
         if old is Status.PENDING and not invocation.action.is_async:
             self._pending_threaded -= 1
         if invocation.finished:
+            if invocation.attachments:
+                self.blobs.add(invocation.attachments)
             if self._held:
                 # Freed before the end is published: a client that sees it
                 # finished may invoke again at once and find the lock free.
                 self._release_locks(invocation)
             self._table.finished(invocation)
+
+    def _forget(self, invocation: Invocation) -> None:
+        """The table has let ``invocation`` go: its blobs are no longer served."""
+        if invocation.attachments:
+            self.blobs.discard(invocation.attachments)
+
+    def _resolve_blob(self, action: str, parameter: str, blob: Blob) -> Blob:
+        """The blob an input names by href, among those this manager serves.
+
+        Raises:
+            InvalidInputError: It names none of them (422, at the parameter's path).
+        """
+        try:
+            return self.blobs.resolve(blob)
+        except BlobNotFoundError as error:
+            path = f"$.{parameter}"
+            raise InvalidInputError(
+                f"the input of action {action!r} is invalid: {error} - at `{path}`",
+                [FieldIssue(path, str(error))],
+            ) from None
 
     # -- reading --------------------------------------------------------------------
 
@@ -618,9 +657,15 @@ def _call_in_thread(handoff: list[Invocation]) -> msgspec.Raw | Exception:
     invocation = handoff.pop()
     token = bind_invocation(invocation)
     try:
-        return encode_output(
-            invocation.action.name, invocation.action.call(invocation.thing, invocation.input)
+        attachments: list[Blob] = []
+        encoded = encode_output(
+            invocation.action.name,
+            invocation.action.call(invocation.thing, invocation.input),
+            attachments,
         )
+        if attachments:
+            invocation.attachments = tuple(attachments)
+        return encoded
     except Exception as error:
         return error
     finally:

@@ -2,7 +2,8 @@
 
 msgspec writes the JSON Schema; this module rewrites it into the subset a
 Thing Description can carry: no ``$ref``, ``oneOf`` for unions, ``items`` arrays
-for tuples. Imports only the standard library, msgspec and the errors.
+for tuples. Imports only the standard library, msgspec, the errors and the
+extensions (blobs and arrays describe themselves there).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Final
 import msgspec
 
 from .errors import SchemaError
+from .extensions import schema_hook
 
 __all__ = ("SchemaError", "data_schema", "json_schema_components")
 
@@ -53,7 +55,7 @@ def data_schema(tp: Any) -> dict[str, Any]:
         SchemaError: If ``tp`` is recursive, or msgspec cannot describe it.
     """
     try:
-        raw = msgspec.json.schema(tp)
+        raw = msgspec.json.schema(tp, schema_hook=schema_hook)
     except TypeError as exc:
         raise SchemaError(
             f"Cannot describe {_type_name(tp)} as a Thing Description DataSchema: {exc}"
@@ -85,7 +87,7 @@ def json_schema_components(
     types = tuple(types)
     try:
         schemas, components = msgspec.json.schema_components(
-            types, ref_template=_COMPONENTS_TEMPLATE
+            types, schema_hook=schema_hook, ref_template=_COMPONENTS_TEMPLATE
         )
     except TypeError as exc:
         names = ", ".join(_type_name(tp) for tp in types)

@@ -1,10 +1,10 @@
 """The ``Thing`` base class: an instrument with actions and properties.
 
 Layer: domain (stdlib). Subclasses declare ``@action`` methods,
-``lt.property`` and ``lt.setting`` attributes and ``lt.thing_slot`` slots;
-this module collects them when the class is defined, so a bad declaration
-fails at import time, not on the first request: among them an affordance
-whose name the Thing or the server already uses.
+``lt.property`` and ``lt.setting`` attributes, ``lt.thing_slot`` slots and
+camera streams; this module collects them when the class is defined, so a bad
+declaration fails at import time, not on the first request: among them an
+affordance whose name the Thing or the server already uses.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from .action import ActionDescriptor
 from .errors import ActionDefinitionError, AffordanceNotFoundError
 from .hints import class_annotation
 from .lock import ThingLocks
+from .mjpeg import MJPEGStream, MJPEGStreamDescriptor
 from .properties import PropertyDescriptor
 from .schema import SchemaError, data_schema
 from .setting import DataSetting, FunctionalSetting
@@ -51,6 +52,7 @@ class Thing:
         properties: The class's properties by name (settings included).
         settings: The class's settings by name.
         thing_slots: The class's slots for other Things, by name.
+        streams: The class's camera streams by name.
         thing_lock: Set it to True in a subclass to give each of its Things a
             lock of its own: one action or client property write at a time
             (an action or property opts out with ``use_thing_lock=False``).
@@ -61,6 +63,7 @@ class Thing:
     settings: ClassVar[Mapping[str, DataSetting | FunctionalSetting[Any]]] = {}
     thing_slots: ClassVar[Mapping[str, ThingSlot]] = {}
     thing_lock: ClassVar[bool] = False
+    streams: ClassVar[Mapping[str, MJPEGStreamDescriptor]] = {}
     _is_labthings_thing: ClassVar[bool] = True
     _thing_name: str | None = None
     _property_observer: PropertyObserver | None = None
@@ -74,6 +77,7 @@ class Thing:
         actions: dict[str, ActionDescriptor] = {}
         properties: dict[str, PropertyDescriptor] = {}
         slots: dict[str, ThingSlot] = {}
+        streams: dict[str, MJPEGStreamDescriptor] = {}
         for klass in reversed(cls.__mro__):
             for name, attribute in vars(klass).items():
                 if isinstance(attribute, ActionDescriptor):
@@ -82,6 +86,8 @@ class Thing:
                     properties[name] = attribute
                 elif isinstance(attribute, ThingSlot):
                     slots[name] = attribute
+                elif isinstance(attribute, MJPEGStreamDescriptor):
+                    streams[name] = attribute
         for declared in actions.values():
             if declared.owner is None:  # Defined here, or in a mixin that is not a Thing.
                 declared.read_signature(cls)
@@ -108,10 +114,17 @@ class Thing:
             raise ActionDefinitionError(
                 f"Thing {cls.__name__}: thing_lock is {cls.thing_lock!r}; set it to True or False"
             )
+        _check_names(cls, "stream", streams)
         clash = actions.keys() & properties.keys()
         if clash:
             raise ActionDefinitionError(
                 f"Thing {cls.__name__}: {sorted(clash)} are both actions and properties"
+            )
+        clash = streams.keys() & (actions.keys() | properties.keys())
+        if clash:
+            raise ActionDefinitionError(
+                f"Thing {cls.__name__}: {sorted(clash)} would be both a camera stream and "
+                "an action or property, at the same URL; give the stream another name"
             )
         for name, prop in properties.items():
             _check_describable(cls, f"property {name!r}", prop.value_type)
@@ -133,6 +146,7 @@ class Thing:
                     "lt.property"
                 )
         cls.thing_slots = slots
+        cls.streams = streams
 
     @property
     def name(self) -> str:
@@ -192,6 +206,10 @@ class Thing:
                 f"{cls.__name__} has no property {name!r}; "
                 f"its properties are {sorted(cls.properties)}"
             ) from None
+
+    def camera_streams(self) -> dict[str, MJPEGStream]:
+        """This Thing's camera streams, by name."""
+        return {name: getattr(self, name) for name in type(self).streams}
 
     def observe_properties(self, observer: PropertyObserver | None) -> None:
         """Route this Thing's property changes to ``observer`` (None: nowhere)."""

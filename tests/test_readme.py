@@ -58,3 +58,26 @@ def test_the_settings_slots_and_locks_example_runs_as_shown(tmp_path: Path) -> N
     ]
     saved = (tmp_path / "settings" / "stage" / "Settings-Stage.json").read_text()
     assert saved == '{\n    "backlash": 0.5\n}'
+
+
+def test_the_instrument_data_example_runs() -> None:
+    (example,) = re.findall(
+        r"```python\n(.*?)```", section("Files, images, camera streams and arrays"), re.DOTALL
+    )
+    namespace: dict[str, object] = {}
+    exec(compile(example, "README example", "exec"), namespace)
+    from inprocess import in_process
+
+    import labthings_async as lt
+
+    camera = namespace["Camera"]()  # type: ignore[operator]
+    with in_process(lt.ThingServer({"camera": camera}).app) as http:
+        camera.frame_arrived(b"\xff\xd8 a JPEG \xff\xd9")
+        assert http.get("/camera/stream/frame").content == b"\xff\xd8 a JPEG \xff\xd9"
+        link = http.post("/camera/capture?reply=output").json()
+        assert http.get(link["href"]).content.startswith(b"\x89PNG")
+        spectrum = http.post("/camera/spectrum?reply=output", json={"exposure": 2})
+        assert spectrum.json() == [0.0, 0.5, 1.0, 1.5, 2.0]
+        assert http.post("/camera/double?reply=output", json={"values": [1, 2]}).json() == [2, 4]
+        raw = http.post("/camera/raw?reply=output").json()
+        assert raw["media_type"] == "application/x-npy"

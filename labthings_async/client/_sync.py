@@ -29,6 +29,7 @@ import httpx2
 
 from ..models import LogEntry, Progress, StatusChange
 from ._base import ThingClientBase
+from ._blob import RemoteBlob, blob_link
 from ._drivers import SyncDriver
 from ._interrupt import HeldInterrupt
 from ._invocation import (
@@ -133,7 +134,9 @@ class ActionHandle(InvocationView):
             raise
         if not finished:
             raise self._not_finished(timeout)
-        return self._state.outcome()
+        output = self._state.outcome()
+        link = blob_link(output, self._state.output_schema)
+        return output if link is None else RemoteBlob(link, self._driver.http)
 
     def cancel(self) -> bool:
         """Ask the server to cancel the invocation (nothing happens if it has finished).

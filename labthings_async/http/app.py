@@ -21,6 +21,7 @@ from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
+from .blobs import blob_routes
 from .documents import document_routes
 from .invocations import invocation_routes
 from .page import page_routes
@@ -41,6 +42,7 @@ RESERVED_NAMES = frozenset(
         "events",
         "docs",
         "static",
+        "blob",
     }
 )
 """Path segments the server uses itself, so no Thing may be called them."""
@@ -53,13 +55,14 @@ def api_routes(state: ServerState) -> list[BaseRoute]:
 
     Starlette tries them in turn: the two of ``/action_invocations`` (polled),
     then two per Thing (read, written and invoked), then the documents, the
-    stream of everything and, unless ``state.panel`` is off, the page for
-    people (each asked for once a browser tab).
+    blob downloads, the stream of everything and, unless ``state.panel`` is
+    off, the page for people (each asked for once a browser tab).
     """
     return [
         *invocation_routes(),
         *(route for thing in state.manager.things.values() for route in thing_routes(thing)),
         *document_routes(),
+        *blob_routes(),
         Route("/events", server_events),
         *(page_routes() if state.panel else ()),
     ]

@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 from ..errors import AffordanceNotFoundError
 from ..thing import Thing
 from .actions import action_endpoint
+from .camera import camera_routes
 from .documents import thing_description_endpoint
 from .properties import all_properties, property_endpoint
 from .streams import property_events, property_values, thing_events
@@ -68,6 +69,7 @@ def thing_routes(thing: Thing) -> list[BaseRoute]:
             Route(f"/{name}/events", partial(property_events, thing=thing, descriptor=prop)),
             Route(f"/{name}/values", partial(property_values, thing=thing, descriptor=prop)),
         ]
+    routes += camera_routes(thing)
     description = partial(thing_description_endpoint, thing=thing)
     routes += [
         Route("/", description),

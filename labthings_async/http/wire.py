@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from ..errors import BodyTooLargeError, UnsupportedMediaTypeError
+from ..extensions import encode_value
 
 __all__ = (
     "API_ROOT",
@@ -38,7 +39,8 @@ def json_response(
 ) -> Response:
     """A JSON response encoded by msgspec."""
     return Response(
-        msgspec.json.encode(content),
+        # The hook is called only for what msgspec cannot encode itself: arrays, blobs.
+        msgspec.json.encode(content, enc_hook=encode_value),
         status_code=status_code,
         headers=headers,
         media_type="application/json",
