@@ -3,7 +3,7 @@
 The root package only re-exports the public API; see the modules for each idea.
 """
 
-from . import exceptions
+from . import blob, exceptions, outputs
 from .action import ActionDescriptor, action
 from .client import (
     ActionFailedError,
@@ -32,10 +32,12 @@ from .errors import (
     ActionCancelledError,
     ActionDefinitionError,
     AffordanceNotFoundError,
+    BlobNotFoundError,
     BodyTooLargeError,
     ConfigError,
     IllegalTransitionError,
     InvalidArgumentsError,
+    InvalidFrameError,
     InvalidInputError,
     InvalidOutputError,
     InvocationCancelledError,
@@ -44,16 +46,22 @@ from .errors import (
     InvocationNotFinishedError,
     InvocationNotFoundError,
     LabThingsError,
+    LockBusyError,
     ManagerNotRunningError,
+    MediaTypeMismatchError,
     NoInvocationContextError,
     NotFoundError,
     PropertyAccessError,
     PropertyNotWritableError,
     QueueFullError,
+    RangeNotSatisfiableError,
     ReadOnlyPropertyError,
     SchemaError,
+    SettingsError,
+    ThingNotConnectedError,
     ThingNotFoundError,
     ThingSetupError,
+    ThingSlotError,
     UnsupportedFeatureError,
     UnsupportedMediaTypeError,
 )
@@ -69,9 +77,11 @@ from .models import (
     Progress,
 )
 from .porting import __getattr__ as __getattr__
-from .properties import property
+from .properties import DataProperty, FunctionalProperty, property
 from .server import ThingServer
 from .server_interface import ThingServerInterface
+from .setting import DataSetting, FunctionalSetting, setting
+from .slot import ThingSlot, thing_slot
 from .thing import Thing, get_thing_logger
 from .threads import ThreadWithInvocationID
 
@@ -85,15 +95,21 @@ __all__ = (
     "AffordanceNotFoundError",
     "AsyncActionHandle",
     "AsyncThingClient",
+    "BlobNotFoundError",
     "BodyTooLargeError",
     "CancelHook",
     "ClientError",
     "ClientSettings",
     "ClientTimeoutError",
     "ConfigError",
+    "DataProperty",
+    "DataSetting",
     "Event",
+    "FunctionalSetting",
     "IllegalTransitionError",
+    "FunctionalProperty",
     "InvalidArgumentsError",
+    "InvalidFrameError",
     "InvalidInputError",
     "InvalidOutputError",
     "Invocation",
@@ -109,8 +125,10 @@ __all__ = (
     "InvocationStatus",
     "InvocationSummary",
     "LabThingsError",
+    "LockBusyError",
     "LogEntry",
     "ManagerNotRunningError",
+    "MediaTypeMismatchError",
     "NoInvocationContextError",
     "NotFoundError",
     "ProblemDetails",
@@ -118,29 +136,38 @@ __all__ = (
     "PropertyAccessError",
     "PropertyNotWritableError",
     "QueueFullError",
+    "RangeNotSatisfiableError",
     "ReadOnlyPropertyError",
     "RequestFailedError",
     "SchemaError",
     "ServerUnavailableError",
+    "SettingsError",
     "Subscription",
     "Thing",
     "ThingClient",
     "ThingDependency",
+    "ThingNotConnectedError",
     "ThingNotFoundError",
     "ThingServer",
     "ThingServerInterface",
     "ThingSetupError",
+    "ThingSlot",
+    "ThingSlotError",
     "ThreadWithInvocationID",
     "UnsupportedFeatureError",
     "UnsupportedMediaTypeError",
     "action",
+    "blob",
     "cancellable_sleep",
     "current_invocation",
     "endpoint",
     "exceptions",
     "get_thing_logger",
+    "outputs",
     "progress_span",
     "property",
     "raise_if_cancelled",
     "report_progress",
+    "setting",
+    "thing_slot",
 )

@@ -20,18 +20,23 @@ from typing import Any, Protocol, TypeVar, overload
 
 import msgspec
 
+from .blob import Blob
 from .codec import Codec, MsgspecCodec, codec_for, declared_codec, encode_output, type_name
 from .context import CancelHook, current_invocation, nested_action_scope
 from .dependencies import Dependency, DependencyKind, ThingDependency
 from .errors import ActionDefinitionError, InvalidInputError, InvalidOutputError
+from .lock import InvocationLock, ThingLocks, holding, lock_owner
 from .models import FieldIssue
 from .validation import decode_json
 
-__all__ = ("ActionDescriptor", "ActionOwner", "action")
+__all__ = ("ActionDescriptor", "ActionOwner", "OutputEncoder", "action")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _EMPTY_BODIES = (b"", b"null", b"{}")
+
+OutputEncoder = Callable[[Any, "list[Blob] | None"], msgspec.Raw]
+"""Checks and encodes one return value, collecting the blobs in it."""
 
 
 class ActionOwner(Protocol):
@@ -40,6 +45,10 @@ class ActionOwner(Protocol):
     @property
     def logger(self) -> logging.Logger:
         """The Thing's logger, used when an action runs outside any invocation."""
+
+    @property
+    def name(self) -> str:
+        """The Thing's name on the server."""
 
 
 class ActionDescriptor:
@@ -59,6 +68,12 @@ class ActionDescriptor:
             None answers at once (capped by the server's ``max_wait``).
         safe: Declared free of side effects (W3C TD ``safe``).
         idempotent: Declared repeatable with the same result (``idempotent``).
+        use_global_lock: False: never takes the server-wide lock (LabThings'
+            option); otherwise takes it when ``enable_global_lock`` is on.
+        use_thing_lock: False: never takes its Thing's own lock; otherwise
+            takes it when the Thing's class sets ``thing_lock = True``.
+        wait_for_lock: A client's invocation that finds a lock busy waits for
+            it as ``pending`` (True) rather than being refused with 409.
         title: Short human-readable name.
         description: The method's docstring.
         owner: The Thing class whose definition read the signature (None
@@ -72,6 +87,9 @@ class ActionDescriptor:
         retention: float | None = None,
         safe: bool = False,
         idempotent: bool = False,
+        use_global_lock: bool | None = None,
+        use_thing_lock: bool | None = None,
+        wait_for_lock: bool = False,
         title: str | None = None,
         description: str | None = None,
         retention_time: float | None = None,
@@ -89,6 +107,9 @@ class ActionDescriptor:
         self.response_timeout = response_timeout
         self.safe = safe
         self.idempotent = idempotent
+        self.use_global_lock = use_global_lock
+        self.use_thing_lock = use_thing_lock
+        self.wait_for_lock = wait_for_lock
         self.title = title
         self.description = description or inspect.getdoc(function)
         self.dependencies: dict[str, Dependency] = {}
@@ -102,9 +123,7 @@ class ActionDescriptor:
         self._input_codec: Codec = MsgspecCodec(msgspec.Struct)
         self._extras_codec: Codec = MsgspecCodec(Any)
         self._output_codec: Codec = MsgspecCodec(Any)
-        self._encode_output: Callable[[Any], msgspec.Raw] = functools.partial(
-            encode_output, self.name
-        )
+        self._encode_output: OutputEncoder = functools.partial(encode_output, self.name)
         self._python_call: Callable[..., Any] | None = None
         functools.update_wrapper(self, function)  # type: ignore[arg-type]
 
@@ -200,7 +219,7 @@ class ActionDescriptor:
         self._output_codec = declared_codec(self.output_type, f"{where}, its return annotation")
         self._encode_output = self._output_encoder()
 
-    def _output_encoder(self) -> Callable[[Any], msgspec.Raw]:
+    def _output_encoder(self) -> OutputEncoder:
         """How this action's return values are checked and encoded, decided once.
 
         ``Any`` (or no annotation) costs nothing; ``None`` only checks that
@@ -213,21 +232,22 @@ class ActionDescriptor:
             return self._encode_nothing
         return self._check_and_encode
 
-    def _encode_nothing(self, value: Any) -> msgspec.Raw:
+    def _encode_nothing(self, value: Any, attachments: list[Blob] | None = None) -> msgspec.Raw:
         if value is not None:
             raise self._invalid_output(value, "Expected `null`")
         return encode_output(self.name, None)
 
-    def _check_and_encode(self, value: Any) -> msgspec.Raw:
+    def _check_and_encode(self, value: Any, attachments: list[Blob] | None = None) -> msgspec.Raw:
         codec = self._output_codec
         try:
             fitted = codec.check(value)
         except InvalidInputError as error:
             raise self._invalid_output(value, error.reason, error.path) from None
         try:
-            return msgspec.Raw(codec.encode(fitted))
+            return msgspec.Raw(codec.encode(fitted, attachments))
         except (TypeError, msgspec.EncodeError):
-            return encode_output(self.name, fitted)  # Raises, saying what JSON cannot carry.
+            # Raises, saying what JSON cannot carry.
+            return encode_output(self.name, fitted, attachments)
 
     def _invalid_output(self, value: Any, reason: str, path: str = "$") -> InvalidOutputError:
         shown = repr(value)
@@ -239,12 +259,17 @@ class ActionDescriptor:
             f"fit its return annotation `{type_name(self.output_type)}`: {reason}{at}"
         )
 
-    def encode_output(self, value: Any) -> msgspec.Raw:
+    def encode_output(self, value: Any, attachments: list[Blob] | None = None) -> msgspec.Raw:
         """Check a return value against the return annotation and encode it as JSON, once.
 
         A ``msgspec.Raw`` is taken to be JSON already, as it stands: the
         action vouches for it (and a threaded action's output comes back from
         its thread encoded).
+
+        Args:
+            value: What the action returned.
+            attachments: Collects the blobs in it, which the invocation then
+                keeps (and the manager serves); None only encodes them.
 
         Raises:
             InvalidOutputError: The value does not fit the annotation; the
@@ -253,7 +278,7 @@ class ActionDescriptor:
         """
         if isinstance(value, msgspec.Raw):
             return value
-        return self._encode_output(value)
+        return self._encode_output(value, attachments)
 
     def decode_output(self, raw: msgspec.Raw) -> Any:
         """An encoded output back as Python, typed by the return annotation where it fits."""
@@ -336,10 +361,41 @@ class ActionDescriptor:
     def __get__(self, obj: object | None, owner: type[Any]) -> Any:
         if obj is None:
             return self
+        thing = typing.cast("ActionOwner", obj)
+        guard: ThingLocks | None = getattr(obj, "_locks", None)  # A mixin may lack it.
+        locks = guard.needed_by(self) if guard is not None else ()
+        if locks:
+            return functools.partial(self._call_locked, thing, locks)
+        return types.MethodType(self._python_call_function(), obj)
+
+    def _python_call_function(self) -> Callable[..., Any]:
         call = self._python_call
         if call is None:
             call = self._python_call = self._make_python_call()
-        return types.MethodType(call, obj)
+        return call
+
+    def _call_locked(
+        self, thing: ActionOwner, locks: tuple[InvocationLock, ...], *args: Any, **kwargs: Any
+    ) -> Any:
+        """Call from Python holding the action's locks: again, if the caller holds them.
+
+        Never waits for a lock someone else holds (see ``lock``): raises
+        ``LockBusyError``, which the calling code may catch.
+        """
+        if self.is_async:
+            return self._call_locked_async(thing, locks, *args, **kwargs)
+        with holding(locks, lock_owner(), self._purpose(thing)):
+            return self._python_call_function()(thing, *args, **kwargs)
+
+    async def _call_locked_async(
+        self, thing: ActionOwner, locks: tuple[InvocationLock, ...], *args: Any, **kwargs: Any
+    ) -> Any:
+        with holding(locks, lock_owner(), self._purpose(thing)):
+            return await self._python_call_function()(thing, *args, **kwargs)
+
+    def _purpose(self, thing: ActionOwner) -> str:
+        """What needs a lock when this action runs, as a message says it."""
+        return f"action {self.name!r} of Thing {thing.name!r}"
 
     def _make_python_call(self) -> Callable[..., Any]:
         """The function ``thing.action(...)`` calls: the method, run as a nested action.
@@ -435,6 +491,9 @@ def action(
     retention: float | None = None,
     safe: bool = False,
     idempotent: bool = False,
+    use_global_lock: bool | None = None,
+    use_thing_lock: bool | None = None,
+    wait_for_lock: bool = False,
     title: str | None = None,
     description: str | None = None,
     retention_time: float | None = None,
@@ -452,7 +511,11 @@ def action(function: Callable[..., Any] | None = None, /, **options: Any) -> Any
             LabThings-FastAPI's ``retention_time``), ``safe``, ``idempotent``,
             ``title``, ``description``, ``response_timeout`` (seconds to hold
             an invoking request without ``Prefer: wait``, as LabThings-FastAPI
-            documents it).
+            documents it), and for the locks ``use_global_lock`` and
+            ``use_thing_lock`` (False: the action does not take that lock,
+            e.g. a ``stop`` that must run while a move holds it) and
+            ``wait_for_lock`` (True: a client's invocation waits as
+            ``pending`` for a busy lock instead of being refused with 409).
 
     Returns:
         The action descriptor (or a decorator making one).

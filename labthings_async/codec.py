@@ -15,8 +15,9 @@ Annotation metadata nothing reads would be a constraint silently dropped, so
 ``msgspec.Meta``, a pydantic type only pydantic's and ``annotated_types``'
 metadata.
 
-``encode_json`` is how any value becomes JSON here: msgspec, with a pydantic
-model (in an untyped output, an invocation's input) dumped by pydantic.
+``encode_json`` is how any value becomes JSON here: msgspec, with what it
+does not know itself (blobs, arrays, pydantic models) encoded by the hooks of
+``extensions``.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from typing import Any, Protocol
 
 import msgspec
 
+from .blob import Blob
 from .declared_types import UnreadMetadataError, annotated_metadata, type_parts
 from .errors import ActionDefinitionError
+from .extensions import decode_hook, encode_hook, encode_value, schema_hook
 from .validation import convert_value, decode_json
 
 __all__ = (
@@ -62,8 +65,8 @@ class Codec(Protocol):
     def check(self, value: Any) -> Any:
         """The value, made to fit the type (an int for a float, say), or ``InvalidInputError``."""
 
-    def encode(self, value: Any) -> bytes:
-        """A value of the type as JSON."""
+    def encode(self, value: Any, attachments: list[Blob] | None = None) -> bytes:
+        """A value of the type as JSON; the blobs met are added to ``attachments``."""
 
     def to_json_value(self, value: Any) -> Any:
         """A value of the type as plain JSON values (dicts, lists, strings...)."""
@@ -82,7 +85,8 @@ class MsgspecCodec:
     __slots__ = ("type",)
 
     def __init__(self, tp: Any) -> None:
-        msgspec.json.Decoder(tp)  # Fails now, at class definition, if msgspec cannot.
+        # Fails now, at class definition, if msgspec (with the extensions' hook) cannot.
+        msgspec.json.Decoder(tp, dec_hook=decode_hook)
         self.type = tp
 
     def decode_json(self, raw: bytes, what: str) -> Any:
@@ -97,17 +101,17 @@ class MsgspecCodec:
         """The value, made to fit the type, or ``InvalidInputError``."""
         return convert_value(value, self.type, "the value")
 
-    def encode(self, value: Any) -> bytes:
-        """A value of the type as JSON."""
-        return encode_json(value)
+    def encode(self, value: Any, attachments: list[Blob] | None = None) -> bytes:
+        """A value of the type as JSON; the blobs met are added to ``attachments``."""
+        return msgspec.json.encode(value, enc_hook=encode_hook(attachments))
 
     def to_json_value(self, value: Any) -> Any:
         """A value of the type as plain JSON values."""
-        return msgspec.to_builtins(value)
+        return msgspec.json.decode(encode_json(value))
 
     def json_schema(self) -> dict[str, Any]:
         """The type's JSON Schema, written by msgspec."""
-        schema: dict[str, Any] = msgspec.json.schema(self.type)
+        schema: dict[str, Any] = msgspec.json.schema(self.type, schema_hook=schema_hook)
         return schema
 
 
@@ -166,33 +170,27 @@ def uses_pydantic(tp: Any) -> bool:
 
 
 def encode_json(value: Any) -> bytes:
-    """``value`` as JSON: msgspec's encoding, with pydantic models dumped by pydantic.
+    """``value`` as JSON: msgspec's encoding, with the extensions' hook for what it cannot.
 
     Raises:
         TypeError: JSON cannot carry the value (msgspec's ``EncodeError`` is one).
     """
-    return _ENCODER.encode(value)
+    return msgspec.json.encode(value, enc_hook=encode_value)
 
 
-def _encode_foreign(value: Any) -> Any:
-    """The hook for what msgspec cannot encode itself: pydantic models, if pydantic is in use."""
-    if "pydantic" in sys.modules:
-        from .pydantic_types import dump_model
-
-        dumped = dump_model(value)
-        if dumped is not None:
-            return dumped
-    raise TypeError(f"Encoding objects of type {type(value).__name__} is unsupported")
-
-
-_ENCODER = msgspec.json.Encoder(enc_hook=_encode_foreign)
-
-
-def encode_output(action: str, output: Any) -> msgspec.Raw:
+def encode_output(action: str, output: Any, attachments: list[Blob] | None = None) -> msgspec.Raw:
     """An action's return value as JSON, encoded once for every reply and event.
 
     Encoding is also the check that the value can be sent at all. A value
     that is already a ``msgspec.Raw`` is taken to be JSON as it stands.
+    Blobs are encoded as their links and numpy arrays as nested lists
+    (``extensions``).
+
+    Args:
+        action: The action's name, for the message.
+        output: What it returned.
+        attachments: Collects the blobs in the output, which the invocation
+            then keeps (and the manager serves); None only encodes them.
 
     Raises:
         TypeError: JSON cannot carry the value; the message names the action
@@ -203,7 +201,7 @@ def encode_output(action: str, output: Any) -> msgspec.Raw:
     if isinstance(output, msgspec.Raw):
         return output
     try:
-        return msgspec.Raw(encode_json(output))
+        return msgspec.Raw(msgspec.json.encode(output, enc_hook=encode_hook(attachments)))
     except (TypeError, msgspec.EncodeError) as error:
         raise TypeError(
             f"action {action!r} returned a value of type {type(output).__name__!r}, which "

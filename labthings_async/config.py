@@ -1,11 +1,14 @@
 """Server configuration: config files in LabThings-FastAPI's format, and checking options.
 
 Layer: server (stdlib, msgspec). ``{"things": {"name": "module:Class" |
-{"class": "module:Class", "args": [...], "kwargs": {...}}}}``, optionally with
-``prefix`` (or LabThings' ``api_prefix``), ``host``, ``port``,
-``application_config`` (handed to the Things, as LabThings-FastAPI does) and
-the ThingServer options. A misspelt key or option is refused, naming the
-valid ones and the nearest to what was written.
+{"class": "module:Class", "args": [...], "kwargs": {...}, "thing_slots":
+{...}}}}``, optionally with ``prefix`` (or LabThings' ``api_prefix``),
+``host``, ``port``, ``application_config`` (handed to the Things, as
+LabThings-FastAPI does) and the ThingServer options. LabThings' own top-level
+keys for server options (``settings_folder``, ``enable_global_lock``,
+``global_lock_log_level``) and each Thing's ``thing_slots`` become those
+options, so an existing config file works unchanged. A misspelt key or
+option is refused, naming the valid ones and the nearest to what was written.
 
 A Thing class whose constructor takes LabThings-FastAPI's
 ``thing_server_interface`` (or ``**kwargs``) is given one, as LabThings-FastAPI
@@ -40,14 +43,11 @@ __all__ = (
     "parse_config",
     "reject_unknown_options",
     "server_options",
+    "thing_specs",
 )
 
-# LabThings-FastAPI config keys with no meaning here.
-_LABTHINGS_ONLY = (
-    "settings_folder",
-    "enable_global_lock",
-    "global_lock_log_level",
-)
+# LabThings-FastAPI's top-level keys that are ThingServer options here.
+_LABTHINGS_OPTIONS = ("settings_folder", "enable_global_lock", "global_lock_log_level")
 
 
 def reject_unknown_options(
@@ -152,7 +152,13 @@ def make_thing(name: str, spec: Any) -> Thing:
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
     if isinstance(spec, Mapping):
-        spec = _thing_spec(name, spec, "the Things given")
+        if "thing_slots" in spec:
+            raise ConfigError(
+                f"Thing {name!r}: its thing_slots are the server's to fill; give them to "
+                "ThingServer.from_things or in a config, which pass them on as the "
+                "thing_slots option"
+            )
+        (spec,) = thing_specs({name: spec}, {}, "the Things given").values()
         if isinstance(spec.get("class"), type):
             cls_or_path: Any = spec["class"]
             args, kwargs = list(spec.get("args", [])), dict(spec.get("kwargs", {}))
@@ -252,29 +258,76 @@ def parse_config(raw: bytes | Mapping[str, Any], where: str) -> ServerConfig:
     if not isinstance(decoded, Mapping):
         raise ConfigError(f"{where} must hold a JSON object")
     decoded = dict(decoded)
-    for key in _LABTHINGS_ONLY:
-        decoded.pop(key, None)
     if "api_prefix" in decoded:
         decoded.setdefault("prefix", decoded.pop("api_prefix"))
+    options = decoded.get("options", {})
+    if not isinstance(options, dict):
+        raise ConfigError(f'{where}: "options" must be an object of ThingServer options')
+    options = decoded["options"] = dict(options)
+    for key in _LABTHINGS_OPTIONS:
+        if key in decoded:
+            if key in options:
+                raise ConfigError(f'{where} gives "{key}" twice, at the top level and in "options"')
+            options[key] = decoded.pop(key)
     reject_unknown_options(decoded, ServerConfig.__struct_fields__, owner=where, kind="key")
     things = decoded.get("things")
     if isinstance(things, Mapping):
-        decoded["things"] = {name: _thing_spec(name, spec, where) for name, spec in things.items()}
+        decoded["things"] = thing_specs(things, options, where)
     try:
         return msgspec.convert(decoded, ServerConfig)
     except msgspec.ValidationError as error:
         raise ConfigError(f"{where} is invalid: {error}") from None
 
 
-def _thing_spec(name: str, spec: Any, where: str) -> Any:
-    """One Thing's entry, with LabThings-FastAPI's spellings made ours."""
-    if not isinstance(spec, Mapping):
-        return spec
-    spec = dict(spec)
-    if "cls" in spec:
-        spec.setdefault("class", spec.pop("cls"))
-    spec.pop("thing_slots", None)
-    reject_unknown_options(
-        spec, ("class", "args", "kwargs"), owner=f"Thing {name!r} in {where}", kind="key"
-    )
-    return spec
+def thing_specs(things: Mapping[str, Any], options: dict[str, Any], where: str) -> dict[str, Any]:
+    """The Things' entries with LabThings-FastAPI's spellings made ours.
+
+    ``cls`` becomes ``class``; a Thing's ``thing_slots`` moves into the
+    ``thing_slots`` option, in ``options``.
+
+    Raises:
+        UnknownOptionError: An entry has a key nothing reads.
+        ConfigError: A ``thing_slots`` is not of the right shape, or is given twice.
+    """
+    specs: dict[str, Any] = {}
+    for name, spec in things.items():
+        if isinstance(spec, Mapping):
+            spec = dict(spec)
+            if "cls" in spec:
+                spec.setdefault("class", spec.pop("cls"))
+            if "thing_slots" in spec:
+                _take_thing_slots(options, name, spec.pop("thing_slots"), where)
+            reject_unknown_options(
+                spec, ("class", "args", "kwargs"), owner=f"Thing {name!r} in {where}", kind="key"
+            )
+        specs[name] = spec
+    return specs
+
+
+def _take_thing_slots(options: dict[str, Any], name: str, slots: Any, where: str) -> None:
+    """Move a Thing's ``thing_slots`` into the ``thing_slots`` option, checking its shape.
+
+    Raises:
+        ConfigError: It is not an object of slot names to a Thing's name,
+            a list of names, or null; or the options name the Thing's slots too.
+    """
+    if not isinstance(slots, dict):
+        raise ConfigError(
+            f"{where}: the thing_slots of Thing {name!r} must be an object of slot names, "
+            f"not {slots!r}"
+        )
+    checked: dict[str, str | list[str] | None] = {}
+    for slot, target in slots.items():
+        try:
+            checked[slot] = msgspec.convert(target, str | list[str] | None)
+        except msgspec.ValidationError:
+            raise ConfigError(
+                f"{where}: thing_slots gives slot {slot!r} of Thing {name!r} {target!r}; give "
+                "a Thing's name, a list of names, or null"
+            ) from None
+    merged = options.setdefault("thing_slots", {})
+    if not isinstance(merged, dict) or name in merged:
+        raise ConfigError(
+            f'{where} gives the thing_slots of Thing {name!r} twice, in the Thing and in "options"'
+        )
+    merged[name] = checked

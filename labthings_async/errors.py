@@ -29,10 +29,12 @@ __all__ = (
     "ActionCancelledError",
     "ActionDefinitionError",
     "AffordanceNotFoundError",
+    "BlobNotFoundError",
     "BodyTooLargeError",
     "ConfigError",
     "IllegalTransitionError",
     "InvalidArgumentsError",
+    "InvalidFrameError",
     "InvalidInputError",
     "InvalidOutputError",
     "InvocationCancelledError",
@@ -41,16 +43,22 @@ __all__ = (
     "InvocationNotFinishedError",
     "InvocationNotFoundError",
     "LabThingsError",
+    "LockBusyError",
     "ManagerNotRunningError",
+    "MediaTypeMismatchError",
     "NoInvocationContextError",
     "NotFoundError",
     "PropertyAccessError",
     "PropertyNotWritableError",
     "QueueFullError",
+    "RangeNotSatisfiableError",
     "ReadOnlyPropertyError",
     "SchemaError",
+    "SettingsError",
+    "ThingNotConnectedError",
     "ThingNotFoundError",
     "ThingSetupError",
+    "ThingSlotError",
     "UnknownOptionError",
     "UnsupportedFeatureError",
     "UnsupportedMediaTypeError",
@@ -223,6 +231,39 @@ class InvocationNotFoundError(NotFoundError):
     title = "Invocation not found"
 
 
+class BlobNotFoundError(NotFoundError):
+    """No blob with that ID is served here (never existed, or its invocation expired)."""
+
+    title = "Blob not found"
+
+
+class RangeNotSatisfiableError(LabThingsError):
+    """A ``Range`` header that is malformed, or asks for bytes the blob does not have.
+
+    Attributes:
+        size: The blob's size in bytes, for the ``Content-Range: bytes */size`` reply.
+    """
+
+    title = "Range not satisfiable"
+    http_status = 416
+
+    def __init__(self, detail: str, size: int) -> None:
+        super().__init__(detail)
+        self.size = size
+
+
+class MediaTypeMismatchError(LabThingsError, ValueError):
+    """A blob made with a media type its class does not allow (LabThings' name)."""
+
+    title = "Media type mismatch"
+
+
+class InvalidFrameError(LabThingsError, ValueError):
+    """A frame handed to a camera stream is not a JPEG (no SOI and EOI markers)."""
+
+    title = "Invalid frame"
+
+
 class InvocationFinishedError(LabThingsError):
     """The invocation has already finished, so it cannot be cancelled."""
 
@@ -383,3 +424,42 @@ class ThingSetupError(LabThingsError, RuntimeError):
     """A Thing's setup raised, so the server cannot start."""
 
     title = "Thing setup failed"
+
+
+class ThingSlotError(ThingSetupError):
+    """A Thing's slot (``lt.thing_slot``) cannot be filled, so the server cannot start.
+
+    The message names the Thing, the slot, what it asked for and the Things
+    that could have filled it.
+    """
+
+    title = "Thing slot cannot be filled"
+
+
+class ThingNotConnectedError(LabThingsError, RuntimeError):
+    """A slot was read before the server filled it (slots are filled at start-up)."""
+
+    title = "Thing slot not filled"
+
+
+class LockBusyError(LabThingsError):
+    """A lock an action or property write needs is held by someone else.
+
+    Raised by the server (answered with 409) when the server-wide lock
+    (``enable_global_lock``) or a Thing's own lock (``thing_lock``) is busy,
+    and inside an action that calls another action whose lock is held by a
+    different invocation. The message names the lock and who holds it.
+    """
+
+    title = "Lock busy"
+    http_status = 409
+
+
+class SettingsError(LabThingsError, OSError):
+    """A Thing's settings could not be saved to its settings file.
+
+    The message names the file and why; the value in memory has changed, the
+    file still holds the previous settings.
+    """
+
+    title = "Settings not saved"

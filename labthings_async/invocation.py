@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
+from .blob import Blob, absolute_links
 from .bridge import EventBridge
 from .clock import Clock
 from .codec import encode_json
@@ -43,6 +44,7 @@ from .errors import (
     LabThingsError,
 )
 from .events import Event, EventHub, Topic
+from .extensions import encode_value
 from .logs import NOT_CAPTURED, exception_entry, invocation_logger
 from .models import (
     FinalStatus,
@@ -161,7 +163,10 @@ class Invocation:
         action: The action's descriptor.
         input: The validated arguments.
         output: The return value encoded as JSON (``msgspec.Raw``), once
-            completed; ``result()`` gives it back as Python.
+            completed; ``result()`` gives it back as Python. A blob's href
+            in it is relative to the API root (see ``output_at``).
+        attachments: The blobs in the output, kept (and served) as long as
+            the invocation is.
         status: Where it is in its life (``InvocationStatus``).
         time_requested: When it was invoked (UTC).
         time_started: When it started running (UTC), or None.
@@ -185,6 +190,7 @@ class Invocation:
         "_log_len",
         "_logger",
         "action",
+        "attachments",
         "error",
         "events",
         "exception",
@@ -225,6 +231,7 @@ class Invocation:
         self.action = action
         self.input = arguments
         self.output: msgspec.Raw | None = None
+        self.attachments: tuple[Blob, ...] = ()
         self.status = Status.PENDING
         self.time_requested = host.clock.now()
         self.time_started: datetime | None = None
@@ -400,11 +407,14 @@ class Invocation:
         # Whatever its threads logged or reported before this goes out before its end.
         self._host.bridge.flush()
         if error is None:
+            attachments: list[Blob] = []
             try:
-                encoded = self.action.encode_output(output)
+                encoded = self.action.encode_output(output, attachments)
             except TypeError as unsendable:  # InvalidOutputError is one.
                 error = unsendable
             else:
+                if attachments:
+                    self.attachments = tuple(attachments)
                 self.transition(Status.COMPLETED, output=encoded)
                 return
         logger = self.thing.logger
@@ -498,11 +508,18 @@ class Invocation:
         """
         progress = self.progress = Progress(percent=percent, message=message)
         if not self.status.is_finished:
-            self._host.bridge.send_latest(progress, self.events, self._progress_event)
+            host = self._host
+            host.bridge.send_latest(
+                progress, self.events, self._progress_event, also=(host.hub.progress,)
+            )
 
     def _progress_event(self, progress: Progress) -> Event:
         return Event(
-            "progress", payload=progress, thing=self.thing_name, affordance=self.action.name
+            "progress",
+            payload=progress,
+            thing=self.thing_name,
+            affordance=self.action.name,
+            invocation=self.id_text,
         )
 
     @property
@@ -540,6 +557,13 @@ class Invocation:
             Exception: The exception the action raised, when it failed.
         """
         if self.status is Status.COMPLETED and self.output is not None:
+            output_type = self.action.output_type
+            if (
+                len(self.attachments) == 1
+                and isinstance(output_type, type)
+                and issubclass(output_type, Blob)
+            ):
+                return self.attachments[0]  # The blob itself: there are no bytes in JSON.
             return self.action.decode_output(self.output)
         if self.status is Status.CANCELLED:
             detail = f": {self.error.detail}" if self.error and self.error.detail else ""
@@ -558,6 +582,21 @@ class Invocation:
         )
 
     # -- wire representations ---------------------------------------------------
+
+    def _input_at(self, base_url: str) -> dict[str, Any] | msgspec.Raw:
+        """The input as a reply echoes it: a blob given as input, as its absolute link."""
+        arguments = self.input
+        if not any(isinstance(value, Blob) for value in arguments.values()):
+            return arguments
+        encoded = msgspec.json.encode(arguments, enc_hook=encode_value)
+        return msgspec.Raw(absolute_links(encoded, base_url))
+
+    def output_at(self, base_url: str) -> msgspec.Raw | None:
+        """The output as a reply under ``base_url`` sends it: blob hrefs made absolute."""
+        output = self.output
+        if output is None or not self.attachments:
+            return output
+        return msgspec.Raw(absolute_links(bytes(output), base_url))
 
     def links(self, base_url: str = "") -> list[Link]:
         """Links to this invocation's resources, under ``base_url``."""
@@ -592,8 +631,8 @@ class Invocation:
         """The full representation."""
         return InvocationResponse(
             **self._summary_fields(base_url),
-            input=self.input,
-            output=self.output,
+            input=self._input_at(base_url),
+            output=self.output_at(base_url),
             log=list(self._log or ()),
             error=self.error,
         )

@@ -3,9 +3,11 @@
 Layer: domain, its top (anyio, msgspec, the modules below; no starlette). It
 owns the asyncio tasks the invocations run in, the thread-slot limiter for
 threaded actions (its own, never anyio's default, which Starlette shares), the
-table of invocations with its retention bounds, the event hub and the bridge
-that brings events from threads to it, and the Things' setup and teardown.
-Use it as ``async with ActionManager(things={...}) as manager``.
+table of invocations with its retention bounds (and the blobs their outputs
+hold), the event hub and the bridge that brings events from threads to it
+(camera streams' frame notices too), and the Things' start: their slots
+filled, their settings loaded, their locks made, then their setup; and
+their teardown. Use it as ``async with ActionManager(things={...}) as manager``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 import uuid
 from collections.abc import Coroutine, Iterator, Mapping
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -24,12 +27,16 @@ import anyio
 import msgspec
 
 from .action import ActionDescriptor
+from .blob import Blob, BlobStore
 from .bridge import EventBridge
 from .clock import Clock, SystemClock
 from .context import bind_invocation, unbind_invocation
 from .errors import (
+    BlobNotFoundError,
+    InvalidInputError,
     InvocationCancelledError,
     InvocationNotFoundError,
+    LockBusyError,
     ManagerNotRunningError,
     QueueFullError,
     ThingNotFoundError,
@@ -38,8 +45,11 @@ from .errors import (
 from .events import Event, EventHub, Subscription
 from .invocation import Invocation
 from .lifecycle import start_thing, stop_thing
+from .lock import InvocationLock, ThingLocks
 from .logs import install_log_capture
-from .models import InvocationStatus, InvocationSummary
+from .models import FieldIssue, InvocationStatus, InvocationSummary
+from .settings_store import SettingsStore, settings_path
+from .slot import SlotTarget, connect_slots
 from .table import InvocationTable
 from .thing import Thing
 
@@ -49,6 +59,8 @@ Status = InvocationStatus
 logger = logging.getLogger("labthings_async.manager")
 
 _THING_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class ActionManager:
@@ -72,6 +84,20 @@ class ActionManager:
         shutdown_grace: Seconds running actions get to stop at shutdown.
         clock: Stamps the invocations' times and paces expiry; real time
             unless a test hands in a clock it moves itself.
+        settings_folder: Where the Things' settings files are kept
+            (``{folder}/{thing name}/Settings-{class}.json``, as LabThings-
+            FastAPI has them), relative to the working directory at start;
+            None keeps settings in memory only.
+        thing_slots: Thing name to slot name to what fills it (a Thing's
+            name, a list of names, or None), overriding the slots' defaults.
+        enable_global_lock: One action or client property write at a time
+            across the server, as LabThings-FastAPI's option.
+        global_lock_log_level: The level of the log line when an invocation
+            is refused because a lock is busy: DEBUG, INFO, WARNING or ERROR.
+
+    Attributes:
+        blobs: The blobs of the retained invocations' outputs, by ID: each is
+            served while its invocation is kept, and let go when it is forgotten.
     """
 
     def __init__(
@@ -89,7 +115,16 @@ class ActionManager:
         expiry_interval: float = 1.0,
         shutdown_grace: float = 5.0,
         clock: Clock | None = None,
+        settings_folder: str | Path | None = "./settings",
+        thing_slots: Mapping[str, Mapping[str, SlotTarget]] | None = None,
+        enable_global_lock: bool = False,
+        global_lock_log_level: str = "INFO",
     ) -> None:
+        if global_lock_log_level not in _LOG_LEVELS:
+            raise ValueError(
+                f"global_lock_log_level must be one of {', '.join(_LOG_LEVELS)}, "
+                f"got {global_lock_log_level!r}"
+            )
         bounds = {
             "max_threads": max_threads,
             "history_len": history_len,
@@ -109,12 +144,17 @@ class ActionManager:
         self.expiry_interval = expiry_interval
         self.shutdown_grace = shutdown_grace
         self.clock = clock or SystemClock()
+        self.settings_folder = settings_folder
+        self.thing_slots = {name: dict(slots) for name, slots in (thing_slots or {}).items()}
+        self.enable_global_lock = enable_global_lock
+        self.global_lock_log_level = global_lock_log_level
         self.hub = EventHub(buffer_len=event_buffer)
         self.bridge = EventBridge(self.hub)
         self._things: dict[str, Thing] = {}
         for name, thing in (things or {}).items():
             self.add_thing(name, thing)
-        self._table = InvocationTable(max_retained, self.clock)
+        self.blobs = BlobStore()
+        self._table = InvocationTable(max_retained, self.clock, on_forget=self._forget)
         self._sequence = itertools.count(1).__next__
         self._pending_threaded = 0
         # Admits invocations to the pool; run_sync needs a limiter of its own,
@@ -127,6 +167,8 @@ class ActionManager:
         self._expiry_task: asyncio.Task[None] | None = None
         self._running = False
         self._started: list[Thing] = []
+        # The locks each invocation holds on its own behalf, freed when it ends.
+        self._held: dict[Invocation, tuple[InvocationLock, ...]] = {}
 
     # -- Things -----------------------------------------------------------------
 
@@ -193,8 +235,15 @@ class ActionManager:
         self.bridge.open(asyncio.get_running_loop())
         install_log_capture()
         try:
+            connect_slots(self._things, self.thing_slots)
+            self._make_locks()
+            # Before any setup: setup may read the settings, and a setting it
+            # assigns must not overwrite the saved file with defaults.
+            await anyio.to_thread.run_sync(self._load_settings, limiter=self._thread_limiter)
             for thing in self._things.values():
                 thing.observe_properties(self._publish_property)
+                for stream in thing.camera_streams().values():
+                    stream.attach(self.bridge, thing.name)
                 await start_thing(thing, self._thread_limiter)
                 self._started.append(thing)
         except BaseException as error:
@@ -264,7 +313,28 @@ class ActionManager:
                 self._expiry_task = None
                 self.bridge.close()
                 self.hub.close()
+                for thing in self._things.values():
+                    for stream in thing.camera_streams().values():
+                        stream.detach()
                 await self._stop_things(error)
+
+    def _make_locks(self) -> None:
+        """Give each Thing the locks its actions and property writes take (fresh each start)."""
+        shared = InvocationLock("the global lock") if self.enable_global_lock else None
+        for thing in self._things.values():
+            own = InvocationLock(f"the lock of Thing {thing.name!r}") if thing.thing_lock else None
+            thing._locks = ThingLocks(shared, own) if shared or own else None
+
+    def _load_settings(self) -> None:
+        """Load each Thing's settings from its file, and save them there from now on (a thread)."""
+        folder = None if self.settings_folder is None else Path(self.settings_folder).absolute()
+        for thing in self._things.values():
+            if folder is None or not thing.settings:
+                thing._settings_store = None
+                continue
+            store = SettingsStore(thing, settings_path(folder, thing.name, type(thing).__name__))
+            store.load()
+            thing._settings_store = store
 
     async def _stop_things(self, error: BaseException | None) -> None:
         while self._started:
@@ -277,6 +347,10 @@ class ActionManager:
     def invoke_action(self, thing: Thing | str, action: str, input: Any = None, /) -> Invocation:
         """Start an invocation and return it at once, ``pending`` (loop thread only).
 
+        An action that takes a lock (the server-wide one, its Thing's) takes
+        it now, or is refused if it is busy; with ``wait_for_lock`` it waits
+        for it as ``pending`` instead.
+
         Args:
             thing: The Thing, or its name.
             action: The action's name.
@@ -287,6 +361,8 @@ class ActionManager:
             AffordanceNotFoundError: No such action.
             InvalidInputError: The input does not fit; no invocation is made.
             QueueFullError: ``max_pending`` invocations already wait for a thread.
+            LockBusyError: A lock the action takes is held by another invocation
+                or a client's property write; no invocation is made.
             ManagerNotRunningError: The manager is not running.
         """
         if not self._running:
@@ -297,13 +373,14 @@ class ActionManager:
             arguments = descriptor.decode_input(bytes(input))
         else:
             arguments = descriptor.validate_input(input)
-        if not descriptor.is_async:
-            if self._pending_threaded >= self.max_pending:
-                raise QueueFullError(
-                    f"{self._pending_threaded} invocations are already waiting for one of "
-                    f"{self.max_threads} threads; retry later"
-                )
-            self._pending_threaded += 1
+        for name, value in arguments.items():
+            if isinstance(value, Blob):
+                arguments[name] = self._resolve_blob(descriptor.name, name, value)
+        if not descriptor.is_async and self._pending_threaded >= self.max_pending:
+            raise QueueFullError(
+                f"{self._pending_threaded} invocations are already waiting for one of "
+                f"{self.max_threads} threads; retry later"
+            )
         invocation = Invocation(
             self,
             target,
@@ -314,14 +391,58 @@ class ActionManager:
             history_len=self.history_len,
             sequence=self._sequence(),
         )
+        if target._locks is not None and not descriptor.wait_for_lock:
+            self._lock_now(invocation, target._locks.needed_by(descriptor))
         self._track(invocation)
         run = self._run_async if descriptor.is_async else self._run_threaded
         invocation.task = self._spawn(run(invocation))
         return invocation
 
+    def _lock_now(self, invocation: Invocation, locks: tuple[InvocationLock, ...]) -> None:
+        """Take the locks of a new invocation, or refuse it if one is busy.
+
+        Raises:
+            LockBusyError: One is held by someone else; none is kept.
+        """
+        taken: list[InvocationLock] = []
+        purpose = f"action {invocation.action_name!r} of Thing {invocation.thing_name!r}"
+        try:
+            for lock in locks:
+                lock.acquire_nowait(invocation, purpose)
+                taken.append(lock)
+        except LockBusyError as error:
+            for lock in reversed(taken):
+                lock.release_all(invocation)
+            level = logging.getLevelName(self.global_lock_log_level)
+            invocation.thing.logger.log(level, "did not run %s: %s", invocation.action_path, error)
+            raise
+        if taken:
+            self._held[invocation] = tuple(taken)
+
+    async def _wait_for_locks(self, invocation: Invocation) -> None:
+        """Wait, ``pending``, for the locks of a ``wait_for_lock`` action, one after the other.
+
+        Cancelling the invocation cancels the wait, which leaves the lock's queue.
+        """
+        guard = invocation.thing._locks
+        if guard is None or not invocation.action.wait_for_lock:
+            return
+        for lock in guard.needed_by(invocation.action):
+            await lock.acquire(invocation)
+            if invocation.finished:  # Ended as it got the lock: its end freed the rest.
+                lock.release_all(invocation)
+                return
+            self._held[invocation] = (*self._held.get(invocation, ()), lock)
+
+    def _release_locks(self, invocation: Invocation) -> None:
+        """Free every lock a finished invocation holds, before its end is announced."""
+        for lock in reversed(self._held.pop(invocation, ())):
+            lock.release_all(invocation)
+
     async def _run_threaded(self, invocation: Invocation) -> None:
         slots = self._slots
         try:
+            await self._wait_for_locks(invocation)
             try:
                 slots.acquire_on_behalf_of_nowait(invocation)
             except anyio.WouldBlock:
@@ -352,8 +473,11 @@ class ActionManager:
         finally:
             slots.release_on_behalf_of(invocation)
 
-    @staticmethod
-    async def _run_async(invocation: Invocation) -> None:
+    async def _run_async(self, invocation: Invocation) -> None:
+        try:
+            await self._wait_for_locks(invocation)
+        except asyncio.CancelledError:
+            return  # Cancelled while pending: cancel() has already finished it.
         if invocation.status is not Status.PENDING:
             return  # Cancelled before it started.
         invocation.transition(Status.RUNNING)
@@ -370,11 +494,37 @@ class ActionManager:
     # -- bookkeeping (called by Invocation.transition) -------------------------------
 
     def status_changed(self, invocation: Invocation, old: Status) -> None:
-        """Keep the pending count and the retention queue up to date."""
+        """Keep the pending count, the retention queue, the locks and the served blobs current."""
         if old is Status.PENDING and not invocation.action.is_async:
             self._pending_threaded -= 1
         if invocation.finished:
+            if invocation.attachments:
+                self.blobs.add(invocation.attachments)
+            if self._held:
+                # Freed before the end is published: a client that sees it
+                # finished may invoke again at once and find the lock free.
+                self._release_locks(invocation)
             self._table.finished(invocation)
+
+    def _forget(self, invocation: Invocation) -> None:
+        """The table has let ``invocation`` go: its blobs are no longer served."""
+        if invocation.attachments:
+            self.blobs.discard(invocation.attachments)
+
+    def _resolve_blob(self, action: str, parameter: str, blob: Blob) -> Blob:
+        """The blob an input names by href, among those this manager serves.
+
+        Raises:
+            InvalidInputError: It names none of them (422, at the parameter's path).
+        """
+        try:
+            return self.blobs.resolve(blob)
+        except BlobNotFoundError as error:
+            path = f"$.{parameter}"
+            raise InvalidInputError(
+                f"the input of action {action!r} is invalid: {error} - at `{path}`",
+                [FieldIssue(path, str(error))],
+            ) from None
 
     # -- reading --------------------------------------------------------------------
 
@@ -454,6 +604,8 @@ class ActionManager:
 
     def _track(self, invocation: Invocation) -> None:
         """Keep a new invocation and announce it (the path of every ``invoke_action``)."""
+        if not invocation.action.is_async and invocation.status is Status.PENDING:
+            self._pending_threaded += 1  # Until it runs: see status_changed.
         self._table.add(invocation)
         invocation.publish_created()
 
@@ -556,7 +708,11 @@ def _call_in_thread(handoff: list[Invocation]) -> msgspec.Raw | BaseException:
     token = bind_invocation(invocation)
     try:
         action = invocation.action
-        return action.encode_output(action.call(invocation.thing, invocation.input))
+        attachments: list[Blob] = []
+        encoded = action.encode_output(action.call(invocation.thing, invocation.input), attachments)
+        if attachments:
+            invocation.attachments = tuple(attachments)
+        return encoded
     except (Exception, InvocationCancelledError) as error:
         # A cancellation is a BaseException, which anyio would re-raise
         # through the loop's task; it is an outcome like any other.

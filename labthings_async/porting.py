@@ -11,7 +11,6 @@ from __future__ import annotations
 __all__ = ("INSTEAD",)
 
 INSTEAD: dict[str, str] = {
-    "DataProperty": "write lt.property(default=...) as a class attribute with a type annotation",
     "ThingProperty": "write lt.property(default=...) as a class attribute with a type annotation",
     "thing_property": "write @lt.property on a getter",
     "thing_action": "write @lt.action",
@@ -23,14 +22,6 @@ INSTEAD: dict[str, str] = {
     "ThingClassSettings": "leave it out: Thing classes here have no class settings",
     "cli": "run the labthings-async command: labthings-async serve -c CONFIG.json",
     "deps": "use lt.CancelHook, lt.InvocationLogger and lt.InvocationID, at the top level",
-    "setting": "persisted settings are not in this version yet; write lt.property for now",
-    "DataSetting": "persisted settings are not in this version yet; write lt.property for now",
-    "thing_slot": (
-        "slots are not in this version yet; give an action a parameter typed with the other "
-        "Thing's class (stage: Stage), or Annotated[Stage, lt.ThingDependency('name')]"
-    ),
-    "blob": "blobs are not in this version yet; return plain JSON data",
-    "outputs": "camera streams are not in this version yet",
 }
 """LabThings-FastAPI's top-level names that are not here, and what to write instead."""
 

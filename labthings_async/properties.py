@@ -75,6 +75,10 @@ class PropertyDescriptor:
         title: Short human-readable name.
         description: Longer text, shown in the Thing Description (the
             docstring under the attribute, when none is given).
+        use_global_lock: False: a client's write never takes the server-wide
+            lock (LabThings' option); otherwise it does when the lock is on.
+        use_thing_lock: False: a client's write never takes its Thing's own
+            lock; otherwise it does when the Thing has one.
     """
 
     name: str
@@ -88,6 +92,8 @@ class PropertyDescriptor:
         title: str | None,
         description: str | None,
         constraints: dict[str, Any],
+        use_global_lock: bool | None = None,
+        use_thing_lock: bool | None = None,
     ) -> None:
         unknown = set(constraints) - _CONSTRAINTS
         if unknown:
@@ -104,6 +110,8 @@ class PropertyDescriptor:
         self.observable = observable
         self.title = title
         self.description = description
+        self.use_global_lock = use_global_lock
+        self.use_thing_lock = use_thing_lock
         self._constraints = constraints
         self.name = ""
         self.value_type = Any
@@ -203,6 +211,8 @@ class DataProperty(PropertyDescriptor):
         observable: bool = True,
         title: str | None = None,
         description: str | None = None,
+        use_global_lock: bool | None = None,
+        use_thing_lock: bool | None = None,
         **constraints: Any,
     ) -> None:
         super().__init__(
@@ -211,6 +221,8 @@ class DataProperty(PropertyDescriptor):
             title=title,
             description=description,
             constraints=constraints,
+            use_global_lock=use_global_lock,
+            use_thing_lock=use_thing_lock,
         )
         if default is _MISSING and default_factory is None:
             raise ActionDefinitionError("a data property needs a default or a default_factory")
@@ -275,6 +287,8 @@ class FunctionalProperty(PropertyDescriptor, Generic[T]):
         observable: bool = False,
         title: str | None = None,
         description: str | None = None,
+        use_global_lock: bool | None = None,
+        use_thing_lock: bool | None = None,
         **constraints: Any,
     ) -> None:
         super().__init__(
@@ -283,6 +297,8 @@ class FunctionalProperty(PropertyDescriptor, Generic[T]):
             title=title,
             description=description or inspect.getdoc(getter),
             constraints=constraints,
+            use_global_lock=use_global_lock,
+            use_thing_lock=use_thing_lock,
         )
         self.getter = getter
         self.setter_function: Callable[[Any, T], None] | None = None
@@ -413,6 +429,8 @@ def property(
     observable: bool = ...,
     title: str | None = ...,
     description: str | None = ...,
+    use_global_lock: bool | None = ...,
+    use_thing_lock: bool | None = ...,
     **constraints: Any,
 ) -> FunctionalProperty[T]: ...
 @overload
@@ -424,6 +442,8 @@ def property(
     observable: bool = ...,
     title: str | None = ...,
     description: str | None = ...,
+    use_global_lock: bool | None = ...,
+    use_thing_lock: bool | None = ...,
     **constraints: Any,
 ) -> Any: ...
 def property(getter: Callable[[Any], Any] | None = None, /, **options: Any) -> Any:
@@ -437,7 +457,9 @@ def property(getter: Callable[[Any], Any] | None = None, /, **options: Any) -> A
     Args:
         getter: The getter of a functional property (decorator use).
         **options: ``default``, ``default_factory``, ``readonly``,
-            ``observable``, ``title``, ``description`` and constraints.
+            ``observable``, ``title``, ``description``, ``use_global_lock``
+            and ``use_thing_lock`` (False: a client's write does not take
+            that lock) and constraints.
 
     Returns:
         The property descriptor.

@@ -112,8 +112,8 @@ class PydanticCodec:
         """The value, made to fit the type, or ``InvalidInputError``."""
         return self.convert(value, "the value")
 
-    def encode(self, value: Any) -> bytes:
-        """A value of the type as JSON, serialized by pydantic."""
+    def encode(self, value: Any, attachments: list[Any] | None = None) -> bytes:
+        """A value of the type as JSON, serialized by pydantic (it holds no blobs)."""
         return self._adapter.dump_json(value)
 
     def to_json_value(self, value: Any) -> Any:

@@ -3,7 +3,8 @@
 msgspec writes the JSON Schema (pydantic, for a type that uses pydantic: see
 ``codec``); this module rewrites it into the subset a Thing Description can
 carry: no ``$ref``, ``oneOf`` for unions, ``items`` arrays for tuples.
-Layer: domain (the standard library, msgspec, the codecs and the errors).
+Layer: domain (the standard library, msgspec, the codecs, the errors and the
+extensions: blobs and arrays describe themselves there).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import msgspec
 
 from .codec import codec_for, uses_pydantic
 from .errors import SchemaError
+from .extensions import schema_hook
 
 __all__ = ("SchemaError", "data_schema", "json_schema_components")
 
@@ -93,7 +95,7 @@ def json_schema_components(
     ours = [tp for tp, theirs in zip(types, by_pydantic, strict=True) if not theirs]
     try:
         schemas, components = msgspec.json.schema_components(
-            ours, ref_template=_COMPONENTS_TEMPLATE
+            ours, schema_hook=schema_hook, ref_template=_COMPONENTS_TEMPLATE
         )
         pydantic_schemas: list[dict[str, Any]] = []
         if any(by_pydantic):

@@ -21,7 +21,13 @@ import hypercorn.asyncio
 from hypercorn.config import Config
 from hypercorn.typing import ASGIFramework
 
-from .config import keyword_options, make_thing, parse_config, reject_unknown_options
+from .config import (
+    keyword_options,
+    make_thing,
+    parse_config,
+    reject_unknown_options,
+    thing_specs,
+)
 from .config import server_options as config_options
 from .errors import UnsupportedFeatureError
 from .http.app import RESERVED_NAMES, ThingApp
@@ -50,6 +56,9 @@ class ThingServer:
         debug: Put tracebacks in 500 responses.
         cors_origins: Origins whose web pages may call the API.
         keepalive: Seconds between keep-alive comments on idle event streams.
+        panel: Serve the page for people: a live control panel at ``/`` (and
+            each Thing's panel at its URL, to browsers) and API docs at
+            ``/docs``. False serves the API alone.
         application_config: Anything the application's Things need; each
             reads a copy through ``self._thing_server_interface``, as in
             LabThings-FastAPI.
@@ -87,6 +96,7 @@ class ThingServer:
         debug: bool = False,
         cors_origins: Sequence[str] = (),
         keepalive: float = 15.0,
+        panel: bool = True,
         application_config: Mapping[str, Any] | None = None,
         **manager_options: Any,
     ) -> None:
@@ -129,6 +139,7 @@ class ThingServer:
             sync_timeout=sync_timeout,
             debug=debug,
             keepalive=keepalive,
+            panel=panel,
         )
         self.app = ThingApp(
             self.state, prefix=prefix, lifespan=self.lifespan, cors_origins=cors_origins
@@ -153,7 +164,8 @@ class ThingServer:
         Raises:
             ConfigError: A Thing cannot be made; the message says which and why.
         """
-        made = {name: make_thing(name, spec) for name, spec in things.items()}
+        specs = thing_specs(things, options, "ThingServer.from_things")
+        made = {name: make_thing(name, spec) for name, spec in specs.items()}
         if "api_prefix" in options:
             options.setdefault("prefix", options.pop("api_prefix"))
         return cls(made, debug=debug, **options)
@@ -211,6 +223,7 @@ class ThingServer:
         *,
         shutdown_trigger: ShutdownTrigger | None = None,
         config: Config | None = None,
+        ready: Callable[[list[str]], object] | None = None,
     ) -> None:
         """Serve until ``shutdown_trigger`` returns (default: SIGINT or SIGTERM).
 
@@ -220,6 +233,8 @@ class ThingServer:
             shutdown_trigger: An awaitable factory; when it returns, the server
                 stops taking requests, releases held ones, and shuts down.
             config: A hypercorn Config for anything else (its bind is replaced).
+            ready: Called once the Things are set up and the sockets bound,
+                with the addresses bound (``host:port``), e.g. to print them.
         """
         config = config or Config()
         config.bind = [bind] if isinstance(bind, str) else list(bind)
@@ -237,28 +252,38 @@ class ThingServer:
         # Start the Things before binding, so a failing setup is a plain
         # ThingSetupError here rather than a lifespan failure inside hypercorn.
         async with self.lifespan():
-            _bind_now(config)
+            addresses = _bind_now(config)
+            if ready is not None:
+                ready(addresses)
             await hypercorn.asyncio.serve(app, config, shutdown_trigger=shutdown)
 
-    def run(self, host: str = "127.0.0.1", port: int = 5000) -> None:
-        """Serve on ``host:port`` until SIGINT or SIGTERM (blocking)."""
-        asyncio.run(self.serve(f"{host}:{port}"))
+    def run(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 5000,
+        *,
+        ready: Callable[[list[str]], object] | None = None,
+    ) -> None:
+        """Serve on ``host:port`` until SIGINT or SIGTERM (blocking); ``ready`` as in ``serve``."""
+        asyncio.run(self.serve(f"{host}:{port}", ready=ready))
 
 
 def _read_config(config: Mapping[str, Any]) -> tuple[dict[str, Thing], dict[str, Any]]:
     """LabThings-FastAPI's ``ThingServer(config)``: the Things made, and the options."""
     # The Things may be given as classes, which a config file cannot hold: made apart.
-    parsed = parse_config({**config, "things": {}}, "the config given to ThingServer")
+    where = "the config given to ThingServer"
+    parsed = parse_config({**config, "things": {}}, where)
     if parsed.host != "127.0.0.1" or parsed.port != 5000:
         raise UnsupportedFeatureError(
             "a config given to ThingServer(...) cannot say where to listen; pass host and "
             "port to server.run(...) or serve(...) instead"
         )
-    things = {name: make_thing(name, spec) for name, spec in config["things"].items()}
+    specs = thing_specs(config["things"], parsed.options, where)
+    things = {name: make_thing(name, spec) for name, spec in specs.items()}
     return things, config_options(parsed)
 
 
-def _bind_now(config: Config) -> None:
+def _bind_now(config: Config) -> list[str]:
     """Bind the sockets here, handing them to hypercorn as ``fd://N``.
 
     hypercorn binds only after it has started the app's lifespan, and a bind
@@ -266,10 +291,14 @@ def _bind_now(config: Config) -> None:
     at loop shutdown with a traceback wall. Bound here, a busy port is a plain
     ``OSError`` from ``serve()``.
 
+    Returns:
+        The addresses bound, as ``host:port`` (``unix:PATH`` for a Unix socket).
+
     Raises:
         OSError: A socket cannot be bound.
     """
     sockets = config.create_sockets()
+    addresses = [_address(sock) for sock in (*sockets.secure_sockets, *sockets.insecure_sockets)]
 
     def handed_over(bound: list[socket.socket]) -> list[str]:
         return [f"fd://{sock.detach()}" for sock in bound]
@@ -280,6 +309,15 @@ def _bind_now(config: Config) -> None:
         config.quic_bind = handed_over(sockets.quic_sockets)
     else:
         config.bind = handed_over(sockets.insecure_sockets)
+    return addresses
+
+
+def _address(sock: socket.socket) -> str:
+    name = sock.getsockname()
+    if isinstance(name, str):
+        return f"unix:{name}"
+    host, port = name[0], name[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _signal_trigger() -> ShutdownTrigger:

@@ -11,12 +11,13 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from ..config import ServerConfig, load_config, make_things, parse_config, server_options
 from ..errors import ConfigError, ThingSetupError, UnknownOptionError
 
-__all__ = ("LOG_LEVELS", "add_serve_command")
+__all__ = ("LOG_LEVELS", "add_serve_command", "banner")
 
 EXIT_CONFIG = 2
 EXIT_STARTUP = 1
@@ -119,6 +120,41 @@ def _server_config(args: argparse.Namespace) -> ServerConfig:
     return config
 
 
+_WILDCARD_HOSTS = {"0.0.0.0", "[::]"}
+
+
+def banner(addresses: Sequence[str], *, prefix: str, things: Sequence[str], panel: bool) -> str:
+    """What ``serve`` prints once it listens: where the panel, the docs and each Thing are.
+
+    Args:
+        addresses: The addresses bound, as ``host:port``.
+        prefix: The path prefix of every route.
+        things: The Things' names.
+        panel: Whether the control panel and API docs are served.
+    """
+    roots = []
+    everywhere = False
+    for address in addresses:
+        if address.startswith("unix:"):
+            roots.append(address)  # No URL a browser could open; say where it is.
+            continue
+        host, _, port = address.rpartition(":")
+        if host in _WILDCARD_HOSTS:
+            # Reachable from this machine at loopback, from others at its own name.
+            everywhere = True
+            host = "127.0.0.1" if host == "0.0.0.0" else "[::1]"
+        roots.append(f"http://{host}:{port}{prefix}")
+    count = f"{len(things)} Thing" + ("" if len(things) == 1 else "s")
+    where = " (on every network interface)" if everywhere else ""
+    lines = [f"labthings-async: serving {count} at {', '.join(roots)}{where}"]
+    rows = [("Control panel", f"{roots[0]}/"), ("API docs", f"{roots[0]}/docs")] if panel else []
+    rows += [(name, f"{roots[0]}/{name}/") for name in things]
+    width = max(len(label) for label, _ in rows) if rows else 0
+    lines += [f"  {label.ljust(width)}  {url}" for label, url in rows]
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)
+
+
 def _server_options(config: ServerConfig, args: argparse.Namespace) -> dict[str, Any]:
     """ThingServer's keyword options: the config's, then the flags'.
 
@@ -180,8 +216,17 @@ def _serve(args: argparse.Namespace) -> int:
         hypercorn_config.accesslog = access
     elif args.access_log:
         hypercorn_config.accesslog = args.access_log
+
+    def show_banner(addresses: list[str]) -> None:
+        text = banner(
+            addresses, prefix=config.prefix, things=list(things), panel=server.state.panel
+        )
+        print(text, flush=True)
+
     try:
-        asyncio.run(server.serve(f"{config.host}:{config.port}", config=hypercorn_config))
+        asyncio.run(
+            server.serve(f"{config.host}:{config.port}", config=hypercorn_config, ready=show_banner)
+        )
     except ThingSetupError as error:
         print(f"labthings-async: cannot start: {error}", file=sys.stderr)
         return EXIT_STARTUP

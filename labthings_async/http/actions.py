@@ -45,7 +45,7 @@ async def invoke(request: Request, *, thing: Thing, descriptor: ActionDescriptor
     base = base_url(request)
     href = f"{base}/action_invocations/{invocation.id_text}"
     if query.reply == "output":
-        return await _output_reply(state, invocation, href)
+        return await _output_reply(state, invocation, href, base)
     wait = prefer_wait(request, state.max_wait)
     headers = {}
     if wait:
@@ -68,7 +68,9 @@ async def _hold(state: ServerState, invocation: Invocation, seconds: float) -> N
             state.held.discard(scope)
 
 
-async def _output_reply(state: ServerState, invocation: Invocation, href: str) -> Response:
+async def _output_reply(
+    state: ServerState, invocation: Invocation, href: str, base: str
+) -> Response:
     """Reply as a W3C consumer expects: the output itself, or a failure status.
 
     This is what the first ``invokeaction`` form of the TD asks for.
@@ -76,7 +78,7 @@ async def _output_reply(state: ServerState, invocation: Invocation, href: str) -
     await _hold(state, invocation, state.sync_timeout)
     headers = {"Location": href}
     if invocation.status is InvocationStatus.COMPLETED:
-        return json_response(invocation.output, 200, headers)
+        return json_response(invocation.output_at(base), 200, headers)
     if invocation.error is not None:
         return problem_response(invocation.error, headers)
     problem = ProblemDetails(

@@ -18,19 +18,33 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection
-from starlette.routing import BaseRoute, Mount, Router
+from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
+from .blobs import blob_routes
 from .documents import document_routes
 from .invocations import invocation_routes
+from .page import page_routes
 from .problem import EXCEPTION_HANDLERS, answered_fault
 from .state import ServerState, server_state
+from .streams import server_events
 from .things import thing_routes
 from .wire import API_ROOT, first_segment
 
 __all__ = ("RESERVED_NAMES", "ThingApp", "api_routes")
 
-RESERVED_NAMES = frozenset({"things", "thing_descriptions", "action_invocations", "openapi.json"})
+RESERVED_NAMES = frozenset(
+    {
+        "things",
+        "thing_descriptions",
+        "action_invocations",
+        "openapi.json",
+        "events",
+        "docs",
+        "static",
+        "blob",
+    }
+)
 """Path segments the server uses itself, so no Thing may be called them."""
 
 Lifespan = Callable[[], AbstractAsyncContextManager[None]]
@@ -40,12 +54,17 @@ def api_routes(state: ServerState) -> list[BaseRoute]:
     """Every route of the API, relative to its root, the busiest first.
 
     Starlette tries them in turn: the two of ``/action_invocations`` (polled),
-    then two per Thing (read, written and invoked), then the documents.
+    then two per Thing (read, written and invoked), then the documents, the
+    blob downloads, the stream of everything and, unless ``state.panel`` is
+    off, the page for people (each asked for once a browser tab).
     """
     return [
         *invocation_routes(),
         *(route for thing in state.manager.things.values() for route in thing_routes(thing)),
         *document_routes(),
+        *blob_routes(),
+        Route("/events", server_events),
+        *(page_routes() if state.panel else ()),
     ]
 
 

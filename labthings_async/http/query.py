@@ -25,6 +25,7 @@ __all__ = (
     "PAGE_SIZE",
     "InvocationQuery",
     "InvokeQuery",
+    "ServerEventsQuery",
     "StreamQuery",
     "decode_path",
     "decode_query",
@@ -89,6 +90,16 @@ class StreamQuery(msgspec.Struct, kw_only=True):
 
     thing: str | None = None
     action: str | None = None
+
+
+class ServerEventsQuery(msgspec.Struct, kw_only=True):
+    """Filter of the stream of everything a view of the server follows (``/events``).
+
+    Attributes:
+        thing: Only this Thing's invocations and property changes.
+    """
+
+    thing: str | None = None
 
 
 class _LastEventID(msgspec.Struct):

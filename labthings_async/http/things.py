@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 from ..errors import AffordanceNotFoundError
 from ..thing import Thing
 from .actions import action_endpoint
+from .camera import camera_routes
 from .custom import custom_routes
 from .documents import thing_description_endpoint
 from .properties import all_properties, property_endpoint, reset_property
@@ -72,6 +73,7 @@ def thing_routes(thing: Thing) -> list[BaseRoute]:
         if prop.is_resettable():  # LabThings-FastAPI's reset-to-default.
             reset = partial(reset_property, thing=thing, descriptor=prop)
             routes.append(Route(f"/{name}/reset", reset, methods=["POST"]))
+    routes += camera_routes(thing)
     routes += custom_routes(thing)
     description = partial(thing_description_endpoint, thing=thing)
     routes += [

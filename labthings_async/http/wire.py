@@ -13,12 +13,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
-from ..codec import encode_json
 from ..errors import BodyTooLargeError, UnsupportedMediaTypeError
+from ..extensions import encode_value
 
 __all__ = (
     "API_ROOT",
@@ -38,7 +39,9 @@ def json_response(
 ) -> Response:
     """A JSON response encoded by msgspec (a pydantic model in it by pydantic)."""
     return Response(
-        encode_json(content),
+        # The hook is called only for what msgspec cannot encode itself: arrays,
+        # blobs, pydantic models.
+        msgspec.json.encode(content, enc_hook=encode_value),
         status_code=status_code,
         headers=headers,
         media_type="application/json",

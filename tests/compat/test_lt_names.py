@@ -63,7 +63,7 @@ class Microscope(lt.Thing):
         return f"image through {self.objective}"
 
     @lt.action
-    def settings(self) -> dict[str, Any]:
+    def server_settings(self) -> dict[str, Any]:
         config = self._thing_server_interface.application_config
         return {"path": self._thing_server_interface.path, "config": config}
 
@@ -105,7 +105,7 @@ def test_the_server_interface_and_application_config(
     microscope: tuple[Microscope, TestClient],
 ) -> None:
     thing, http = microscope
-    done = http.post("/api/microscope/settings", headers={"Prefer": "wait=5"}).json()
+    done = http.post("/api/microscope/server_settings", headers={"Prefer": "wait=5"}).json()
     assert done["output"] == {"path": "/api/microscope/", "config": {"lab": "B12"}}
     assert thing._thing_server_interface is not None
     assert thing._thing_server_interface.name == "microscope"
