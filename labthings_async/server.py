@@ -15,6 +15,7 @@ import signal
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import hypercorn.asyncio
@@ -129,9 +130,8 @@ class ThingServer:
         for name, thing in instances.items():
             interface = getattr(thing, "_thing_server_interface", None)
             if interface is None:
-                thing._thing_server_interface = ThingServerInterface(name, self)
-            else:
-                interface.attach(self)
+                interface = thing._thing_server_interface = ThingServerInterface(name)
+            interface.attach(self, type(thing).__name__)
         self.state = ServerState(
             self.manager,
             body_limit=body_limit,
@@ -144,6 +144,11 @@ class ThingServer:
         self.app = ThingApp(
             self.state, prefix=prefix, lifespan=self.lifespan, cors_origins=cors_origins
         )
+
+    @property
+    def settings_folder(self) -> str | Path | None:
+        """Where the Things' settings are kept (None: in memory only)."""
+        return self.manager.settings_folder
 
     @classmethod
     def from_things(

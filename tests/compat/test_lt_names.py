@@ -116,6 +116,16 @@ def test_the_server_interface_and_application_config(
     assert thing._thing_server_interface.application_config == {"lab": "B12"}
 
 
+def test_the_server_interface_names_the_things_settings_folder_and_file(tmp_path: Path) -> None:
+    server = lt.ThingServer.from_things({"scope": Microscope}, settings_folder=str(tmp_path))
+    interface = server.manager.things["scope"]._thing_server_interface
+    assert interface.settings_folder == str(tmp_path / "scope")
+    assert interface.settings_file_path == str(tmp_path / "scope" / "Settings-Microscope.json")
+    memory_only = lt.ThingServer.from_things({"scope": Microscope}, settings_folder=None)
+    with pytest.raises(lt.UnsupportedFeatureError, match="settings_folder=None"):
+        _ = memory_only.manager.things["scope"]._thing_server_interface.settings_folder
+
+
 def test_response_timeout_holds_the_reply_and_retention_time_keeps_it(
     microscope: tuple[Microscope, TestClient],
 ) -> None:
