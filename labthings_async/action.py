@@ -23,6 +23,7 @@ import msgspec
 from .blob import Blob
 from .codec import Codec, MsgspecCodec, codec_for, declared_codec, encode_output, type_name
 from .context import CancelHook, current_invocation, nested_action_scope
+from .declared_types import resolved_hints
 from .dependencies import Dependency, DependencyKind, ThingDependency
 from .errors import ActionDefinitionError, InvalidInputError, InvalidOutputError
 from .lock import InvocationLock, ThingLocks, holding, lock_owner
@@ -143,12 +144,7 @@ class ActionDescriptor:
         self.owner = owner
         self._python_call = None  # Built on first use, from the dependencies read here.
         where = f"action {owner.__name__}.{self.name}"
-        try:
-            hints = typing.get_type_hints(self.function, include_extras=True)
-        except NameError as error:
-            raise ActionDefinitionError(
-                f"{where}: cannot resolve an annotation ({error})"
-            ) from None
+        hints = resolved_hints(self.function, where)
         self._self_name = next(iter(inspect.signature(self.function).parameters), "self")
         fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
         parameters = list(inspect.signature(self.function).parameters.values())[1:]

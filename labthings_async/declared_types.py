@@ -1,9 +1,9 @@
-"""Walking a declared type: every type inside it, and its ``Annotated`` metadata.
+"""Reading a declared type: its annotations resolved, every type inside it, its metadata.
 
-Layer: domain (stdlib, msgspec). A type written in a Thing's declarations
-may hold others (``list[Position]``, a struct's fields, a pydantic model's)
-and ``Annotated`` metadata at any depth; ``codec`` reads them to pick who
-validates the type and to refuse metadata nothing would read.
+Layer: domain (stdlib, msgspec, the errors). A type written in a Thing's
+declarations may hold others (``list[Position]``, a struct's fields, a
+pydantic model's) and ``Annotated`` metadata at any depth; ``codec`` reads
+them to pick who validates the type and to refuse metadata nothing would read.
 """
 
 from __future__ import annotations
@@ -15,7 +15,22 @@ from typing import Any
 
 import msgspec
 
-__all__ = ("UnreadMetadataError", "annotated_metadata", "type_parts")
+from .errors import ActionDefinitionError
+
+__all__ = ("UnreadMetadataError", "annotated_metadata", "resolved_hints", "type_parts")
+
+
+def resolved_hints(function: Any, where: str) -> dict[str, Any]:
+    """The annotations of a method, resolved, ``Annotated`` metadata kept.
+
+    Raises:
+        ActionDefinitionError: An annotation names what cannot be found,
+            the message naming ``where``.
+    """
+    try:
+        return typing.get_type_hints(function, include_extras=True)
+    except NameError as error:
+        raise ActionDefinitionError(f"{where}: cannot resolve an annotation ({error})") from None
 
 
 class UnreadMetadataError(TypeError):

@@ -35,6 +35,7 @@ from typing import Any, Literal, overload
 import msgspec
 
 from .codec import Codec, MsgspecCodec, declared_codec
+from .declared_types import resolved_hints
 from .errors import ActionDefinitionError, UnsupportedFeatureError
 
 __all__ = ("EndpointDescriptor", "EndpointParameter", "HTTPMethod", "ParameterSource", "endpoint")
@@ -146,12 +147,7 @@ class EndpointDescriptor:
         """
         self.owner = owner
         where = f"endpoint {owner.__name__}.{self.name}"
-        try:
-            hints = typing.get_type_hints(self.function, include_extras=True)
-        except NameError as error:
-            raise ActionDefinitionError(
-                f"{where}: cannot resolve an annotation ({error})"
-            ) from None
+        hints = resolved_hints(self.function, where)
         in_path = set(_PATH_PARAMETER.findall(self.path))
         parameters: list[EndpointParameter] = []
         for parameter in list(inspect.signature(self.function).parameters.values())[1:]:
