@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,13 +202,20 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def serve(kind: Kind, cpus: CPUPlan, *, options: dict[str, Any] | None = None) -> Iterator[Server]:
+def serve(
+    kind: Kind,
+    cpus: CPUPlan,
+    *,
+    options: dict[str, Any] | None = None,
+    wrapper: Sequence[str] = (),
+) -> Iterator[Server]:
     """Start a server, wait until it answers, and stop it when done.
 
     Args:
         kind: Which server.
         cpus: Where to pin it.
         options: ThingServer options for ours (written to a config file).
+        wrapper: A command the server runs under (``valgrind --tool=callgrind``).
 
     Raises:
         ServerStartError: It exited or never answered.
@@ -220,7 +227,7 @@ def serve(kind: Kind, cpus: CPUPlan, *, options: dict[str, Any] | None = None) -
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                _command(kind, port, options, workdir),
+                [*wrapper, *_command(kind, port, options, workdir)],
                 cwd=BENCH_DIR,
                 stdin=subprocess.DEVNULL,
                 stdout=log,

@@ -177,7 +177,8 @@ class Invocation:
         exception: The exception the action raised, for ``error``.
         events: The invocation's own event topic (status, log and progress),
             which replays its history to late subscribers.
-        task: The asyncio task running it, until it finishes.
+        task: The asyncio task running an async action (or waiting for a
+            lock), until it finishes; a threaded action has none.
     """
 
     __slots__ = (

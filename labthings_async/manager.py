@@ -13,10 +13,12 @@ their teardown. Use it as ``async with ActionManager(things={...}) as manager``.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 import logging
 import re
 import uuid
+from collections import deque
 from collections.abc import Coroutine, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -52,6 +54,7 @@ from .settings_store import SettingsStore, settings_path
 from .slot import SlotTarget, connect_slots
 from .table import InvocationTable
 from .thing import Thing
+from .workers import WorkerPool
 
 __all__ = ("ActionManager",)
 
@@ -157,9 +160,13 @@ class ActionManager:
         self._table = InvocationTable(max_retained, self.clock, on_forget=self._forget)
         self._sequence = itertools.count(1).__next__
         self._pending_threaded = 0
-        # Admits invocations to the pool; run_sync needs a limiter of its own,
-        # equally sized and so never contended, to keep off anyio's default.
-        self._slots = anyio.CapacityLimiter(max_threads)
+        # Threaded actions run in a pool of its own (see workers.py for why not
+        # anyio's); invocations wait here, pending, for one of its threads.
+        self._pool = WorkerPool(self.bridge, max_threads)
+        self._waiting: deque[tuple[Invocation, contextvars.Context]] = deque()
+        self._dispatch_scheduled = False
+        # The Things' start and stop run through anyio's threads, on a limiter
+        # of their own, never anyio's default.
         self._thread_limiter = anyio.CapacityLimiter(max_threads)
         # Plain asyncio tasks, not an anyio task group: spawning through a task
         # group costs several times more, on the path of every invocation.
@@ -303,14 +310,18 @@ class ActionManager:
                     for invocation in unfinished:
                         await invocation.wait()
                 for task in tuple(self._tasks):
-                    task.cancel()  # Abandons threads that did not stop; ends the timer.
+                    task.cancel()  # Stops async actions that did not stop; ends the timer.
                 if self._tasks:
                     await asyncio.wait(tuple(self._tasks))
                 for invocation in unfinished:
-                    # Its task ended without ending it (a BaseException in the action).
+                    # A threaded action still running is abandoned (its thread
+                    # cannot be stopped); an async one's task ended without
+                    # ending it (a BaseException in the action).
                     invocation.finish(error=asyncio.CancelledError())
             finally:
                 self._expiry_task = None
+                self._waiting.clear()
+                self._pool.close()
                 self.bridge.close()
                 self.hub.close()
                 for thing in self._things.values():
@@ -394,8 +405,12 @@ class ActionManager:
         if target._locks is not None and not descriptor.wait_for_lock:
             self._lock_now(invocation, target._locks.needed_by(descriptor))
         self._track(invocation)
-        run = self._run_async if descriptor.is_async else self._run_threaded
-        invocation.task = self._spawn(run(invocation))
+        if descriptor.is_async:
+            invocation.task = self._spawn(self._run_async(invocation))
+        elif target._locks is not None and descriptor.wait_for_lock:
+            invocation.task = self._spawn(self._lock_then_queue(invocation))
+        else:
+            self._queue_threaded(invocation)
         return invocation
 
     def _lock_now(self, invocation: Invocation, locks: tuple[InvocationLock, ...]) -> None:
@@ -439,39 +454,45 @@ class ActionManager:
         for lock in reversed(self._held.pop(invocation, ())):
             lock.release_all(invocation)
 
-    async def _run_threaded(self, invocation: Invocation) -> None:
-        slots = self._slots
+    async def _lock_then_queue(self, invocation: Invocation) -> None:
+        """A threaded ``wait_for_lock`` action: wait, pending, for its locks, then for a thread."""
         try:
             await self._wait_for_locks(invocation)
-            try:
-                slots.acquire_on_behalf_of_nowait(invocation)
-            except anyio.WouldBlock:
-                await slots.acquire_on_behalf_of(invocation)
         except asyncio.CancelledError:
             return  # Cancelled while pending: cancel() has already finished it.
-        try:
+        if invocation.status is Status.PENDING:
+            self._queue_threaded(invocation)
+
+    def _queue_threaded(self, invocation: Invocation) -> None:
+        """Queue a pending threaded invocation for a thread; it starts on the loop's next pass.
+
+        It runs in a copy of the context it was invoked in, as a task would.
+        """
+        self._waiting.append((invocation, contextvars.copy_context()))
+        if not self._dispatch_scheduled:
+            self._dispatch_scheduled = True
+            asyncio.get_running_loop().call_soon(self._dispatch)
+
+    def _dispatch(self) -> None:
+        """Start the waiting threaded invocations, oldest first, while a thread is free."""
+        self._dispatch_scheduled = False
+        waiting = self._waiting
+        pool = self._pool
+        while waiting and not pool.full:
+            invocation, context = waiting.popleft()
             if invocation.status is not Status.PENDING:
-                return
+                continue  # Cancelled while it waited.
             invocation.transition(Status.RUNNING)
-            try:
-                outcome = await anyio.to_thread.run_sync(
-                    _call_in_thread,
-                    [invocation],
-                    # The task is cancelled only at shutdown, to stop waiting
-                    # for a thread that will not stop; clients cancel threaded
-                    # actions cooperatively, through the cancel hook.
-                    abandon_on_cancel=True,
-                    limiter=self._thread_limiter,
-                )
-            except (Exception, asyncio.CancelledError) as error:
-                invocation.finish(error=error)
-            else:
-                if isinstance(outcome, BaseException):
-                    invocation.finish(error=outcome)
-                else:
-                    invocation.finish(outcome)
-        finally:
-            slots.release_on_behalf_of(invocation)
+            pool.submit(_call_in_thread, invocation, self._threaded_done, context)
+
+    def _threaded_done(self, invocation: Invocation, outcome: msgspec.Raw | BaseException) -> None:
+        """A threaded action has returned (or raised): end its invocation, start the next."""
+        if isinstance(outcome, BaseException):
+            invocation.finish(error=outcome)
+        else:
+            invocation.finish(outcome)
+        if self._waiting:
+            self._dispatch()
 
     async def _run_async(self, invocation: Invocation) -> None:
         try:
@@ -695,16 +716,14 @@ def _tag_filter(thing: str | None, affordance: str | None) -> Any:
     return accept
 
 
-def _call_in_thread(handoff: list[Invocation]) -> msgspec.Raw | BaseException:
+def _call_in_thread(invocation: Invocation) -> msgspec.Raw | BaseException:
     """Run a threaded action in its worker thread: its output, encoded, or what it raised.
 
-    Checking and encoding a large output takes time; done here, it keeps the loop free.
-    anyio's worker thread keeps its last job's arguments, result and exception
-    until its next job, so nothing it keeps may lead to the invocation: it
-    comes in a list emptied at once, and an exception comes back as the
-    result, since raised on, its traceback would take in the manager's frames.
+    Checking and encoding a large output takes time; done here, it keeps the
+    loop free. An exception comes back as the result: raised on, its
+    traceback would take in the worker's frames, and a cancellation (a
+    ``BaseException``) is an outcome like any other.
     """
-    invocation = handoff.pop()
     token = bind_invocation(invocation)
     try:
         action = invocation.action
@@ -714,8 +733,6 @@ def _call_in_thread(handoff: list[Invocation]) -> msgspec.Raw | BaseException:
             invocation.attachments = tuple(attachments)
         return encoded
     except (Exception, InvocationCancelledError) as error:
-        # A cancellation is a BaseException, which anyio would re-raise
-        # through the loop's task; it is an outcome like any other.
         return error
     finally:
         unbind_invocation(token)

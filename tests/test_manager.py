@@ -362,7 +362,10 @@ async def test_cancel_pending_waiting_for_a_thread_never_runs() -> None:
         await gated.full.wait()
         queued = manager.invoke_action(gated, "work", {"label": "queued"})
         await anyio.lowlevel.checkpoint()  # let it start waiting for the thread
-        assert queued.task is not None
+        # The one thread is busy: it waits.
+        assert [summary.id for summary in manager.list_invocations(status="pending")] == [
+            queued.id_text
+        ]
         queued.cancel()
         assert queued.status is Status.CANCELLED
         gated.gate.set()
