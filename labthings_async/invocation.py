@@ -185,11 +185,11 @@ class Invocation:
         "__weakref__",
         "_cancel_hook",
         "_cancel_request",
-        "_done",
         "_host",
         "_log",
         "_log_len",
         "_logger",
+        "_waiters",
         "action",
         "attachments",
         "error",
@@ -249,7 +249,7 @@ class Invocation:
         self.exception: BaseException | None = None
         self.events = Topic(history_len)
         self.task: asyncio.Task[None] | None = None
-        self._done: asyncio.Event | None = None
+        self._waiters: list[asyncio.Future[None]] | None = None
         self._logger: logging.Logger | None = None
 
     def __repr__(self) -> str:
@@ -350,8 +350,12 @@ class Invocation:
             # Its task is about to end; a retained invocation need not keep it.
             self.task = None
             self.events.close()
-            if self._done is not None:
-                self._done.set()
+            waiters = self._waiters
+            if waiters is not None:
+                self._waiters = None
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
 
     def publish_created(self) -> None:
         """Publish the ``pending`` event of a new invocation (loop thread only)."""
@@ -539,10 +543,34 @@ class Invocation:
     async def wait(self) -> Invocation:
         """Wait until the invocation has finished; returns it."""
         if not self.status.is_finished:
-            if self._done is None:
-                self._done = asyncio.Event()
-            await self._done.wait()
+            waiter = self.waiter()
+            try:
+                await waiter
+            finally:
+                self.stop_waiting(waiter)
         return self
+
+    def waiter(self) -> asyncio.Future[None]:
+        """A future of its own that resolves when the invocation finishes (loop thread).
+
+        For a wait with a limit of the caller's own, cheaper than a cancel
+        scope around ``wait()``: give it back with ``stop_waiting`` if you
+        stop waiting before it resolves.
+        """
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.status.is_finished:
+            waiter.set_result(None)
+        elif self._waiters is None:
+            self._waiters = [waiter]
+        else:
+            self._waiters.append(waiter)
+        return waiter
+
+    def stop_waiting(self, waiter: asyncio.Future[None]) -> None:
+        """Forget a ``waiter`` nobody awaits any more (loop thread)."""
+        waiters = self._waiters
+        if waiters is not None and waiter in waiters:
+            waiters.remove(waiter)
 
     def result(self) -> Any:
         """The output of a completed invocation, decoded afresh from what clients receive.

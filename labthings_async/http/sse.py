@@ -95,10 +95,10 @@ class EventStreamResponse(Response):
             generator that never started runs none of its own clean-up when
             closed (a ``HEAD``, or a client gone before the first chunk), so
             whatever the stream holds is released here.
-        shutdown_scopes: Cancel scopes the server cancels when it starts to
-            shut down. While a write waits for the client to take more bytes,
-            its scope is in this set, so a client that has stopped reading
-            cannot hold up the shutdown.
+        shutdown_scopes: What the server calls when it starts to shut down.
+            While a write waits for the client to take more bytes, the
+            cancelling of its scope is in this set, so a client that has
+            stopped reading cannot hold up the shutdown.
     """
 
     media_type = "text/event-stream"
@@ -110,7 +110,7 @@ class EventStreamResponse(Response):
         head_only: bool = False,
         headers: Mapping[str, str] | None = None,
         on_close: Callable[[], object] | None = None,
-        shutdown_scopes: set[anyio.CancelScope] | None = None,
+        shutdown_scopes: set[Callable[[], object]] | None = None,
     ) -> None:
         self.frames = frames
         self.head_only = head_only
@@ -164,9 +164,10 @@ class EventStreamResponse(Response):
         close waiting on the same full buffer, indefinitely.
         """
         with anyio.CancelScope() as scope:
-            self.shutdown_scopes.add(scope)
+            cancel = scope.cancel
+            self.shutdown_scopes.add(cancel)
             try:
                 await send({"type": "http.response.body", "body": body, "more_body": more_body})
             finally:
-                self.shutdown_scopes.discard(scope)
+                self.shutdown_scopes.discard(cancel)
         return not scope.cancelled_caught

@@ -8,6 +8,7 @@ hold no globals and no closures.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import anyio
@@ -36,8 +37,9 @@ class ServerState:
         retry_ms: Reconnection delay suggested to event-stream clients.
         streams: The subscriptions of open event streams.
         closing: True once the server has begun to shut down.
-        held: Cancel scopes of requests held open by ``Prefer: wait``,
-            released at once when the server starts shutting down.
+        held: What releases each request held open (by ``Prefer: wait``, or
+            an event stream's write waiting for its client), all called at
+            once when the server starts shutting down.
         panel: Serve the page for people: the control panel at ``/`` (and a
             Thing's panel at its URL, to browsers) and the API docs at ``/docs``.
     """
@@ -54,7 +56,7 @@ class ServerState:
     retry_ms: int = 2000
     streams: set[EventStream] = field(default_factory=set)
     closing: bool = False
-    held: set[anyio.CancelScope] = field(default_factory=set)
+    held: set[Callable[[], object]] = field(default_factory=set)
     panel: bool = True
 
     def begin_shutdown(self) -> None:
@@ -66,8 +68,8 @@ class ServerState:
         self.closing = True
         for subscription in tuple(self.streams):
             subscription.close()
-        for scope in tuple(self.held):
-            scope.cancel()
+        for release in tuple(self.held):
+            release()
 
 
 def server_state(connection: HTTPConnection) -> ServerState:
