@@ -508,6 +508,9 @@ class ActionManager:
         except (Exception, asyncio.CancelledError, InvocationCancelledError) as error:
             unbind_invocation(token)
             invocation.finish(error=error)
+            # The exception it keeps holds this frame in its traceback: without
+            # this, the two would keep each other alive until a garbage collection.
+            del invocation
         else:
             unbind_invocation(token)
             invocation.finish(output)

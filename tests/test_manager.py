@@ -1031,6 +1031,28 @@ async def test_max_retained_bounds_the_invocations_alive_whatever_the_firehose_h
         firehose.close()
 
 
+async def test_max_retained_is_a_hard_bound_freed_by_reference_counting_alone() -> None:
+    things = {"counter": Counter(), "faulty": Faulty()}
+    gc.collect()
+    gc.disable()  # Nothing waits for a collection: no invocation may sit in a cycle.
+    try:
+        async with lt.ActionManager(things, max_retained=10) as manager:
+            for thing, action in [
+                ("counter", "noop"),
+                ("counter", "anoop"),
+                ("faulty", "fail"),
+                ("faulty", "afail"),
+                ("counter", "increment"),
+            ]:
+                invocations = [manager.invoke_action(thing, action) for _ in range(50)]
+                await finish(*invocations)
+                alive = [weakref.ref(invocation) for invocation in invocations]
+                del invocations
+                assert sum(ref() is not None for ref in alive) == 10, action
+    finally:
+        gc.enable()
+
+
 async def test_large_outputs_are_freed_with_their_invocations() -> None:
     class Camera(lt.Thing):
         @lt.action
