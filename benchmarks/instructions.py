@@ -95,17 +95,20 @@ def _total(folder: Path) -> int:
     raise RuntimeError(f"no instruction total in {dumps[-1]}")
 
 
+def _wrapper(folder: Path) -> tuple[str, ...]:
+    return (
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        f"--callgrind-out-file={folder / 'callgrind.out'}",
+    )
+
+
 async def _count(settings: Settings, case: Case, requests: int, clients: int) -> float:
     """Instructions per request of one case, on a fresh server under callgrind."""
     with tempfile.TemporaryDirectory(prefix="bench-callgrind-") as tmp:
         folder = Path(tmp)
-        wrapper = (
-            "valgrind",
-            "--tool=callgrind",
-            "--instr-atstart=no",
-            f"--callgrind-out-file={folder / 'callgrind.out'}",
-        )
-        with serve(case.kind, settings.cpus, wrapper=wrapper) as server:
+        with serve(case.kind, settings.cpus, wrapper=_wrapper(folder)) as server:
             await _send(server, case, _WARMUP, clients)
             _control(server, "-i", "on")
             await _send(server, case, _SETTLE, clients)
@@ -116,14 +119,77 @@ async def _count(settings: Settings, case: Case, requests: int, clients: int) ->
             return _total(folder) / requests
 
 
+class _Follower:
+    """One raw ``GET /bench/value/events`` connection, read until a value's event arrives."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.received = b""
+
+    @classmethod
+    async def open(cls, port: int) -> _Follower:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /bench/value/events HTTP/1.1\r\nHost: bench\r\n\r\n")
+        follower = cls(reader, writer)
+        await follower.read_until(b": connected\n\n")
+        return follower
+
+    async def read_until(self, marker: bytes) -> None:
+        while marker not in self.received:
+            data = await self.reader.read(65536)
+            if not data:
+                raise ConnectionError("the server closed the stream")
+            self.received = self.received[-4096:] + data
+
+
+async def _count_fanout(settings: Settings, subscribers: int, writes: int) -> float:
+    """Instructions per notification delivered: ``writes`` PUTs, each to every subscriber."""
+    with tempfile.TemporaryDirectory(prefix="bench-callgrind-") as tmp:
+        folder = Path(tmp)
+        with serve("ours", settings.cpus, wrapper=_wrapper(folder)) as server:
+            followers: list[_Follower] = []
+            for _ in range(0, subscribers, 50):
+                followers += await asyncio.gather(*(_Follower.open(server.port) for _ in range(50)))
+            async with Connection(server.port) as http:
+
+                async def write(value: int) -> None:
+                    reply = await http.request("PUT", "/bench/value", b"%d" % value)
+                    if reply.status != 204:
+                        raise RuntimeError(f"PUT /bench/value answered {reply.status}")
+                    marker = b"data: %d\n" % value
+                    await asyncio.gather(*(follower.read_until(marker) for follower in followers))
+
+                for value in range(5):
+                    await write(value)
+                _control(server, "-i", "on")
+                for value in range(5, 8):
+                    await write(value)
+                _control(server, "-z")
+                for value in range(8, 8 + writes):
+                    await write(value)
+                _control(server, "-d")
+            for follower in followers:
+                follower.writer.close()
+            await asyncio.sleep(0.5)
+            return _total(folder) / (writes * subscribers)
+
+
 async def measure(settings: Settings, result: TopicResult) -> None:
     """Count every case at 1 and 8 clients, ``settings.repeats`` times."""
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         result.notes.append("valgrind is not installed: nothing measured")
         return
     requests = settings.size(1000, 100)
-    result.parameters.update(requests=requests)
+    subscribers, writes = settings.size((200, 20), (50, 5))
+    result.parameters.update(requests=requests, subscribers=subscribers, writes=writes)
+    fanout = f"property change to {subscribers} SSE subscribers, the PUT included"
     for _ in range(settings.repeats):
+        series = result.find(fanout, "ours", "instructions/delivery") or result.add(
+            Series(WORKLOAD, fanout, "ours", "instructions/delivery", "k")
+        )
+        series.samples.append(await _count_fanout(settings, subscribers, writes) / 1000)
+        print(f"{fanout}: {series.samples[-1]:,.1f} k instructions", flush=True)
         for clients in (1, 8):
             for case in CASES:
                 label = f"{case.label}, {clients} client{'s' * (clients > 1)}"

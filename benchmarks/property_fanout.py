@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -42,6 +42,9 @@ class FanoutOutcome:
     events: int
     delivered: int = 0
     latencies: list[float] = field(default_factory=list)
+    server_cpu: float = math.nan
+    client_cpu: float = math.nan
+    seconds: float = math.nan
 
     @property
     def delivered_fraction(self) -> float:
@@ -58,6 +61,20 @@ class FanoutOutcome:
     def p99(self) -> float:
         """99th percentile delivery latency, seconds."""
         return percentile(self.latencies, 99)
+
+    @property
+    def server_cpu_per_delivery(self) -> float:
+        """Server CPU seconds per notification delivered, over the writes."""
+        return self.server_cpu / self.delivered if self.delivered else math.nan
+
+    @property
+    def client_load(self) -> float:
+        """The load generator's CPU over the writes, as a fraction of their wall time.
+
+        Near 1, this process was busy the whole time: the latencies are then
+        partly its own.
+        """
+        return self.client_cpu / self.seconds
 
 
 class _Subscriber:
@@ -170,32 +187,45 @@ class WebsocketSubscriber(_Subscriber):
 
 
 async def property_fanout(
-    port: int, kind: str, subscribers: int, events: int, interval: float
+    port: int,
+    kind: str,
+    subscribers: int,
+    events: int,
+    interval: float,
+    server_cpu: Callable[[], float] | None = None,
 ) -> FanoutOutcome:
-    """Fan ``events`` writes of ``value`` out to ``subscribers`` (``kind``: ours or labthings)."""
+    """Fan ``events`` writes of ``value`` out to ``subscribers`` (``kind``: ours or labthings).
+
+    ``server_cpu`` reads the server's CPU seconds, to report them over the writes.
+    """
     make = SSESubscriber if kind == "ours" else WebsocketSubscriber
     members: list[_Subscriber] = [make(port) for _ in range(subscribers)]
     tasks: list[asyncio.Task[None]] = []
     sent: dict[int, float] = {}
+    outcome = FanoutOutcome(subscribers, events)
     try:
         for start in range(0, subscribers, _CONNECT_BATCH):
             await asyncio.gather(*(m.open() for m in members[start : start + _CONNECT_BATCH]))
         tasks = [asyncio.create_task(member.follow()) for member in members]
         async with Connection(port) as http:
             await _until_all_subscribed(http, members)
+            cpu_before = server_cpu() if server_cpu else math.nan
+            client_before, started = time.process_time(), time.perf_counter()
             for value in range(events):
                 sent[value] = time.perf_counter()
                 reply = await http.request("PUT", "/bench/value", msgspec.json.encode(value))
                 if reply.status >= 300:
                     raise RuntimeError(f"PUT /bench/value answered {reply.status}")
                 await asyncio.sleep(interval)
-            await _until_delivered(members)
+            last = await _until_delivered(members)
+            outcome.seconds = last - started
+            outcome.client_cpu = time.process_time() - client_before
+            outcome.server_cpu = (server_cpu() if server_cpu else math.nan) - cpu_before
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.gather(*(member.close() for member in members), return_exceptions=True)
-    outcome = FanoutOutcome(subscribers, events)
     for member in members:
         arrivals = member.arrivals()
         got = [value for value in sent if value in arrivals]
@@ -221,13 +251,17 @@ async def _until_all_subscribed(http: Connection, members: list[_Subscriber]) ->
         member.received.clear()
 
 
-async def _until_delivered(members: list[_Subscriber]) -> None:
-    """Wait until nothing has arrived for a while (parsing now would slow the arrivals)."""
+async def _until_delivered(members: list[_Subscriber]) -> float:
+    """Wait until nothing has arrived for a while (parsing now would slow the arrivals).
+
+    Returns when the last arrival was (``time.perf_counter()``).
+    """
     deadline = time.monotonic() + _SETTLE
     count = -1
     while time.monotonic() < deadline:
         now = sum(len(member.received) for member in members)
         if now == count:
-            return
+            break
         count = now
         await asyncio.sleep(_QUIET)
+    return max((member.received[-1][0] for member in members if member.received), default=0.0)

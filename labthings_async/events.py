@@ -331,14 +331,23 @@ class Subscription:
             event = self.next_nowait()
             if event is not None:
                 return event
-            if self._finished or (self._topic.closed and not self._lagged):
+            if self.ended:
                 self.close()
                 raise StopAsyncIteration
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+            await self.wait()
+
+    @property
+    def ended(self) -> bool:
+        """True once ``next_nowait`` has nothing left to give, ever."""
+        return self._finished or (self._topic.closed and not self._lagged and not self._queue)
+
+    async def wait(self) -> None:
+        """Wait until an event may be ready, the subscription may have ended, or ``wake()``."""
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
 
     def next_nowait(self) -> Event | None:
         """The next event if one is ready without waiting, else None."""
@@ -379,6 +388,16 @@ class EventStream(Protocol):
 
     def next_nowait(self) -> Event | None:
         """The next event if one is ready without waiting, else None."""
+
+    @property
+    def ended(self) -> bool:
+        """True once ``next_nowait`` has nothing left to give, ever."""
+
+    async def wait(self) -> None:
+        """Wait until an event may be ready, the stream may have ended, or ``wake()``."""
+
+    def wake(self) -> None:
+        """End a ``wait()`` now (a reader's own timer, say)."""
 
     def __aiter__(self) -> EventStream: ...
 

@@ -24,7 +24,13 @@ from ..multiplex import open_server_events
 from ..properties import PropertyDescriptor
 from ..thing import Thing
 from .query import ServerEventsQuery, StreamQuery, decode_query, last_event_id
-from .sse import EventStreamResponse, event_frames, named_frame, unnamed_frame
+from .sse import (
+    ChunkStreamResponse,
+    EventStreamResponse,
+    StreamingResponse,
+    named_frame,
+    unnamed_frame,
+)
 from .state import server_state
 from .wire import base_url
 
@@ -47,23 +53,54 @@ def open_stream(
 ) -> Response:
     """The event-stream response for ``subscription``, closed when the server shuts down."""
     state = server_state(request)
-    frames = event_frames(
-        subscription, render=render, keepalive=state.keepalive, retry_ms=state.retry_ms
+    return _opened(
+        request,
+        subscription,
+        lambda forget: EventStreamResponse(
+            subscription,
+            render=render,
+            keepalive=state.keepalive,
+            retry_ms=state.retry_ms,
+            head_only=request.method == "HEAD",
+            on_close=forget,
+            shutdown_scopes=state.held,
+        ),
     )
-    return stream_response(request, subscription, frames)
 
 
 def stream_response(
     request: Request,
     subscription: EventStream,
     chunks: AsyncIterator[bytes],
-    response_class: type[EventStreamResponse] = EventStreamResponse,
+    response_class: type[ChunkStreamResponse] = ChunkStreamResponse,
 ) -> Response:
     """A streaming response sending ``chunks`` as ``subscription`` delivers, until it ends.
 
     The server's shutdown closes the subscription (so the stream ends) and
     cuts short a write its client does not take; the subscription is
     forgotten however the response ends.
+    """
+    state = server_state(request)
+    return _opened(
+        request,
+        subscription,
+        lambda forget: response_class(
+            chunks,
+            head_only=request.method == "HEAD",
+            on_close=forget,
+            shutdown_scopes=state.held,
+        ),
+    )
+
+
+def _opened(
+    request: Request,
+    subscription: EventStream,
+    respond: Callable[[Callable[[], None]], StreamingResponse],
+) -> Response:
+    """``respond(forget)``, with ``subscription`` among the streams the shutdown ends.
+
+    ``forget`` (called when the response is over) lets it go again.
     """
     state = server_state(request)
     if state.closing:
@@ -75,12 +112,7 @@ def stream_response(
         state.streams.discard(subscription)
         subscription.close()
 
-    return response_class(
-        chunks,
-        head_only=request.method == "HEAD",
-        on_close=forget,
-        shutdown_scopes=state.held,
-    )
+    return respond(forget)
 
 
 async def invocation_events(request: Request) -> Response:
