@@ -1,11 +1,18 @@
 """The ActionManager: the asyncio service that runs and tracks invocations.
 
 Layer: domain, its top (anyio, msgspec, the modules below; no starlette). It
-owns the asyncio tasks the invocations run in, the thread-slot limiter for
-threaded actions (its own, never anyio's default, which Starlette shares), the
-table of invocations with its retention bounds, the event hub and the bridge
-that brings events from threads to it, and the Things' setup and teardown.
+owns the asyncio tasks the invocations run in, the daemon worker threads
+threaded actions run in and the slots that bound them, the table of
+invocations with its retention bounds, the event hub and the bridge that
+brings events from threads to it, and the Things' setup and teardown.
 Use it as ``async with ActionManager(things={...}) as manager``.
+
+However user code ends (any ``BaseException``, a thread that never returns,
+an async action that swallows its cancellation), it ends only its invocation
+or its Thing's setup or teardown; and shutdown ends within a stated bound:
+``shutdown_grace`` for the actions to stop, then ``teardown_timeout`` for
+each Thing's teardown, after which what is still running is abandoned, named
+in the log.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from .logs import install_log_capture
 from .models import InvocationStatus, InvocationSummary
 from .table import InvocationTable
 from .thing import Thing
+from .threads import WorkerThreads, cancelled_from_outside
 
 __all__ = ("ActionManager",)
 
@@ -46,6 +54,14 @@ Status = InvocationStatus
 logger = logging.getLogger("labthings_async.manager")
 
 _THING_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+_STRAGGLERS = 1.0
+"""Seconds shutdown waits for the tasks of abandoned invocations to end.
+
+A threaded action's task ends as soon as it stops waiting for the thread, an
+async action's once its closed coroutine is cancelled: both take a turn or
+two of the loop. Whatever is still there after this is left behind.
+"""
 
 
 class ActionManager:
@@ -66,7 +82,11 @@ class ActionManager:
         event_buffer: Most events the manager-wide topics keep for replay.
         subscriber_queue: Bound of each subscription's queue.
         expiry_interval: Seconds between expiry runs.
-        shutdown_grace: Seconds running actions get to stop at shutdown.
+        shutdown_grace: Seconds running actions get to stop at shutdown;
+            those still running after it are abandoned.
+        teardown_timeout: Seconds each Thing's teardown may take at shutdown;
+            one still running after it is abandoned, and the next Thing's
+            teardown starts.
         clock: Stamps the invocations' times and paces expiry; real time
             unless a test hands in a clock it moves itself.
     """
@@ -85,6 +105,7 @@ class ActionManager:
         subscriber_queue: int = 1000,
         expiry_interval: float = 1.0,
         shutdown_grace: float = 5.0,
+        teardown_timeout: float = 10.0,
         clock: Clock | None = None,
     ) -> None:
         bounds = {
@@ -105,6 +126,7 @@ class ActionManager:
         self.subscriber_queue = subscriber_queue
         self.expiry_interval = expiry_interval
         self.shutdown_grace = shutdown_grace
+        self.teardown_timeout = teardown_timeout
         self.clock = clock or SystemClock()
         self.hub = EventHub(buffer_len=event_buffer)
         self.bridge = EventBridge(self.hub)
@@ -114,10 +136,9 @@ class ActionManager:
         self._table = InvocationTable(max_retained, self.clock)
         self._sequence = itertools.count(1).__next__
         self._pending_threaded = 0
-        # Admits invocations to the pool; run_sync needs a limiter of its own,
-        # equally sized and so never contended, to keep off anyio's default.
+        # Admits threaded invocations to the threads, max_threads at a time.
         self._slots = anyio.CapacityLimiter(max_threads)
-        self._thread_limiter = anyio.CapacityLimiter(max_threads)
+        self.threads = WorkerThreads("labthings_async worker")
         # Plain asyncio tasks, not an anyio task group: spawning through a task
         # group costs several times more, on the path of every invocation.
         self._tasks: set[asyncio.Task[None]] = set()
@@ -224,10 +245,15 @@ class ActionManager:
     async def shutdown(self) -> None:
         """Stop: cancel what is pending, ask what runs to stop, end every stream.
 
-        Running actions get ``shutdown_grace`` seconds; a threaded action still
-        running after that is marked ``cancelled`` and left to finish on its
-        own, since a thread cannot be killed. Every invocation ends terminal,
-        each with a detail saying how.
+        Running actions get ``shutdown_grace`` seconds to stop. Any still
+        running after that is abandoned: marked ``cancelled`` with a detail
+        saying so, and named in a warning on the server's log. A threaded
+        one's thread is left to finish on its own (a thread cannot be killed;
+        it is a daemon thread, so it does not hold the process at exit); an
+        async one that ignored its cancellation has its coroutine closed.
+        Then each Thing is torn down, each teardown given at most
+        ``teardown_timeout`` seconds. So shutdown takes at most
+        ``shutdown_grace`` plus ``teardown_timeout`` per Thing, and a moment.
         """
         if not self._running and self._expiry_task is None:
             return
@@ -235,7 +261,7 @@ class ActionManager:
         unfinished = self._table.unfinished()
         # Shielded: a host that is itself being cancelled (Ctrl-C, a timeout)
         # must still stop every invocation and release the hardware. The grace
-        # keeps the wait bounded.
+        # and the time limits keep the wait bounded.
         with anyio.CancelScope(shield=True):
             try:
                 for invocation in unfinished:
@@ -244,40 +270,94 @@ class ActionManager:
                 with anyio.move_on_after(self.shutdown_grace):
                     for invocation in unfinished:
                         await invocation.wait()
+                self._abandon([invocation for invocation in unfinished if not invocation.finished])
                 for task in tuple(self._tasks):
-                    task.cancel()  # Abandons threads that did not stop; ends the timer.
+                    task.cancel()  # Stops waiting for abandoned threads; ends the timer.
                 if self._tasks:
-                    await asyncio.wait(tuple(self._tasks))
-                for invocation in unfinished:
-                    # Its task ended without ending it (a BaseException in the action).
-                    invocation.finish(error=asyncio.CancelledError())
+                    await asyncio.wait(tuple(self._tasks), timeout=_STRAGGLERS)
+                if self._tasks:
+                    logger.warning(
+                        "%d task(s) of abandoned invocations did not end; leaving them",
+                        len(self._tasks),
+                    )
             finally:
                 self._expiry_task = None
                 self.bridge.close()
                 self.hub.close()
                 await self._teardown_things()
 
+    def _abandon(self, invocations: list[Invocation]) -> None:
+        """Give up on invocations that did not stop within the grace; say which."""
+        if not invocations:
+            return
+        logger.warning(
+            "shutdown: abandoning %d invocation(s) still running %g s after they were "
+            "asked to stop: %s",
+            len(invocations),
+            self.shutdown_grace,
+            ", ".join(
+                f"{invocation.action_path} {invocation.id_text} "
+                f"({'async' if invocation.action.is_async else 'threaded'})"
+                for invocation in invocations
+            ),
+        )
+        for invocation in invocations:
+            task = invocation.task
+            invocation.abandon()
+            if task is not None and invocation.action.is_async:
+                _close_coroutine(task, f"action {invocation.action_path}")
+
     async def _teardown_things(self) -> None:
         while self._set_up:
             thing = self._set_up.pop()
             try:
-                await self._call_lifecycle(thing, "teardown")
+                await self._call_lifecycle(thing, "teardown", limit=self.teardown_timeout)
             except ThingSetupError:
                 logger.exception("teardown of Thing %r failed", thing.name)
             thing.observe_properties(None)
 
-    async def _call_lifecycle(self, thing: Thing, method: str) -> None:
+    async def _call_lifecycle(
+        self, thing: Thing, method: str, *, limit: float | None = None
+    ) -> None:
+        """Run a Thing's ``setup`` or ``teardown``, in a thread if it is a plain method.
+
+        However it ends, it ends here: what it raised (any ``BaseException``)
+        becomes a ``ThingSetupError``; one still running after ``limit``
+        seconds is abandoned, and that is logged. Only a cancellation of the
+        caller passes through.
+
+        Raises:
+            ThingSetupError: It raised, naming the Thing and the exception.
+        """
         function = getattr(thing, method)
+        what = f"{method} of Thing {thing.name!r} ({type(thing).__name__})"
+        work: asyncio.Future[Any]
+        if inspect.iscoroutinefunction(function):
+            # A task of its own, so one that ignores its cancellation can be left behind.
+            work = asyncio.get_running_loop().create_task(_outcome_of(function()))
+        else:
+            work = self.threads.submit(function)
         try:
-            if inspect.iscoroutinefunction(function):
-                await function()
-            else:
-                await anyio.to_thread.run_sync(function, limiter=self._thread_limiter)
-        except Exception as error:
-            raise ThingSetupError(
-                f"{method} of Thing {thing.name!r} ({type(thing).__name__}) failed: "
-                f"{type(error).__name__}: {error}"
-            ) from error
+            done, _ = await asyncio.wait({work}, timeout=limit)
+        except asyncio.CancelledError:
+            if isinstance(work, asyncio.Task):
+                work.cancel()
+            raise
+        if not done:
+            logger.warning(
+                "%s was still running after %g s; abandoned it (%s)",
+                what,
+                limit,
+                "its coroutine is closed"
+                if isinstance(work, asyncio.Task)
+                else "its thread may still run",
+            )
+            if isinstance(work, asyncio.Task):
+                _close_coroutine(work, what)
+            return
+        _, error = work.result()
+        if error is not None:
+            raise ThingSetupError(f"{what} failed: {type(error).__name__}: {error}") from error
 
     # -- invoking -----------------------------------------------------------------
 
@@ -341,22 +421,14 @@ class ActionManager:
                 return
             invocation.transition(Status.RUNNING)
             try:
-                outcome = await anyio.to_thread.run_sync(
-                    _call_in_thread,
-                    [invocation],
-                    # The task is cancelled only at shutdown, to stop waiting
-                    # for a thread that will not stop; clients cancel threaded
-                    # actions cooperatively, through the cancel hook.
-                    abandon_on_cancel=True,
-                    limiter=self._thread_limiter,
-                )
-            except (Exception, asyncio.CancelledError) as error:
+                # The task is cancelled only at shutdown, to stop waiting for a
+                # thread that will not stop; clients cancel threaded actions
+                # cooperatively, through the cancel hook.
+                output = await self.threads.run(_call_in_thread, invocation)
+            except BaseException as error:  # Every way user code ends.
                 invocation.finish(error=error)
             else:
-                if isinstance(outcome, Exception):
-                    invocation.finish(error=outcome)
-                else:
-                    invocation.finish(outcome)
+                invocation.finish(output)
         finally:
             slots.release_on_behalf_of(invocation)
 
@@ -365,14 +437,17 @@ class ActionManager:
         if invocation.status is not Status.PENDING:
             return  # Cancelled before it started.
         invocation.transition(Status.RUNNING)
-        token = bind_invocation(invocation)
+        # The task's own context, which ends with it: nothing to restore. (An
+        # abandoned coroutine is closed from another task's context, where
+        # resetting a token of this one would fail.)
+        bind_invocation(invocation)
         try:
             output = await invocation.action.call(invocation.thing, invocation.input)
-        except (Exception, asyncio.CancelledError) as error:
-            unbind_invocation(token)
+        except BaseException as error:  # Every way user code ends.
+            # Caught here, before asyncio sees it: a SystemExit or
+            # KeyboardInterrupt reaching the task would stop the event loop.
             invocation.finish(error=error)
         else:
-            unbind_invocation(token)
             invocation.finish(output)
 
     # -- bookkeeping (called by Invocation.transition) -------------------------------
@@ -493,23 +568,44 @@ def _tag_filter(thing: str | None, affordance: str | None) -> Any:
     return accept
 
 
-def _call_in_thread(handoff: list[Invocation]) -> msgspec.Raw | Exception:
-    """Run a threaded action in its worker thread: its output, encoded, or what it raised.
+def _call_in_thread(invocation: Invocation) -> msgspec.Raw:
+    """Run a threaded action in its worker thread; its output, encoded.
 
     Encoding a large output takes time; done here, it keeps the loop free.
-    anyio's worker thread keeps its last job's arguments, result and exception
-    until its next job, so nothing it keeps may lead to the invocation: it
-    comes in a list emptied at once, and an exception comes back as the
-    result, since raised on, its traceback would take in the manager's frames.
     """
-    invocation = handoff.pop()
     token = bind_invocation(invocation)
     try:
         return encode_output(
             invocation.action.name, invocation.action.call(invocation.thing, invocation.input)
         )
-    except Exception as error:
-        return error
     finally:
         unbind_invocation(token)
-        del invocation  # The traceback of an exception returned keeps this frame.
+
+
+async def _outcome_of(coroutine: Coroutine[Any, Any, Any]) -> tuple[Any, BaseException | None]:
+    """Await user code: ``(result, None)``, or ``(None, error)`` for anything it raised.
+
+    The task running it then never ends in an exception (a ``SystemExit``
+    reaching asyncio would stop the loop), unless it is cancelled from outside.
+    """
+    try:
+        return await coroutine, None
+    except BaseException as error:  # Every way user code ends.
+        if cancelled_from_outside(error):
+            raise
+        return None, error
+
+
+def _close_coroutine(task: asyncio.Task[Any], what: str) -> None:
+    """Stop the coroutine of a task that ignores cancellation, then cancel the task.
+
+    ``close()`` raises ``GeneratorExit`` where the coroutine waits, so its
+    ``finally`` blocks run (without awaiting); the task, cancelled, then ends
+    at once, and no longer holds the loop's shutdown (``asyncio.run`` waits
+    for every task it cancels).
+    """
+    try:
+        task.get_coro().close()
+    except Exception as error:  # It awaited again instead of ending, or its clean-up failed.
+        logger.warning("%s did not close cleanly: %s: %s", what, type(error).__name__, error)
+    task.cancel()
