@@ -35,6 +35,7 @@ __all__ = (
     "NotFoundError",
     "PropertyAccessError",
     "PropertyNotWritableError",
+    "PropertyTimeoutError",
     "QueueFullError",
     "ReadOnlyPropertyError",
     "SchemaError",
@@ -277,6 +278,13 @@ class PropertyAccessError(LabThingsError):
 
     title = "Property access failed"
     http_status = 500
+
+
+class PropertyTimeoutError(LabThingsError):
+    """A property's getter or setter took longer than the server waits for one."""
+
+    title = "Property access timed out"
+    http_status = 504
 
 
 class ManagerNotRunningError(LabThingsError, RuntimeError):

@@ -41,6 +41,8 @@ class ThingServer:
         body_limit: Largest request body accepted, in bytes.
         max_wait: Cap on ``Prefer: wait=N``, in seconds.
         sync_timeout: Longest wait for a ``?reply=output`` invocation.
+        property_timeout: Longest wait for a functional property's getter or
+            setter; a slower one is answered 504, and its thread abandoned.
         debug: Put tracebacks in 500 responses.
         cors_origins: Origins whose web pages may call the API.
         keepalive: Seconds between keep-alive comments on idle event streams.
@@ -68,6 +70,7 @@ class ThingServer:
         body_limit: int = 1024 * 1024,
         max_wait: float = 30.0,
         sync_timeout: float = 300.0,
+        property_timeout: float = 60.0,
         debug: bool = False,
         cors_origins: Sequence[str] = (),
         keepalive: float = 15.0,
@@ -90,6 +93,7 @@ class ThingServer:
             body_limit=body_limit,
             max_wait=max_wait,
             sync_timeout=sync_timeout,
+            property_timeout=property_timeout,
             debug=debug,
             keepalive=keepalive,
         )

@@ -14,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..properties import PropertyDescriptor
-from ..property_access import read_property, write_property
 from ..thing import Thing
 from .state import server_state
 from .wire import json_response, read_json_body
@@ -30,15 +29,15 @@ async def property_endpoint(
     if request.method == "PUT":
         body = await read_json_body(request, state.body_limit)
         value = descriptor.decode(body)
-        await write_property(descriptor, thing, value, state.property_limiter)
+        await state.properties.write(descriptor, thing, value)
         return Response(status_code=204)
-    return json_response(await read_property(descriptor, thing, state.property_limiter))
+    return json_response(await state.properties.read(descriptor, thing))
 
 
 async def all_properties(request: Request, *, thing: Thing) -> Response:
     """``GET /{thing}/properties``: every property's value (the TD's ``readallproperties``)."""
-    limiter = server_state(request).property_limiter
+    properties = server_state(request).properties
     values: dict[str, Any] = {}
     for name, descriptor in type(thing).properties.items():
-        values[name] = await read_property(descriptor, thing, limiter)
+        values[name] = await properties.read(descriptor, thing)
     return json_response(values)
