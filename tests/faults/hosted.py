@@ -13,7 +13,7 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -41,10 +41,8 @@ class Stubborn(lt.Thing):
     async def ignore_cancel(self) -> None:
         """Swallows every cancellation and waits again."""
         while True:
-            try:
+            with suppress(asyncio.CancelledError):
                 await asyncio.sleep(3600)
-            except asyncio.CancelledError:
-                pass
 
 
 things = lt.ThingServer({"stubborn": Stubborn()}, shutdown_grace=GRACE)
