@@ -312,8 +312,8 @@ class ActionManager:
             thing = self._set_up.pop()
             try:
                 await self._call_lifecycle(thing, "teardown", limit=self.teardown_timeout)
-            except ThingSetupError:
-                logger.exception("teardown of Thing %r failed", thing.name)
+            except ThingSetupError as error:
+                logger.exception("%s", error)  # It names the Thing and what it raised.
             thing.observe_properties(None)
 
     async def _call_lifecycle(
@@ -597,15 +597,18 @@ async def _outcome_of(coroutine: Coroutine[Any, Any, Any]) -> tuple[Any, BaseExc
 
 
 def _close_coroutine(task: asyncio.Task[Any], what: str) -> None:
-    """Stop the coroutine of a task that ignores cancellation, then cancel the task.
+    """Stop the user coroutine a task awaits, one that ignores cancellation; cancel the task.
 
-    ``close()`` raises ``GeneratorExit`` where the coroutine waits, so its
-    ``finally`` blocks run (without awaiting); the task, cancelled, then ends
-    at once, and no longer holds the loop's shutdown (``asyncio.run`` waits
-    for every task it cancels).
+    ``close()`` raises ``GeneratorExit`` where the user's coroutine waits, so
+    its ``finally`` blocks run (without awaiting). The task's own coroutine
+    (ours) then meets the closed one when the task is cancelled, ends as it
+    ends for any error of user code, and so no longer holds the loop's
+    shutdown (``asyncio.run`` waits for every task it cancels).
     """
-    try:
-        task.get_coro().close()
-    except Exception as error:  # It awaited again instead of ending, or its clean-up failed.
-        logger.warning("%s did not close cleanly: %s: %s", what, type(error).__name__, error)
+    awaited = task.get_coro().cr_await  # type: ignore[union-attr]
+    if inspect.iscoroutine(awaited):
+        try:
+            awaited.close()
+        except Exception as error:  # It awaited again instead of ending, or its clean-up failed.
+            logger.warning("%s did not close cleanly: %s: %s", what, type(error).__name__, error)
     task.cancel()
