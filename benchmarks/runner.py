@@ -57,6 +57,7 @@ TOPICS = (
     Topic("burst", "3 slow invocations at once"),
     Topic("retention", "4 retained invocations"),
     Topic("fanout", "5 SSE fan-out (sse_fanout.py) and property notifications"),
+    Topic("stalled_streams", "9 event-stream clients that stop reading"),
     Topic("log_capture", "6 logging"),
     Topic("property_reads", "7 property GET"),
     Topic("inprocess", "8 in-process", common_options=False, adapt=from_inprocess),

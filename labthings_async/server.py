@@ -55,6 +55,9 @@ class ThingServer:
         debug: Put tracebacks in 500 responses.
         cors_origins: Origins whose web pages may call the API.
         keepalive: Seconds between keep-alive comments on idle event streams.
+        stream_stall_timeout: Seconds an event stream waits for a client that
+            has stopped reading; then it is cut off (the client, if it wakes,
+            reconnects and resumes).
         **manager_options: ``max_threads``, ``max_pending``, ``retention``,
             ``max_retained``, ``log_len``, ``shutdown_grace`` and the other
             options of ``ActionManager``.
@@ -83,6 +86,7 @@ class ThingServer:
         debug: bool = False,
         cors_origins: Sequence[str] = (),
         keepalive: float = 15.0,
+        stream_stall_timeout: float = 30.0,
         **manager_options: Any,
     ) -> None:
         reserved = RESERVED_NAMES & set(things)
@@ -105,6 +109,7 @@ class ThingServer:
             property_timeout=property_timeout,
             debug=debug,
             keepalive=keepalive,
+            stream_stall_timeout=stream_stall_timeout,
         )
         self.app = ThingApp(
             self.state, prefix=prefix, lifespan=self.lifespan, cors_origins=cors_origins

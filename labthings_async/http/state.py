@@ -36,6 +36,8 @@ class ServerState:
         properties: Runs those getters and setters, in the manager's worker
             threads, eight at a time.
         keepalive: Seconds between keep-alive comments on idle event streams.
+        stream_stall_timeout: Seconds an event stream waits for a client that
+            has stopped reading before it cuts the stream off.
         retry_ms: Reconnection delay suggested to event-stream clients.
         streams: The subscriptions of open event streams.
         closing: True once the server has begun to shut down.
@@ -51,6 +53,7 @@ class ServerState:
     property_timeout: float = 60.0
     properties: PropertyAccess = field(init=False)
     keepalive: float = 15.0
+    stream_stall_timeout: float = 30.0
     retry_ms: int = 2000
     streams: set[Subscription] = field(default_factory=set)
     closing: bool = False

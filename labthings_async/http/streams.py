@@ -20,7 +20,7 @@ from ..events import Event, Subscription
 from ..properties import PropertyDescriptor
 from ..thing import Thing
 from .query import StreamQuery, decode_query, last_event_id
-from .sse import EventStreamResponse, event_frames, named_frame, unnamed_frame
+from .sse import EventStreamResponse, event_frames, named_frame, pace_for, unnamed_frame
 from .state import server_state
 
 __all__ = (
@@ -48,13 +48,20 @@ def _stream(
         subscription.close()
 
     frames = event_frames(
-        subscription, render=render, keepalive=state.keepalive, retry_ms=state.retry_ms
+        subscription,
+        render=render,
+        keepalive=state.keepalive,
+        retry_ms=state.retry_ms,
+        pace=lambda: pace_for(len(state.streams)),
     )
+    client = request.client
     return EventStreamResponse(
         frames,
         head_only=request.method == "HEAD",
         on_close=forget,
         shutdown_scopes=state.held,
+        stall_timeout=state.stream_stall_timeout,
+        client=f"{client.host}:{client.port}" if client else "a client",
     )
 
 
