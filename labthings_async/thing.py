@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from .action import ActionDescriptor
 from .errors import ActionDefinitionError, AffordanceNotFoundError
+from .models import LOST
 from .properties import PropertyDescriptor
 from .schema import SchemaError, data_schema
 
@@ -175,6 +176,13 @@ def _check_names(cls: type[Thing], kind: str, declared: Mapping[str, object]) ->
             raise ActionDefinitionError(
                 f"Thing {cls.__name__}: {kind} {name!r} would hide Thing.{name}, which "
                 f"the framework relies on; give the {kind} another name"
+            )
+        if kind == "property" and name == LOST:
+            raise ActionDefinitionError(
+                f"Thing {cls.__name__}: property {name!r} would send its changes as events "
+                f"named {LOST!r}, which is what an event stream calls its notice that events "
+                "were lost, so clients could not tell the two apart; give the property "
+                "another name"
             )
         if name in ROUTE_WORDS:
             raise ActionDefinitionError(
