@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 # The benchmark extra: LabThings-FastAPI 0.3.0 to compare with, matplotlib for charts.
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: serve test check bench bench-quick clean
+.PHONY: serve test test-faults test-stress check bench bench-quick clean
 
 $(SERVE_STAMP): pyproject.toml
 	$(SETUP) $@
@@ -31,6 +31,16 @@ serve: $(SERVE_STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest
+
+# The fault-injection suite: misbehaving Things, shutdown under real server
+# processes (ours, uvicorn, hypercorn). A few minutes.
+test-faults: $(STAMP)
+	$(BIN)/pytest -m faults
+
+# Stress and soak: 10,000 open streams, 100,000 invocations, 100,000 of 1 MiB
+# outputs with 100 subscribers (memory flat). Tens of minutes on 2 cores.
+test-stress: $(STAMP)
+	$(BIN)/pytest -m stress
 
 check: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/check

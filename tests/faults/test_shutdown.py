@@ -98,6 +98,34 @@ def command(host: str, port: int, workdir: Path) -> tuple[list[str], str]:
 
 
 @contextmanager
+def launched(
+    argv: list[str], root: str, cwd: Path, stderr: Path, environment: dict[str, str] | None = None
+) -> Iterator[Served]:
+    """Start a server process; yield it once ``{root}/things/`` answers; kill it if it is left."""
+    with stderr.open("wb") as errors:
+        process = subprocess.Popen(
+            argv, cwd=cwd, env=environment, stdout=subprocess.DEVNULL, stderr=errors
+        )
+    served = Served(process, root, stderr)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                if httpx2.get(f"{root}/things/", timeout=2).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"{argv} did not start:\n{served.log()}")
+            time.sleep(0.05)
+        yield served
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
 def serving(host: str, workdir: Path, marker: Path) -> Iterator[Served]:
     port = free_port()
     argv, path = command(host, port, workdir)
@@ -107,28 +135,9 @@ def serving(host: str, workdir: Path, marker: Path) -> Iterator[Served]:
         "LABTHINGS_TEST_GRACE": str(GRACE),
         "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
     }
-    stderr = workdir / "stderr.txt"
-    with stderr.open("wb") as errors:
-        process = subprocess.Popen(
-            argv, cwd=HERE, env=environment, stdout=subprocess.DEVNULL, stderr=errors
-        )
-    served = Served(process, f"http://127.0.0.1:{port}{path}", stderr)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                if httpx2.get(f"{served.root}/things/", timeout=2).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"{host} did not start:\n{served.log()}")
-            time.sleep(0.05)
+    root = f"http://127.0.0.1:{port}{path}"
+    with launched(argv, root, HERE, workdir / "stderr.txt", environment) as served:
         yield served
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 @asynccontextmanager
@@ -257,3 +266,42 @@ async def test_a_hypercorn_worker_process_cuts_streams_then_shuts_down_within_it
         assert marker.read_text() == "torn down", log
     print(f"hypercorn (a worker process) exited {took:.2f} s after SIGTERM")
     assert "abandoning 2 invocation(s)" in log
+
+
+LEFTOVER_MODULE = '''
+import asyncio
+import contextlib
+
+import labthings_async as lt
+
+
+class Leaky(lt.Thing):
+    """Starts a task of its own that ignores every cancellation, and never stops it."""
+
+    async def setup(self) -> None:
+        self.forever = asyncio.get_running_loop().create_task(self.spin(), name="spinner")
+
+    async def spin(self) -> None:
+        while True:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(3600)
+'''
+
+
+@pytest.mark.timeout(120)
+async def test_the_command_exits_though_a_task_the_thing_started_ignores_cancellation(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "leaky.py").write_text(LEFTOVER_MODULE)
+    port = free_port()
+    argv = [str(BIN / "labthings-async"), "serve", "leaky:Leaky", "--port", str(port)]
+    root = f"http://127.0.0.1:{port}"
+    with launched(argv, root, tmp_path, tmp_path / "stderr.txt") as served:
+        took = await exited_after(served.process, signal.SIGTERM)
+        log = served.log()
+    # asyncio.run would wait for the spinning task for good.
+    assert took <= BOUND, log
+    assert served.process.returncode == 0, log
+    assert (
+        "1 task(s) left on the event loop ignored their cancellation; exiting without them: spinner"
+    ) in log
