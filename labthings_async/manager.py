@@ -46,7 +46,7 @@ from .logs import install_log_capture
 from .models import InvocationStatus, InvocationSummary
 from .table import InvocationTable
 from .thing import Thing
-from .threads import WorkerThreads, cancelled_from_outside
+from .workers import WorkerThreads, cancelled_from_outside
 
 __all__ = ("ActionManager",)
 

@@ -27,7 +27,7 @@ from .errors import (
 )
 from .properties import DataProperty, PropertyDescriptor
 from .thing import Thing
-from .threads import WorkerThreads
+from .workers import WorkerThreads
 
 __all__ = ("PropertyAccess",)
 

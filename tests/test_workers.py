@@ -1,4 +1,4 @@
-"""The daemon worker threads that run blocking user code."""
+"""The daemon worker threads that run blocking user code (labthings_async.workers)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from labthings_async.threads import WorkerThreads, cancelled_from_outside
+from labthings_async.workers import WorkerThreads, cancelled_from_outside
 
 TIMEOUT = 10.0
 
@@ -131,7 +131,7 @@ def test_a_blocked_thread_does_not_hold_the_process_at_exit() -> None:
     script = textwrap.dedent(
         """
         import asyncio, threading, time
-        from labthings_async.threads import WorkerThreads
+        from labthings_async.workers import WorkerThreads
 
         async def main():
             threads = WorkerThreads()
