@@ -1,31 +1,60 @@
-"""The example rig, served from its config file as ``make serve`` serves it."""
+"""The example rig, served from its config file as ``make serve`` serves it.
+
+Each test keeps the rig's settings in a folder of its own, never in the
+``settings/`` that ``make serve`` uses.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import io
+import json
 import subprocess
 import sys
 import textwrap
-import threading
 import zipfile
+from pathlib import Path
+from typing import Any
 
 import httpx2
 from conftest import ServeThings
 from multipart_reader import read_parts
-from PIL import Image
+from PIL import Image, ImageChops
 
 from labthings_async.config import load_config, make_things
-from labthings_async.examples.rig import Stage
+from labthings_async.examples.sample import SampleView
 from labthings_async.server import ThingServer
 
 RIG = "labthings_async/examples/rig.json"
 
 
+def rig_server(settings_folder: Path) -> ThingServer:
+    """The rig as ``make serve`` makes it, but with its settings in ``settings_folder``."""
+    config = load_config(RIG)
+    return ThingServer(
+        make_things(config), **{**config.options, "settings_folder": settings_folder}
+    )
+
+
+def difference(one: bytes, other: bytes) -> float:
+    """How different two JPEG pictures look: the mean absolute difference of their pixels."""
+    histogram = ImageChops.difference(
+        Image.open(io.BytesIO(one)).convert("L"), Image.open(io.BytesIO(other)).convert("L")
+    ).histogram()
+    return sum(level * count for level, count in enumerate(histogram)) / sum(histogram)
+
+
+def test_the_config_turns_on_the_global_lock_and_keeps_settings_in_settings() -> None:
+    raw = json.loads(Path(RIG).read_text())
+    assert raw["enable_global_lock"] is True
+    assert raw["settings_folder"] == "settings"
+    assert "/settings/" in Path(".gitignore").read_text().splitlines()
+
+
 async def test_the_rig_serves_a_live_view_pictures_and_scans(
-    serve_things: ServeThings, client: httpx2.AsyncClient
+    serve_things: ServeThings, client: httpx2.AsyncClient, tmp_path: Path
 ) -> None:
-    root = await serve_things(ThingServer(make_things(load_config(RIG))))
+    root = await serve_things(rig_server(tmp_path))
     index = (await client.get(f"{root}/things/")).json()
     assert set(index) == {"microscope", "stage", "camera", "scanner"}
 
@@ -52,37 +81,73 @@ async def test_the_rig_serves_a_live_view_pictures_and_scans(
     assert len(pictures) == 4  # Four places on the slide, four different pictures.
     where = (await client.get(f"{root}/stage/position")).json()
     assert (where["x"], where["y"]) == (150.0, 150.0)
+    # The moves and pictures ran inline, in the scan's invocation: none of their own.
+    assert (await client.get(f"{root}/stage/move_to")).json() == []
+    assert len((await client.get(f"{root}/camera/capture")).json()) == 1
 
 
-def test_the_stage_refuses_a_second_driver() -> None:
-    stage = Stage()
-    holding = threading.Event()
-    release = threading.Event()
+async def test_the_live_view_follows_the_stage_from_the_start(
+    serve_things: ServeThings, client: httpx2.AsyncClient, tmp_path: Path
+) -> None:
+    root = await serve_things(rig_server(tmp_path))
+    moved = await client.post(f"{root}/stage/move_to?reply=output", json={"x": 600, "y": -400})
+    assert moved.status_code == 200, moved.text
+    # No picture has been taken: the camera knows the stage through its slot.
+    view = SampleView()
+    there, origin = view.jpeg(600, -400, 0), view.jpeg(0, 0, 0)
+    async with client.stream("GET", f"{root}/camera/stream") as live:
+        parts = read_parts(live.aiter_bytes())
+        # The first part is the latest frame, which may be older than the move's
+        # end; the next ones are taken after the stream opened.
+        frames = [await asyncio.wait_for(anext(parts), 20) for _ in range(3)]
+    assert difference(frames[-1], there) < difference(frames[-1], origin) / 4
 
-    def drive() -> None:
-        with stage.hold():
-            holding.set()
-            release.wait(10)
 
-    driver = threading.Thread(target=drive)
-    driver.start()
+async def test_the_global_lock_refuses_a_second_move_while_one_runs(
+    serve_things: ServeThings, client: httpx2.AsyncClient, tmp_path: Path
+) -> None:
+    root = await serve_things(rig_server(tmp_path))
+    (await client.put(f"{root}/stage/speed", json=50.0)).raise_for_status()
+    slow = (await client.post(f"{root}/stage/move_to", json={"x": 1000, "y": 0})).json()
     try:
-        assert holding.wait(10)
-        try:
-            stage.move_to(x=10, y=0)
-        except RuntimeError as refused:
-            assert "another invocation" in str(refused)
-        else:
-            raise AssertionError("the stage moved for a second driver")
+        for _ in range(400):  # Up to 20 s on a busy machine.
+            if (await client.get(slow["href"])).json()["status"] == "running":
+                break
+            await asyncio.sleep(0.05)
+        second = await client.post(f"{root}/stage/move_to", json={"x": 0, "y": 5})
+        assert second.status_code == 409
+        assert second.headers["content-type"] == "application/problem+json"
+        assert "global lock" in second.json()["detail"]
+        assert slow["id"][:8] in second.json()["detail"]  # It says who holds it.
+        # A client's property write waits for no one either.
+        assert (await client.put(f"{root}/camera/brightness", json=2.0)).status_code == 409
+        # The live view's rate opts out of the lock.
+        assert (await client.put(f"{root}/camera/frame_rate", json=5.0)).status_code == 204
     finally:
-        release.set()
-        driver.join()
-    assert stage.move_to(x=10, y=0).x == 10
+        cancelled = await client.delete(slow["href"])
+    assert cancelled.status_code in (200, 202), cancelled.text
 
 
-def test_without_pillow_the_camera_plays_recorded_frames() -> None:
+async def test_the_calibration_is_a_setting_that_survives_a_restart(
+    serve_things: ServeThings, client: httpx2.AsyncClient, tmp_path: Path
+) -> None:
+    first = rig_server(tmp_path)
+    async with first.lifespan():
+        camera: Any = first.manager.things["camera"]
+        assert camera.pixel_size == 1.0
+        camera.pixel_size = 2.5
+    saved = json.loads((tmp_path / "camera" / "Settings-Camera.json").read_text())
+    assert saved == {"pixel_size": 2.5}
+
+    root = await serve_things(rig_server(tmp_path))
+    assert (await client.get(f"{root}/camera/pixel_size")).json() == 2.5
+    described = (await client.get(f"{root}/camera/")).json()["properties"]["pixel_size"]
+    assert "saved" in described["description"]
+
+
+def test_without_pillow_the_camera_plays_recorded_frames(tmp_path: Path) -> None:
     script = textwrap.dedent(
-        """
+        f"""
         import logging
         import sys
         sys.modules["PIL"] = None  # As if Pillow were not installed.
@@ -95,7 +160,8 @@ def test_without_pillow_the_camera_plays_recorded_frames() -> None:
 
         recorded = recorded_frames()
         things = make_things(load_config("labthings_async/examples/rig.json"))
-        with in_process(ThingServer(things).app) as http:
+        server = ThingServer(things, settings_folder={str(tmp_path)!r})
+        with in_process(server.app) as http:
             link = http.post("/camera/capture?reply=output").json()
             picture = http.get(link["href"]).content
         print(len(recorded), picture in recorded)
