@@ -223,9 +223,7 @@ class DenumpifyingDict:
         return f"DenumpifyingDict({self.root!r})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, DenumpifyingDict) and denumpify(self.root) == denumpify(
-            other.root
-        )
+        return isinstance(other, DenumpifyingDict) and denumpify(self.root) == denumpify(other.root)
 
     __hash__ = None  # type: ignore[assignment]  # Mutable, as the dict it holds.
 

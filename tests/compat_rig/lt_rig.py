@@ -12,13 +12,12 @@ itself, and on labthings_async with its import lines changed and nothing else.
 import io
 import threading
 
-import numpy as np
-from PIL import Image, ImageDraw
-
 import labthings_fastapi as lt
+import numpy as np
 from labthings_fastapi.outputs.blob import Blob
 from labthings_fastapi.outputs.mjpeg_stream import MJPEGStreamDescriptor
 from labthings_fastapi.types.numpy import NDArray
+from PIL import Image, ImageDraw
 
 WIDTH, HEIGHT = 160, 120
 

@@ -41,7 +41,9 @@ CLIENTS = ("labthings_client", "our_client")
 
 
 @pytest.fixture(scope="module", params=FRAMEWORKS)
-def rig(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RigServer]:
+def rig(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RigServer]:
     """The rig, served by LabThings or by us, for the tests of this module."""
     folder = tmp_path_factory.mktemp(request.param)
     server = RigServer(request.param, folder, folder / "settings")
@@ -68,9 +70,8 @@ def connect(kind: str, url: str) -> Iterator[Any]:
 def test_the_port_changes_the_import_lines_and_nothing_else() -> None:
     source = LT_RIG.read_text()
     ported = port_source(source)
-    changed = [
-        line[2:] for line in difflib.ndiff(source.splitlines(), ported.splitlines()) if line[0] == "+"
-    ]
+    diff = difflib.ndiff(source.splitlines(), ported.splitlines())
+    changed = [line[2:] for line in diff if line[0] == "+"]
     assert changed == [
         "import labthings_async as lt",
         "from labthings_async.outputs.blob import Blob",
@@ -102,7 +103,9 @@ def test_the_scan_drives_the_stage_and_camera_through_its_slots_inline(
 
 
 @pytest.mark.parametrize("client", CLIENTS)
-def test_capture_returns_a_jpeg_file_that_downloads(rig: RigServer, client: str, tmp_path: Path) -> None:
+def test_capture_returns_a_jpeg_file_that_downloads(
+    rig: RigServer, client: str, tmp_path: Path
+) -> None:
     with connect(client, f"{rig.url}/camera/") as camera:
         picture = camera.capture()
         assert picture.media_type == "image/jpeg"
@@ -169,8 +172,9 @@ def test_the_global_lock_refuses_a_second_driver_while_a_move_runs(rig: RigServe
             assert "global lock" in second.json()["detail"]
             with connect("our_client", f"{rig.url}/stage/") as stage, pytest.raises(LockBusyError):
                 stage.move_to(x=5, y=5)
-            with connect("labthings_client", f"{rig.url}/stage/") as stage, pytest.raises(
-                FailedToInvokeActionError, match="global lock"
+            with (
+                connect("labthings_client", f"{rig.url}/stage/") as stage,
+                pytest.raises(FailedToInvokeActionError, match="global lock"),
             ):
                 stage.move_to(x=5, y=5)
         else:
@@ -179,8 +183,9 @@ def test_the_global_lock_refuses_a_second_driver_while_a_move_runs(rig: RigServe
             assert second.status_code == 201
             failed = wait_for_status(second.json()["links"][0]["href"], {"error", "completed"})
             assert failed["status"] == "error"
-            with connect("labthings_client", f"{rig.url}/stage/") as stage, pytest.raises(
-                GlobalLockBusyError
+            with (
+                connect("labthings_client", f"{rig.url}/stage/") as stage,
+                pytest.raises(GlobalLockBusyError),
             ):
                 stage.move_to(x=5, y=5)
     finally:
