@@ -168,17 +168,20 @@ class Scanner(lt.Thing):
     ) -> ZipArchive:
         """Take a picture at each point of a grid; returns the pictures as one ZIP file."""
         folder = tempfile.TemporaryDirectory(prefix="scan-")
-        archive = Path(folder.name) / "scan.zip"
         total = columns * rows
-        with zipfile.ZipFile(archive, "w") as tiles:
-            for index in range(total):
-                row, column = divmod(index, columns)
-                x, y = (column - (columns - 1) / 2) * pitch, (row - (rows - 1) / 2) * pitch
-                # Nested: these run here, inline, in the scan's invocation, which
-                # holds the global lock until the scan ends.
-                self.stage.move_to(x=x, y=y)
-                picture = self.camera.capture()
-                tiles.writestr(f"tile_{row}_{column}_x{x:+.0f}_y{y:+.0f}.jpg", picture.content)
-                lt.report_progress(100 * (index + 1) / total, f"tile {index + 1} of {total}")
+        try:
+            with zipfile.ZipFile(Path(folder.name) / "scan.zip", "w") as tiles:
+                for index in range(total):
+                    row, column = divmod(index, columns)
+                    x, y = (column - (columns - 1) / 2) * pitch, (row - (rows - 1) / 2) * pitch
+                    # Nested: these run here, inline, in the scan's invocation, which
+                    # holds the global lock until the scan ends.
+                    self.stage.move_to(x=x, y=y)
+                    picture = self.camera.capture()
+                    tiles.writestr(f"tile_{row}_{column}_x{x:+.0f}_y{y:+.0f}.jpg", picture.content)
+                    lt.report_progress(100 * (index + 1) / total, f"tile {index + 1} of {total}")
+        except BaseException:  # Cancelled, say: the tiles taken so far go with the folder.
+            folder.cleanup()
+            raise
         self.logger.info("scanned %d tiles", total)
         return ZipArchive.from_temporary_directory(folder, "scan.zip")

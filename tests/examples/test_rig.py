@@ -150,3 +150,27 @@ def test_without_pillow_the_camera_plays_recorded_frames(tmp_path: Path) -> None
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["12", "True"]
     assert "Pillow is not installed" in run.stderr
+
+
+async def test_cancelling_a_scan_stops_the_stage_and_frees_the_lock(
+    serve_things: ServeThings, client: httpx2.AsyncClient, tmp_path: Path
+) -> None:
+    root = await serve_things(rig_server(tmp_path))
+    scan = (await client.post(f"{root}/scanner/scan", json={"columns": 10, "rows": 10})).json()
+    for _ in range(400):  # Up to 20 s on a busy machine.
+        progress = (await client.get(scan["href"])).json()["progress"]
+        if progress and progress["percent"]:
+            break
+        await asyncio.sleep(0.05)
+    assert progress["message"].startswith("tile ")
+    assert (await client.delete(scan["href"])).status_code in (200, 202)
+    for _ in range(400):
+        ended = (await client.get(scan["href"])).json()
+        if ended["status"] != "running":
+            break
+        await asyncio.sleep(0.05)
+    # The cancel reached the stage's move, inline in the scan, and ended the scan.
+    assert ended["status"] == "cancelled"
+    assert ended["progress"]["percent"] < 100
+    moved = await client.post(f"{root}/stage/move_to?reply=output", json={"x": 1, "y": 2})
+    assert moved.status_code == 200, moved.text  # The scan's hold on the lock is gone.
