@@ -3,10 +3,9 @@
 The root package only re-exports the public API; see the modules for each idea.
 """
 
-from . import blob, outputs
+from . import blob, exceptions, outputs
 from .action import ActionDescriptor, action
 from .client import (
-    ActionCancelledError,
     ActionFailedError,
     ActionHandle,
     AsyncActionHandle,
@@ -23,11 +22,14 @@ from .context import (
     CancelHook,
     cancellable_sleep,
     current_invocation,
+    progress_span,
     raise_if_cancelled,
     report_progress,
 )
 from .dependencies import InvocationID, InvocationLogger, ThingDependency
+from .endpoints import endpoint
 from .errors import (
+    ActionCancelledError,
     ActionDefinitionError,
     AffordanceNotFoundError,
     BlobNotFoundError,
@@ -37,7 +39,9 @@ from .errors import (
     InvalidArgumentsError,
     InvalidFrameError,
     InvalidInputError,
+    InvalidOutputError,
     InvocationCancelledError,
+    InvocationError,
     InvocationFinishedError,
     InvocationNotFinishedError,
     InvocationNotFoundError,
@@ -45,6 +49,7 @@ from .errors import (
     LockBusyError,
     ManagerNotRunningError,
     MediaTypeMismatchError,
+    NoInvocationContextError,
     NotFoundError,
     PropertyAccessError,
     PropertyNotWritableError,
@@ -57,6 +62,7 @@ from .errors import (
     ThingNotFoundError,
     ThingSetupError,
     ThingSlotError,
+    UnsupportedFeatureError,
     UnsupportedMediaTypeError,
 )
 from .events import Event, Subscription
@@ -70,11 +76,14 @@ from .models import (
     ProblemDetails,
     Progress,
 )
-from .properties import property
+from .porting import __getattr__ as __getattr__
+from .properties import DataProperty, FunctionalProperty, property
 from .server import ThingServer
+from .server_interface import ThingServerInterface
 from .setting import DataSetting, FunctionalSetting, setting
 from .slot import ThingSlot, thing_slot
-from .thing import Thing
+from .thing import Thing, get_thing_logger
+from .threads import ThreadWithInvocationID
 
 __all__ = (
     "ActionCancelledError",
@@ -93,15 +102,19 @@ __all__ = (
     "ClientSettings",
     "ClientTimeoutError",
     "ConfigError",
+    "DataProperty",
     "DataSetting",
     "Event",
     "FunctionalSetting",
     "IllegalTransitionError",
+    "FunctionalProperty",
     "InvalidArgumentsError",
     "InvalidFrameError",
     "InvalidInputError",
+    "InvalidOutputError",
     "Invocation",
     "InvocationCancelledError",
+    "InvocationError",
     "InvocationEvent",
     "InvocationFinishedError",
     "InvocationID",
@@ -116,6 +129,7 @@ __all__ = (
     "LogEntry",
     "ManagerNotRunningError",
     "MediaTypeMismatchError",
+    "NoInvocationContextError",
     "NotFoundError",
     "ProblemDetails",
     "Progress",
@@ -135,15 +149,22 @@ __all__ = (
     "ThingNotConnectedError",
     "ThingNotFoundError",
     "ThingServer",
+    "ThingServerInterface",
     "ThingSetupError",
     "ThingSlot",
     "ThingSlotError",
+    "ThreadWithInvocationID",
+    "UnsupportedFeatureError",
     "UnsupportedMediaTypeError",
     "action",
     "blob",
     "cancellable_sleep",
     "current_invocation",
+    "endpoint",
+    "exceptions",
+    "get_thing_logger",
     "outputs",
+    "progress_span",
     "property",
     "raise_if_cancelled",
     "report_progress",

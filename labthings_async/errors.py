@@ -8,17 +8,25 @@ class the server raised (a 404 is a ``NotFoundError`` on both sides), with
 the server's problem details attached. The errors only a client meets (an
 action that failed remotely, a server out of reach) are in
 ``labthings_async.client.errors``, under ``ClientError``.
+
+One class here is not an error, and not a ``LabThingsError``:
+``InvocationCancelledError``, the signal that stops a cancelled action. It
+derives from ``BaseException``, as ``asyncio.CancelledError`` does (and as
+LabThings-FastAPI's does), so an action's ``except Exception:`` does not
+swallow it. Whoever waits for a cancelled invocation meets
+``ActionCancelledError``, an ordinary ``LabThingsError``, instead.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
-from typing import ClassVar
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar
 
 from .models import FieldIssue, ProblemDetails
 
 __all__ = (
+    "ActionCancelledError",
     "ActionDefinitionError",
     "AffordanceNotFoundError",
     "BlobNotFoundError",
@@ -28,7 +36,9 @@ __all__ = (
     "InvalidArgumentsError",
     "InvalidFrameError",
     "InvalidInputError",
+    "InvalidOutputError",
     "InvocationCancelledError",
+    "InvocationError",
     "InvocationFinishedError",
     "InvocationNotFinishedError",
     "InvocationNotFoundError",
@@ -36,6 +46,7 @@ __all__ = (
     "LockBusyError",
     "ManagerNotRunningError",
     "MediaTypeMismatchError",
+    "NoInvocationContextError",
     "NotFoundError",
     "PropertyAccessError",
     "PropertyNotWritableError",
@@ -49,6 +60,7 @@ __all__ = (
     "ThingSetupError",
     "ThingSlotError",
     "UnknownOptionError",
+    "UnsupportedFeatureError",
     "UnsupportedMediaTypeError",
 )
 
@@ -272,15 +284,96 @@ class IllegalTransitionError(LabThingsError, RuntimeError):
     title = "Illegal status transition"
 
 
-class InvocationCancelledError(LabThingsError):
-    """The invocation was cancelled.
+class InvocationCancelledError(BaseException):
+    """The signal that stops a cancelled action: raised inside it, never an error.
 
-    Raised inside an action by the cancellation helpers (let it escape to end
-    the invocation as ``cancelled``), and by ``Invocation.result()``.
+    The cancellation helpers (``lt.raise_if_cancelled()``,
+    ``lt.cancellable_sleep()``, a ``CancelHook``) raise it in a threaded
+    action once a client has asked the invocation to stop. Each request to
+    cancel raises it once: raising consumes the request, so an action may catch
+    it, clean up (sleeping included), and carry on or return; a second request
+    raises it again. Let it escape and the invocation ends ``cancelled``;
+    catch it and return, and it ends ``completed`` with what the action returned.
+
+    It derives from ``BaseException``, as ``asyncio.CancelledError`` and
+    LabThings-FastAPI's class of this name do, so that an ``except
+    Exception:`` around a retry or a driver call does not swallow it. Catch it
+    by name. Code waiting for a cancelled invocation meets
+    ``ActionCancelledError`` instead, an ordinary exception.
+    """
+
+
+class ActionCancelledError(LabThingsError):
+    """The invocation waited for was cancelled before it finished.
+
+    Raised to whoever waits for the result: by ``Invocation.result()`` in the
+    server's process and by the clients' ``result()`` and action calls. An
+    ordinary exception, unlike ``InvocationCancelledError``, which is the
+    signal raised inside the cancelled action itself.
+
+    Args:
+        message: What was cancelled.
+        invocation: The cancelled invocation, in its wire form.
+        problem: The problem details the invocation ended with.
+
+    Attributes:
+        invocation: The cancelled invocation, in its wire form (``status``,
+            ``error``, ``timeRequested``...).
     """
 
     title = "Invocation cancelled"
     http_status = 409
+
+    def __init__(
+        self,
+        message: str,
+        invocation: Mapping[str, Any] | None = None,
+        *,
+        problem: ProblemDetails | None = None,
+    ) -> None:
+        super().__init__(message, problem=problem)
+        self.invocation: Mapping[str, Any] = invocation if invocation is not None else {}
+
+    @property
+    def invocation_id(self) -> str:
+        """The invocation's ID."""
+        return str(self.invocation.get("id", ""))
+
+
+class InvocationError(LabThingsError, RuntimeError):
+    """An action's failure it anticipated: raise it to end the invocation in ``error``.
+
+    LabThings-FastAPI's name. The server logs the message (one line, as for
+    any failure) and the invocation's problem details carry it.
+    """
+
+    title = "Invocation failed"
+
+
+class InvalidOutputError(LabThingsError, TypeError):
+    """An action returned a value that does not fit its return annotation.
+
+    The invocation ends in ``error`` with this message, naming the action, the
+    type it declared and what it returned.
+    """
+
+    title = "Invalid output"
+
+
+class NoInvocationContextError(LabThingsError, RuntimeError):
+    """Something only an action can ask for was asked for outside any invocation."""
+
+    title = "No invocation"
+
+
+class UnsupportedFeatureError(LabThingsError, NotImplementedError):
+    """A LabThings-FastAPI name that works differently here.
+
+    Raised at once, when the name is used, with a message saying what to
+    write instead, so migrated code never runs on with a silent difference.
+    """
+
+    title = "Not available in labthings_async"
 
 
 class QueueFullError(LabThingsError):

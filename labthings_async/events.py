@@ -26,6 +26,8 @@ from typing import Any, ClassVar, Protocol
 
 import msgspec
 
+from .codec import encode_json
+
 __all__ = ("LOST", "Event", "EventHub", "EventStream", "LostEvent", "Subscription", "Topic")
 
 LOST = "lost"
@@ -93,7 +95,7 @@ class Event:
 
         Use this when the payload may change later (a property's value).
         """
-        return cls(name, msgspec.json.encode(payload), **tags)
+        return cls(name, encode_json(payload), **tags)
 
     @classmethod
     def lazy(cls, name: str, payload: Any, **tags: Any) -> Event:

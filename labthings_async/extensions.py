@@ -5,7 +5,9 @@ or types are numpy's, so a server whose Things use no arrays never imports
 it). msgspec's three hooks, written once: how such a value is encoded
 (``encode_hook``), decoded from JSON (``decode_hook``) and described as
 JSON Schema (``schema_hook``). A blob encodes as its link; an array as nested
-lists, as LabThings sends it; a numpy scalar as the number it holds.
+lists, as LabThings sends it; a numpy scalar as the number it holds; a
+pydantic model (in an untyped output, or an action's input) as pydantic
+dumps it, pydantic being imported only if the caller's code did.
 
 A type can say how it travels itself, with three class-level methods:
 ``__labthings_schema__()``, ``__labthings_decode__(value)`` and (on
@@ -84,6 +86,12 @@ def encode_hook(attachments: list[Blob] | None = None) -> Callable[[Any], Any]:
             return own()
         if _is_numpy_value(value):
             return value.tolist()
+        if "pydantic" in sys.modules:
+            from .pydantic_types import dump_model
+
+            dumped = dump_model(value)
+            if dumped is not None:
+                return dumped
         # msgspec passes the hook's error on as it is: say it as msgspec would.
         raise TypeError(f"Encoding objects of type {type(value).__qualname__} is unsupported")
 

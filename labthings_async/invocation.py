@@ -33,8 +33,10 @@ import msgspec
 from .blob import Blob, absolute_links
 from .bridge import EventBridge
 from .clock import Clock
+from .codec import encode_json
 from .context import CancelHook
 from .errors import (
+    ActionCancelledError,
     IllegalTransitionError,
     InvocationCancelledError,
     InvocationFinishedError,
@@ -42,7 +44,7 @@ from .errors import (
     LabThingsError,
 )
 from .events import Event, EventHub, Topic
-from .extensions import decode_hook, encode_hook, encode_value
+from .extensions import encode_value
 from .logs import NOT_CAPTURED, exception_entry, invocation_logger
 from .models import (
     FinalStatus,
@@ -60,7 +62,7 @@ if TYPE_CHECKING:
     from .action import ActionDescriptor
     from .thing import Thing
 
-__all__ = ("Invocation", "InvocationHost", "encode_output", "problem_from_exception")
+__all__ = ("Invocation", "InvocationHost", "problem_from_exception")
 
 Status = InvocationStatus
 
@@ -74,9 +76,6 @@ CANCELLED_PROBLEM_TYPE = (
     "https://labthings-fastapi.readthedocs.io/en/latest/autoapi/labthings_fastapi/"
     "exceptions/index.html#labthings_fastapi.exceptions.InvocationCancelledError"
 )
-
-_NULL = msgspec.Raw(b"null")
-"""The encoding of ``None``, shared: most hardware actions (move, home) return nothing."""
 
 
 class InvocationHost(Protocol):
@@ -119,37 +118,6 @@ def problem_from_exception(error: BaseException) -> ProblemDetails:
         kind = "about:blank"
     status = error.http_status if isinstance(error, LabThingsError) else 500
     return ProblemDetails(type=kind, title=cls.__name__, status=status, detail=str(error))
-
-
-def encode_output(action: str, output: Any, attachments: list[Blob] | None = None) -> msgspec.Raw:
-    """An action's return value as JSON, encoded once for every reply and event.
-
-    Encoding is also the check that the value can be sent at all. A value
-    that is already a ``msgspec.Raw`` is taken to be JSON as it stands.
-    Blobs are encoded as their links and numpy arrays as nested lists
-    (``extensions``).
-
-    Args:
-        action: The action's name, for the message.
-        output: What it returned.
-        attachments: Collects the blobs in the output, which the invocation
-            then keeps (and the manager serves); None only encodes them.
-
-    Raises:
-        TypeError: JSON cannot carry the value; the message names the action
-            and the type.
-    """
-    if output is None:
-        return _NULL
-    if isinstance(output, msgspec.Raw):
-        return output
-    try:
-        return msgspec.Raw(msgspec.json.encode(output, enc_hook=encode_hook(attachments)))
-    except (TypeError, msgspec.EncodeError) as error:
-        raise TypeError(
-            f"action {action!r} returned a value of type {type(output).__name__!r}, which "
-            f"cannot be sent as JSON ({error}); return JSON-compatible data or a msgspec Struct"
-        ) from None
 
 
 @functools.cache
@@ -422,7 +390,8 @@ class Invocation:
     def finish(self, output: Any = None, *, error: BaseException | None = None) -> None:
         """End the invocation: the one place that decides how, and says why (loop thread).
 
-        An output that JSON cannot carry ends it in ``error``; a cancellation
+        An output that does not fit the action's return annotation, or that
+        JSON cannot carry, ends it in ``error``; a cancellation
         (raised by the action, or its task's ``CancelledError``) in
         ``cancelled``, with a detail saying who asked, and how long the action
         took to stop or whether it was abandoned; any other exception in
@@ -440,8 +409,8 @@ class Invocation:
         if error is None:
             attachments: list[Blob] = []
             try:
-                encoded = encode_output(self.action.name, output, attachments)
-            except TypeError as unsendable:
+                encoded = self.action.encode_output(output, attachments)
+            except TypeError as unsendable:  # InvalidOutputError is one.
                 error = unsendable
             else:
                 if attachments:
@@ -582,7 +551,9 @@ class Invocation:
 
         Raises:
             InvocationNotFinishedError: It has not finished yet.
-            InvocationCancelledError: It was cancelled.
+            ActionCancelledError: It was cancelled (an ordinary exception:
+                the ``InvocationCancelledError`` that stopped the action is
+                a ``BaseException``, which no caller should have to catch).
             Exception: The exception the action raised, when it failed.
         """
         if self.status is Status.COMPLETED and self.output is not None:
@@ -593,15 +564,14 @@ class Invocation:
                 and issubclass(output_type, Blob)
             ):
                 return self.attachments[0]  # The blob itself: there are no bytes in JSON.
-            try:
-                return msgspec.json.decode(
-                    self.output, type=self.action.output_type, dec_hook=decode_hook
-                )
-            except msgspec.ValidationError:
-                # The action returned something other than it declared.
-                return msgspec.json.decode(self.output)
+            return self.action.decode_output(self.output)
         if self.status is Status.CANCELLED:
-            raise InvocationCancelledError(f"invocation {self.id_text} was cancelled")
+            detail = f": {self.error.detail}" if self.error and self.error.detail else ""
+            raise ActionCancelledError(
+                f"action {self.action.name!r} was cancelled (invocation {self.id_text}){detail}",
+                msgspec.json.decode(encode_json(self.response())),
+                problem=self.error,
+            )
         if self.status is Status.ERROR:
             if self.exception is not None:
                 raise self.exception

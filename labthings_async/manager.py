@@ -13,7 +13,6 @@ their teardown. Use it as ``async with ActionManager(things={...}) as manager``.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import itertools
 import logging
 import re
@@ -27,6 +26,7 @@ from typing import Any
 import anyio
 import msgspec
 
+from .action import ActionDescriptor
 from .blob import Blob, BlobStore
 from .bridge import EventBridge
 from .clock import Clock, SystemClock
@@ -34,14 +34,17 @@ from .context import bind_invocation, unbind_invocation
 from .errors import (
     BlobNotFoundError,
     InvalidInputError,
+    InvocationCancelledError,
+    InvocationNotFoundError,
     LockBusyError,
     ManagerNotRunningError,
     QueueFullError,
     ThingNotFoundError,
-    ThingSetupError,
+    UnsupportedFeatureError,
 )
 from .events import Event, EventHub, Subscription
-from .invocation import Invocation, encode_output
+from .invocation import Invocation
+from .lifecycle import start_thing, stop_thing
 from .lock import InvocationLock, ThingLocks
 from .logs import install_log_capture
 from .models import FieldIssue, InvocationStatus, InvocationSummary
@@ -163,7 +166,7 @@ class ActionManager:
         self._tasks: set[asyncio.Task[None]] = set()
         self._expiry_task: asyncio.Task[None] | None = None
         self._running = False
-        self._set_up: list[Thing] = []
+        self._started: list[Thing] = []
         # The locks each invocation holds on its own behalf, freed when it ends.
         self._held: dict[Invocation, tuple[InvocationLock, ...]] = {}
 
@@ -241,11 +244,12 @@ class ActionManager:
                 thing.observe_properties(self._publish_property)
                 for stream in thing.camera_streams().values():
                     stream.attach(self.bridge, thing.name)
-                await self._call_lifecycle(thing, "setup")
-                self._set_up.append(thing)
-        except BaseException:
+                await start_thing(thing, self._thread_limiter)
+                self._started.append(thing)
+        except BaseException as error:
             with anyio.CancelScope(shield=True):
-                await self._teardown_things()
+                # The Things already open are closed with what stopped the start.
+                await self._stop_things(error.__cause__ or error)
             raise
         self._expiry_task = self._spawn(self._expire_periodically())
         self._running = True
@@ -257,7 +261,7 @@ class ActionManager:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        await self.shutdown()
+        await self.shutdown(exc)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -270,13 +274,18 @@ class ActionManager:
         if not task.cancelled() and task.exception() is not None:
             logger.error("an ActionManager task failed", exc_info=task.exception())
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, error: BaseException | None = None) -> None:
         """Stop: cancel what is pending, ask what runs to stop, end every stream.
 
         Running actions get ``shutdown_grace`` seconds; a threaded action still
         running after that is marked ``cancelled`` and left to finish on its
         own, since a thread cannot be killed. Every invocation ends terminal,
-        each with a detail saying how.
+        each with a detail saying how. Then the Things are closed, the last
+        opened first.
+
+        Args:
+            error: What ended the block the manager ran in, if anything did;
+                each Thing's ``__exit__`` receives it.
         """
         if not self._running and self._expiry_task is None:
             return
@@ -307,7 +316,7 @@ class ActionManager:
                 for thing in self._things.values():
                     for stream in thing.camera_streams().values():
                         stream.detach()
-                await self._teardown_things()
+                await self._stop_things(error)
 
     def _make_locks(self) -> None:
         """Give each Thing the locks its actions and property writes take (fresh each start)."""
@@ -327,27 +336,11 @@ class ActionManager:
             store.load()
             thing._settings_store = store
 
-    async def _teardown_things(self) -> None:
-        while self._set_up:
-            thing = self._set_up.pop()
-            try:
-                await self._call_lifecycle(thing, "teardown")
-            except ThingSetupError:
-                logger.exception("teardown of Thing %r failed", thing.name)
+    async def _stop_things(self, error: BaseException | None) -> None:
+        while self._started:
+            thing = self._started.pop()
+            await stop_thing(thing, self._thread_limiter, error)
             thing.observe_properties(None)
-
-    async def _call_lifecycle(self, thing: Thing, method: str) -> None:
-        function = getattr(thing, method)
-        try:
-            if inspect.iscoroutinefunction(function):
-                await function()
-            else:
-                await anyio.to_thread.run_sync(function, limiter=self._thread_limiter)
-        except Exception as error:
-            raise ThingSetupError(
-                f"{method} of Thing {thing.name!r} ({type(thing).__name__}) failed: "
-                f"{type(error).__name__}: {error}"
-            ) from error
 
     # -- invoking -----------------------------------------------------------------
 
@@ -400,10 +393,7 @@ class ActionManager:
         )
         if target._locks is not None and not descriptor.wait_for_lock:
             self._lock_now(invocation, target._locks.needed_by(descriptor))
-        if not descriptor.is_async:
-            self._pending_threaded += 1
-        self._table.add(invocation)
-        invocation.publish_created()
+        self._track(invocation)
         run = self._run_async if descriptor.is_async else self._run_threaded
         invocation.task = self._spawn(run(invocation))
         return invocation
@@ -476,7 +466,7 @@ class ActionManager:
             except (Exception, asyncio.CancelledError) as error:
                 invocation.finish(error=error)
             else:
-                if isinstance(outcome, Exception):
+                if isinstance(outcome, BaseException):
                     invocation.finish(error=outcome)
                 else:
                     invocation.finish(outcome)
@@ -494,7 +484,7 @@ class ActionManager:
         token = bind_invocation(invocation)
         try:
             output = await invocation.action.call(invocation.thing, invocation.input)
-        except (Exception, asyncio.CancelledError) as error:
+        except (Exception, asyncio.CancelledError, InvocationCancelledError) as error:
             unbind_invocation(token)
             invocation.finish(error=error)
         else:
@@ -549,27 +539,87 @@ class ActionManager:
     def iter_invocations(
         self,
         *,
-        thing: str | None = None,
-        action: str | None = None,
+        thing: Thing | str | None = None,
+        action: ActionDescriptor | str | None = None,
         status: Status | str | None = None,
     ) -> Iterator[Invocation]:
-        """The retained invocations, newest first, optionally filtered."""
-        return self._table.newest_first(thing=thing, action=action, status=status)
+        """The retained invocations, newest first, optionally filtered.
+
+        Args:
+            thing: Only this Thing's (a Thing or its name).
+            action: Only this action's: a name, or a descriptor (an action of
+                one class, on whichever Thing of it), as LabThings-FastAPI takes it.
+            status: Only invocations with this status.
+        """
+        thing_name = thing.name if isinstance(thing, Thing) else thing
+        if isinstance(action, ActionDescriptor):
+            descriptor = action
+            selected = self._table.newest_first(
+                thing=thing_name, action=descriptor.name, status=status
+            )
+            return (invocation for invocation in selected if invocation.action is descriptor)
+        return self._table.newest_first(thing=thing_name, action=action, status=status)
 
     def list_invocations(
         self,
+        action: ActionDescriptor | str | None = None,
+        thing: Thing | str | None = None,
         *,
-        thing: str | None = None,
-        action: str | None = None,
         status: Status | str | None = None,
         limit: int | None = None,
         base_url: str = "",
     ) -> list[InvocationSummary]:
-        """Summaries of the retained invocations, newest first."""
+        """Summaries of the retained invocations, newest first.
+
+        ``action`` and ``thing`` come first, as in LabThings-FastAPI
+        (``list_invocations(descriptor, thing)``); see ``iter_invocations``.
+        """
         selected = self.iter_invocations(thing=thing, action=action, status=status)
         return [
             invocation.summary_model(base_url) for invocation in itertools.islice(selected, limit)
         ]
+
+    @property
+    def invocations(self) -> list[Invocation]:
+        """Every retained invocation, oldest first (LabThings-FastAPI's list)."""
+        return list(reversed(list(self._table.newest_first())))
+
+    def append_invocation(self, invocation: Invocation) -> None:
+        """Keep track of a new invocation of this manager's Things, as ``invoke_action`` does.
+
+        LabThings-FastAPI's name. The invocation is listed, found by its ID,
+        expired and streamed like any other; running it is the caller's part.
+
+        Raises:
+            ThingNotFoundError: Its Thing is not managed here.
+            ValueError: It is tracked already.
+        """
+        self.get_thing(invocation.thing)
+        try:
+            self._table.get(invocation.id_text)
+        except InvocationNotFoundError:
+            self._track(invocation)
+            return
+        raise ValueError(f"{invocation!r} is tracked already")
+
+    def _track(self, invocation: Invocation) -> None:
+        """Keep a new invocation and announce it (the path of every ``invoke_action``)."""
+        if not invocation.action.is_async and invocation.status is Status.PENDING:
+            self._pending_threaded += 1  # Until it runs: see status_changed.
+        self._table.add(invocation)
+        invocation.publish_created()
+
+    def router(self) -> Any:
+        """LabThings-FastAPI's router of the action routes: here the HTTP layer builds it.
+
+        Raises:
+            UnsupportedFeatureError: Always; the message names the function to call.
+        """
+        raise UnsupportedFeatureError(
+            "ActionManager.router() would make the domain import the HTTP layer; call "
+            "labthings_async.http.action_router(manager) for a mountable Starlette app of "
+            "this manager's action and invocation routes"
+        )
 
     def __len__(self) -> int:
         return len(self._table)
@@ -645,10 +695,10 @@ def _tag_filter(thing: str | None, affordance: str | None) -> Any:
     return accept
 
 
-def _call_in_thread(handoff: list[Invocation]) -> msgspec.Raw | Exception:
+def _call_in_thread(handoff: list[Invocation]) -> msgspec.Raw | BaseException:
     """Run a threaded action in its worker thread: its output, encoded, or what it raised.
 
-    Encoding a large output takes time; done here, it keeps the loop free.
+    Checking and encoding a large output takes time; done here, it keeps the loop free.
     anyio's worker thread keeps its last job's arguments, result and exception
     until its next job, so nothing it keeps may lead to the invocation: it
     comes in a list emptied at once, and an exception comes back as the
@@ -657,16 +707,15 @@ def _call_in_thread(handoff: list[Invocation]) -> msgspec.Raw | Exception:
     invocation = handoff.pop()
     token = bind_invocation(invocation)
     try:
+        action = invocation.action
         attachments: list[Blob] = []
-        encoded = encode_output(
-            invocation.action.name,
-            invocation.action.call(invocation.thing, invocation.input),
-            attachments,
-        )
+        encoded = action.encode_output(action.call(invocation.thing, invocation.input), attachments)
         if attachments:
             invocation.attachments = tuple(attachments)
         return encoded
-    except Exception as error:
+    except (Exception, InvocationCancelledError) as error:
+        # A cancellation is a BaseException, which anyio would re-raise
+        # through the loop's task; it is an outcome like any other.
         return error
     finally:
         unbind_invocation(token)

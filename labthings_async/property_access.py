@@ -24,7 +24,7 @@ from .properties import DataProperty, PropertyDescriptor
 from .setting import DataSetting
 from .thing import Thing
 
-__all__ = ("read_property", "write_property")
+__all__ = ("read_property", "reset_property_value", "write_property")
 
 
 class _ClientWrite:
@@ -66,6 +66,13 @@ async def write_property(
             await _access(descriptor, "setting", descriptor.write, limiter, thing, value)
         finally:
             unbind_lock_owner(token)
+
+
+async def reset_property_value(
+    descriptor: PropertyDescriptor, thing: Thing, limiter: anyio.CapacityLimiter
+) -> None:
+    """Set the property back to its default (a resetter may block: it runs in a thread)."""
+    await _access(descriptor, "resetting", descriptor.reset, limiter, thing)
 
 
 async def _access(

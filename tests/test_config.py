@@ -32,7 +32,7 @@ def test_a_misspelt_option_is_refused_naming_the_valid_ones_and_the_nearest() ->
     assert (error.option, error.suggestion) == ("max_thread", "max_threads")
     assert str(error).startswith(
         "ThingServer has no option 'max_thread' (did you mean 'max_threads'?); "
-        "its options are: body_limit, clock, cors_origins, debug, "
+        "its options are: application_config, body_limit, clock, cors_origins, debug, "
     )
     assert set(error.accepted) == set(
         keyword_options(lt.ThingServer, lt.ActionManager, leave_out=["things"])
@@ -62,7 +62,7 @@ def test_a_config_file_with_a_misspelt_key(tmp_path: Path) -> None:
         load_config(path)
     assert str(refused.value) == (
         f"config file {str(path)!r} has no key 'prot' (did you mean 'port'?); "
-        "its keys are: host, options, port, prefix, things"
+        "its keys are: application_config, host, options, port, prefix, things"
     )
 
 
@@ -173,5 +173,5 @@ def test_the_readme_lists_every_serve_flag() -> None:
     add_serve_command(commands)
     serve = commands.choices["serve"]
     flags = {flag for action in serve._actions for flag in action.option_strings}
-    documented = set(re.findall(r"(--[a-z][a-z-]*)", options_section()))
+    documented = set(re.findall(r"(?<![\w-])(-{1,2}[a-z][a-z-]*)", options_section()))
     assert flags - {"-h", "--help"} == documented

@@ -2,7 +2,8 @@
 
 Layer: HTTP (starlette, anyio, the manager). ``POST /{thing}/{action}``
 answers as LabThings clients expect (201, ``Location``, the invocation; an
-RFC 7240 ``Prefer: wait=N`` holds the reply up to N s), or with
+RFC 7240 ``Prefer: wait=N`` holds the reply up to N s, as an action's
+``response_timeout`` does without one), or with
 ``?reply=output`` as W3C consumers expect (the output itself, or the failure
 as a problem). A held reply is released at once when the server shuts down.
 """
@@ -50,6 +51,9 @@ async def invoke(request: Request, *, thing: Thing, descriptor: ActionDescriptor
     if wait:
         await _hold(state, invocation, wait)
         headers["Preference-Applied"] = f"wait={wait:g}"
+    elif descriptor.response_timeout:
+        # LabThings-FastAPI's @action(response_timeout=N): the action's own default hold.
+        await _hold(state, invocation, min(descriptor.response_timeout, state.max_wait))
     headers["Location"] = href
     return json_response(invocation.response(base), 201, headers)
 

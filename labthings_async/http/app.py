@@ -94,6 +94,8 @@ class ThingApp(Starlette):
         prefix: Path prefix of every route (e.g. ``/api``), or "".
         lifespan: The app's lifespan, usually ``ThingServer.lifespan``.
         cors_origins: Origins whose pages may call the API (``["*"]`` for any).
+        routes: Makes the API's routes from the state: every route
+            (``api_routes``) unless told otherwise.
 
     Attributes:
         prefix: Path prefix of every route.
@@ -106,6 +108,7 @@ class ThingApp(Starlette):
         prefix: str = "",
         lifespan: Lifespan | None = None,
         cors_origins: Sequence[str] = (),
+        routes: Callable[[ServerState], list[BaseRoute]] = api_routes,
     ) -> None:
         middleware = []
         if cors_origins:
@@ -118,11 +121,11 @@ class ThingApp(Starlette):
                     expose_headers=["Location", "Link", "Retry-After", "Preference-Applied"],
                 )
             )
-        routes = api_routes(state)
+        served = routes(state)
         if prefix:
-            routes = [Mount(prefix, app=Router(routes, default=_no_such_thing))]
+            served = [Mount(prefix, app=Router(served, default=_no_such_thing))]
         super().__init__(
-            routes=routes,
+            routes=served,
             middleware=middleware,
             exception_handlers=EXCEPTION_HANDLERS,
             lifespan=None if lifespan is None else (lambda app: lifespan()),

@@ -27,6 +27,7 @@ __all__ = (
     "InvokeQuery",
     "ServerEventsQuery",
     "StreamQuery",
+    "decode_path",
     "decode_query",
     "last_event_id",
 )
@@ -112,6 +113,15 @@ def decode_query(request: Request, query_type: type[Q]) -> Q:
         InvalidInputError: A parameter does not fit (422), naming it as ``$.query.NAME``.
     """
     return _decode(request.query_params, query_type, "query")
+
+
+def decode_path(request: Request, path_type: type[Q]) -> Q:
+    """The request's path parameters as a ``path_type``, as ``decode_query`` decodes a query.
+
+    Raises:
+        InvalidInputError: A parameter does not fit (422), naming it as ``$.path.NAME``.
+    """
+    return _decode(request.path_params, path_type, "path")
 
 
 def last_event_id(request: Request) -> int | None:

@@ -37,9 +37,10 @@ _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*\"?(\d+(?:\.\d+)?)\"?", re.IG
 def json_response(
     content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    """A JSON response encoded by msgspec."""
+    """A JSON response encoded by msgspec (a pydantic model in it by pydantic)."""
     return Response(
-        # The hook is called only for what msgspec cannot encode itself: arrays, blobs.
+        # The hook is called only for what msgspec cannot encode itself: arrays,
+        # blobs, pydantic models.
         msgspec.json.encode(content, enc_hook=encode_value),
         status_code=status_code,
         headers=headers,

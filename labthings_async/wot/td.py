@@ -58,6 +58,8 @@ def _form(href: str, op: str | list[str], method: str, **extra: Any) -> dict[str
 def property_affordance(descriptor: PropertyDescriptor) -> dict[str, Any]:
     """The PropertyAffordance of one property (forms relative to the Thing's URL).
 
+    A property with a default shows it, as LabThings-FastAPI's do.
+
     Observable properties get two SSE forms: first ``{name}/values``, unnamed
     events, the only kind node-wot 0.9 reads; then ``{name}/events``, events
     named after the property as the WoT HTTP SSE profile has them.
@@ -68,6 +70,8 @@ def property_affordance(descriptor: PropertyDescriptor) -> dict[str, Any]:
         affordance["title"] = descriptor.title
     if descriptor.description:
         affordance["description"] = descriptor.description
+    if descriptor.has_default:
+        affordance["default"] = descriptor.default_json()
     affordance["readOnly"] = descriptor.readonly
     affordance["writeOnly"] = False
     affordance["observable"] = descriptor.observable
