@@ -234,6 +234,8 @@ class DenumpifyingDict:
 
     @classmethod
     def __labthings_decode__(cls, value: Any) -> Self:
+        if isinstance(value, cls):  # An action's output, checked against its annotation.
+            return value
         if not isinstance(value, Mapping):
             raise ValueError(f"Expected `object`, got `{type(value).__name__}`")
         return cls(value)

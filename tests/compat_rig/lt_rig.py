@@ -11,6 +11,7 @@ itself, and on labthings_async with its import lines changed and nothing else.
 
 import io
 import threading
+from types import TracebackType
 
 import labthings_fastapi as lt
 import numpy as np
@@ -68,17 +69,22 @@ class Camera(lt.Thing):
     stage: Stage = lt.thing_slot()
     stream = MJPEGStreamDescriptor(ringbuffer_size=5)
 
-    def __enter__(self):
+    def __enter__(self) -> "Camera":
         self._stopping = threading.Event()
         self._frames = threading.Thread(target=self._live_view, daemon=True)
         self._frames.start()
         return self
 
-    def __exit__(self, exc_type, exc_value, traceback):
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         self._stopping.set()
         self._frames.join()
 
-    def _live_view(self):
+    def _live_view(self) -> None:
         tick = 0
         while not self._stopping.wait(0.05):
             self.stream.add_frame(self.snap(tick))
@@ -105,7 +111,8 @@ class Camera(lt.Thing):
         """Take a picture as an array of grey levels, binned ``binning`` by ``binning``."""
         image = np.asarray(Image.open(io.BytesIO(self.snap())), dtype=np.float64)
         rows, columns = HEIGHT // binning, WIDTH // binning
-        return image.reshape(rows, binning, columns, binning).mean(axis=(1, 3))
+        binned: NDArray = image.reshape(rows, binning, columns, binning).mean(axis=(1, 3))
+        return binned
 
 
 class Scanner(lt.Thing):
@@ -122,6 +129,6 @@ class Scanner(lt.Thing):
             for column in range(columns):
                 self.stage.move_to(x=column * pitch, y=row * pitch)
                 picture = self.camera.capture()
-                brightness[row, column] = np.asarray(Image.open(picture.open())).mean()
+                brightness[row, column] = np.asarray(Image.open(io.BytesIO(picture.content))).mean()
         self.logger.info(f"scanned {rows * columns} points")
         return brightness

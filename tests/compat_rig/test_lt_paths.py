@@ -112,9 +112,8 @@ def test_lt_outputs_blob_is_lt_blob_as_in_labthings() -> None:
     ],
 )
 def test_denumpifying_dict_dumps_what_labthings_dumps(value: dict[str, Any]) -> None:
-    assert DenumpifyingDict(value).model_dump() == labthings_numpy.DenumpifyingDict(
-        value
-    ).model_dump()
+    theirs = labthings_numpy.DenumpifyingDict(value).model_dump()
+    assert DenumpifyingDict(value).model_dump() == theirs
     assert denumpify(value) == labthings_numpy.denumpify(value)
 
 
@@ -131,6 +130,10 @@ class Mapper(lt.Thing):
         return DenumpifyingDict({"matrix": numpy.eye(2) * 3, "fit": numpy.float64(0.5)})
 
     @lt.action
+    def fit(self) -> DenumpifyingDict:
+        return {"offset": numpy.array([1.5, -2.0])}  # type: ignore[return-value]  # As in LabThings.
+
+    @lt.action
     def flip(self, image: NDArray) -> NDArray:
         return image[::-1]
 
@@ -138,8 +141,10 @@ class Mapper(lt.Thing):
 def test_a_thing_returns_a_denumpifying_dict_and_ndarrays_as_json() -> None:
     with in_process(lt.ThingServer({"mapper": Mapper()}).app) as http:
         calibrated = http.post("/mapper/calibrate?reply=output")
+        fitted = http.post("/mapper/fit?reply=output")
         flipped = http.post("/mapper/flip?reply=output", json={"image": [[1, 2], [3, 4]]})
         described = http.get("/mapper/").json()["actions"]
     assert calibrated.json() == {"matrix": [[3.0, 0.0], [0.0, 3.0]], "fit": 0.5}
+    assert fitted.json() == {"offset": [1.5, -2.0]}
     assert flipped.json() == [[3, 4], [1, 2]]
     assert described["calibrate"]["output"]["type"] == "object"

@@ -21,6 +21,7 @@ import httpx2
 import pytest
 from labthings_fastapi.client import ThingClient as LabThingsClient
 from labthings_fastapi.exceptions import FailedToInvokeActionError, GlobalLockBusyError
+from PIL import Image
 from rig_servers import (
     FRAMEWORKS,
     LT_RIG,
@@ -148,7 +149,7 @@ def test_the_live_view_streams_jpeg_frames_that_follow_the_stage(rig: RigServer)
     assert len({image.tobytes() for image in dark}) == 3  # Each frame is new: the view lives.
 
 
-def mean_level(image: Any) -> float:
+def mean_level(image: Image.Image) -> float:
     histogram = image.convert("L").histogram()
     return sum(level * count for level, count in enumerate(histogram)) / sum(histogram)
 
