@@ -156,8 +156,8 @@ def mean_level(image: Image.Image) -> float:
 
 def test_the_global_lock_refuses_a_second_driver_while_a_move_runs(rig: RigServer) -> None:
     with connect("our_client", f"{rig.url}/stage/") as stage:
-        stage.speed = 20.0
         stage.move_to(x=0, y=0)
+        stage.speed = 20.0  # 1000 µm takes 50 s: long enough to try a second driver.
     slow = httpx2.post(f"{rig.url}/stage/move_to", json={"x": 1000, "y": 0}, timeout=TIMEOUT)
     assert slow.status_code == 201
     running = wait_for_status(slow.json()["links"][0]["href"], {"running"})
