@@ -21,7 +21,7 @@ def main() -> None:
     """Serve the config given first on the socket whose descriptor is given second."""
     config = json.loads(Path(sys.argv[1]).read_text())
     sock = socket.socket(fileno=int(sys.argv[2]))
-    server = lt.ThingServer(**config)
+    server = lt.ThingServer(lt.ThingServerConfig.model_validate(config))
     settings = uvicorn.Config(server.app, ws="websockets-sansio", log_level="warning")
     uvicorn.Server(settings).run(sockets=[sock])
 
