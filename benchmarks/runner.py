@@ -57,10 +57,13 @@ TOPICS = (
     Topic("burst", "3 slow invocations at once"),
     Topic("retention", "4 retained invocations"),
     Topic("fanout", "5 SSE fan-out (sse_fanout.py) and property notifications"),
-    Topic("stalled_streams", "9 event-stream clients that stop reading"),
     Topic("log_capture", "6 logging"),
     Topic("property_reads", "7 property GET"),
     Topic("inprocess", "8 in-process", common_options=False, adapt=from_inprocess),
+    Topic("settings", "9 settings saves and kill -9"),
+    Topic("camera_stream", "10 camera stream to 1, 10 and 100 viewers"),
+    Topic("blob_download", "11 blob download against FileResponse"),
+    Topic("stalled_streams", "12 event-stream clients that stop reading"),
 )
 
 

@@ -1,4 +1,4 @@
-"""Workload 9: event-stream clients that stop reading, and what they cost everyone else.
+"""Workload 12: event-stream clients that stop reading, and what they cost everyone else.
 
 Run: ``python -m benchmarks.stalled_streams [--quick] [--json PATH]``.
 
@@ -40,7 +40,7 @@ from .topic import Settings, paired_ratio, run_topic
 
 __all__ = ("measure",)
 
-WORKLOAD = "9 stalled event-stream clients"
+WORKLOAD = "12 stalled event-stream clients"
 FIREHOSE = "/action_invocations/events"
 ACTION = "async_noop"
 CLIENTS = 8

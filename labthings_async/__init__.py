@@ -3,9 +3,9 @@
 The root package only re-exports the public API; see the modules for each idea.
 """
 
+from . import blob, exceptions, outputs
 from .action import ActionDescriptor, action
 from .client import (
-    ActionCancelledError,
     ActionFailedError,
     ActionHandle,
     AsyncActionHandle,
@@ -22,33 +22,48 @@ from .context import (
     CancelHook,
     cancellable_sleep,
     current_invocation,
+    progress_span,
     raise_if_cancelled,
     report_progress,
 )
 from .dependencies import InvocationID, InvocationLogger, ThingDependency
+from .endpoints import endpoint
 from .errors import (
+    ActionCancelledError,
     ActionDefinitionError,
     AffordanceNotFoundError,
+    BlobNotFoundError,
     BodyTooLargeError,
     ConfigError,
     IllegalTransitionError,
     InvalidArgumentsError,
+    InvalidFrameError,
     InvalidInputError,
+    InvalidOutputError,
     InvocationCancelledError,
+    InvocationError,
     InvocationFinishedError,
     InvocationNotFinishedError,
     InvocationNotFoundError,
     LabThingsError,
+    LockBusyError,
     ManagerNotRunningError,
+    MediaTypeMismatchError,
+    NoInvocationContextError,
     NotFoundError,
     PropertyAccessError,
     PropertyNotWritableError,
     PropertyTimeoutError,
     QueueFullError,
+    RangeNotSatisfiableError,
     ReadOnlyPropertyError,
     SchemaError,
+    SettingsError,
+    ThingNotConnectedError,
     ThingNotFoundError,
     ThingSetupError,
+    ThingSlotError,
+    UnsupportedFeatureError,
     UnsupportedMediaTypeError,
 )
 from .events import Event, Subscription
@@ -62,9 +77,14 @@ from .models import (
     ProblemDetails,
     Progress,
 )
-from .properties import property
+from .porting import __getattr__ as __getattr__
+from .properties import DataProperty, FunctionalProperty, property
 from .server import ThingServer
-from .thing import Thing
+from .server_interface import ThingServerInterface
+from .setting import DataSetting, FunctionalSetting, setting
+from .slot import ThingSlot, thing_slot
+from .thing import Thing, get_thing_logger
+from .threads import ThreadWithInvocationID
 
 __all__ = (
     "ActionCancelledError",
@@ -76,18 +96,26 @@ __all__ = (
     "AffordanceNotFoundError",
     "AsyncActionHandle",
     "AsyncThingClient",
+    "BlobNotFoundError",
     "BodyTooLargeError",
     "CancelHook",
     "ClientError",
     "ClientSettings",
     "ClientTimeoutError",
     "ConfigError",
+    "DataProperty",
+    "DataSetting",
     "Event",
+    "FunctionalSetting",
     "IllegalTransitionError",
+    "FunctionalProperty",
     "InvalidArgumentsError",
+    "InvalidFrameError",
     "InvalidInputError",
+    "InvalidOutputError",
     "Invocation",
     "InvocationCancelledError",
+    "InvocationError",
     "InvocationEvent",
     "InvocationFinishedError",
     "InvocationID",
@@ -98,8 +126,11 @@ __all__ = (
     "InvocationStatus",
     "InvocationSummary",
     "LabThingsError",
+    "LockBusyError",
     "LogEntry",
     "ManagerNotRunningError",
+    "MediaTypeMismatchError",
+    "NoInvocationContextError",
     "NotFoundError",
     "ProblemDetails",
     "Progress",
@@ -107,22 +138,38 @@ __all__ = (
     "PropertyTimeoutError",
     "PropertyNotWritableError",
     "QueueFullError",
+    "RangeNotSatisfiableError",
     "ReadOnlyPropertyError",
     "RequestFailedError",
     "SchemaError",
     "ServerUnavailableError",
+    "SettingsError",
     "Subscription",
     "Thing",
     "ThingClient",
     "ThingDependency",
+    "ThingNotConnectedError",
     "ThingNotFoundError",
     "ThingServer",
+    "ThingServerInterface",
     "ThingSetupError",
+    "ThingSlot",
+    "ThingSlotError",
+    "ThreadWithInvocationID",
+    "UnsupportedFeatureError",
     "UnsupportedMediaTypeError",
     "action",
+    "blob",
     "cancellable_sleep",
     "current_invocation",
+    "endpoint",
+    "exceptions",
+    "get_thing_logger",
+    "outputs",
+    "progress_span",
     "property",
     "raise_if_cancelled",
     "report_progress",
+    "setting",
+    "thing_slot",
 )

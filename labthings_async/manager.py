@@ -3,50 +3,62 @@
 Layer: domain, its top (anyio, msgspec, the modules below; no starlette). It
 owns the asyncio tasks the invocations run in, the daemon worker threads
 threaded actions run in and the slots that bound them, the table of
-invocations with its retention bounds, the event hub and the bridge that
-brings events from threads to it, and the Things' setup and teardown.
-Use it as ``async with ActionManager(things={...}) as manager``.
+invocations with its retention bounds (and the blobs their outputs hold),
+the event hub and the bridge that brings events from threads to it (camera
+streams' frame notices too), and the Things' start: their slots filled,
+their settings loaded, their locks made, then their setup; and their
+teardown. Use it as ``async with ActionManager(things={...}) as manager``.
 
 However user code ends (any ``BaseException``, a thread that never returns,
 an async action that swallows its cancellation), it ends only its invocation
-or its Thing's setup or teardown; and shutdown ends within a stated bound:
+or its Thing's start or close; and shutdown ends within a stated bound:
 ``shutdown_grace`` for the actions to stop, then ``teardown_timeout`` for
-each Thing's teardown, after which what is still running is abandoned, named
-in the log.
+each of each Thing's closing hooks, after which what is still running is
+abandoned, named in the log.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import itertools
 import logging
 import re
 import uuid
 from collections.abc import Coroutine, Iterator, Mapping
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import anyio
 import msgspec
 
+from .action import ActionDescriptor
+from .blob import Blob, BlobStore
 from .bridge import EventBridge
 from .clock import Clock, SystemClock
 from .context import bind_invocation, unbind_invocation
 from .errors import (
+    BlobNotFoundError,
+    InvalidInputError,
+    InvocationNotFoundError,
+    LockBusyError,
     ManagerNotRunningError,
     QueueFullError,
     ThingNotFoundError,
-    ThingSetupError,
+    UnsupportedFeatureError,
 )
 from .events import Event, EventHub, Subscription
-from .invocation import Invocation, encode_output
+from .invocation import Invocation
+from .lifecycle import start_thing, stop_thing
+from .lock import InvocationLock, ThingLocks
 from .logs import install_log_capture
-from .models import InvocationStatus, InvocationSummary
+from .models import FieldIssue, InvocationStatus, InvocationSummary
+from .settings_store import SettingsStore, settings_path
+from .slot import SlotTarget, connect_slots
 from .table import InvocationTable
 from .thing import Thing
-from .workers import WorkerThreads, cancelled_from_outside
+from .workers import WorkerThreads, close_coroutine
 
 __all__ = ("ActionManager",)
 
@@ -62,6 +74,8 @@ A threaded action's task ends as soon as it stops waiting for the thread, an
 async action's once its closed coroutine is cancelled: both take a turn or
 two of the loop. Whatever is still there after this is left behind.
 """
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class ActionManager:
@@ -84,11 +98,25 @@ class ActionManager:
         expiry_interval: Seconds between expiry runs.
         shutdown_grace: Seconds running actions get to stop at shutdown;
             those still running after it are abandoned.
-        teardown_timeout: Seconds each Thing's teardown may take at shutdown;
-            one still running after it is abandoned, and the next Thing's
-            teardown starts.
+        teardown_timeout: Seconds each of a Thing's closing hooks (``teardown``,
+            ``__exit__``) may take at shutdown; one still running after it is
+            abandoned, and the next one runs.
         clock: Stamps the invocations' times and paces expiry; real time
             unless a test hands in a clock it moves itself.
+        settings_folder: Where the Things' settings files are kept
+            (``{folder}/{thing name}/Settings-{class}.json``, as LabThings-
+            FastAPI has them), relative to the working directory at start;
+            None keeps settings in memory only.
+        thing_slots: Thing name to slot name to what fills it (a Thing's
+            name, a list of names, or None), overriding the slots' defaults.
+        enable_global_lock: One action or client property write at a time
+            across the server, as LabThings-FastAPI's option.
+        global_lock_log_level: The level of the log line when an invocation
+            is refused because a lock is busy: DEBUG, INFO, WARNING or ERROR.
+
+    Attributes:
+        blobs: The blobs of the retained invocations' outputs, by ID: each is
+            served while its invocation is kept, and let go when it is forgotten.
     """
 
     def __init__(
@@ -107,7 +135,16 @@ class ActionManager:
         shutdown_grace: float = 5.0,
         teardown_timeout: float = 10.0,
         clock: Clock | None = None,
+        settings_folder: str | Path | None = "./settings",
+        thing_slots: Mapping[str, Mapping[str, SlotTarget]] | None = None,
+        enable_global_lock: bool = False,
+        global_lock_log_level: str = "INFO",
     ) -> None:
+        if global_lock_log_level not in _LOG_LEVELS:
+            raise ValueError(
+                f"global_lock_log_level must be one of {', '.join(_LOG_LEVELS)}, "
+                f"got {global_lock_log_level!r}"
+            )
         bounds = {
             "max_threads": max_threads,
             "history_len": history_len,
@@ -128,12 +165,17 @@ class ActionManager:
         self.shutdown_grace = shutdown_grace
         self.teardown_timeout = teardown_timeout
         self.clock = clock or SystemClock()
+        self.settings_folder = settings_folder
+        self.thing_slots = {name: dict(slots) for name, slots in (thing_slots or {}).items()}
+        self.enable_global_lock = enable_global_lock
+        self.global_lock_log_level = global_lock_log_level
         self.hub = EventHub(buffer_len=event_buffer)
         self.bridge = EventBridge(self.hub)
         self._things: dict[str, Thing] = {}
         for name, thing in (things or {}).items():
             self.add_thing(name, thing)
-        self._table = InvocationTable(max_retained, self.clock)
+        self.blobs = BlobStore()
+        self._table = InvocationTable(max_retained, self.clock, on_forget=self._forget)
         self._sequence = itertools.count(1).__next__
         self._pending_threaded = 0
         # Admits threaded invocations to the threads, max_threads at a time.
@@ -144,7 +186,9 @@ class ActionManager:
         self._tasks: set[asyncio.Task[None]] = set()
         self._expiry_task: asyncio.Task[None] | None = None
         self._running = False
-        self._set_up: list[Thing] = []
+        self._started: list[Thing] = []
+        # The locks each invocation holds on its own behalf, freed when it ends.
+        self._held: dict[Invocation, tuple[InvocationLock, ...]] = {}
 
     # -- Things -----------------------------------------------------------------
 
@@ -211,13 +255,21 @@ class ActionManager:
         self.bridge.open(asyncio.get_running_loop())
         install_log_capture()
         try:
+            connect_slots(self._things, self.thing_slots)
+            self._make_locks()
+            # Before any setup: setup may read the settings, and a setting it
+            # assigns must not overwrite the saved file with defaults.
+            await self.threads.run(self._load_settings)
             for thing in self._things.values():
                 thing.observe_properties(self._publish_property)
-                await self._call_lifecycle(thing, "setup")
-                self._set_up.append(thing)
-        except BaseException:
+                for stream in thing.camera_streams().values():
+                    stream.attach(self.bridge, thing.name)
+                await start_thing(thing, self.threads)
+                self._started.append(thing)
+        except BaseException as error:
             with anyio.CancelScope(shield=True):
-                await self._teardown_things()
+                # The Things already open are closed with what stopped the start.
+                await self._stop_things(error.__cause__ or error)
             raise
         self._expiry_task = self._spawn(self._expire_periodically())
         self._running = True
@@ -229,7 +281,7 @@ class ActionManager:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        await self.shutdown()
+        await self.shutdown(exc)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -242,7 +294,7 @@ class ActionManager:
         if not task.cancelled() and task.exception() is not None:
             logger.error("an ActionManager task failed", exc_info=task.exception())
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, error: BaseException | None = None) -> None:
         """Stop: cancel what is pending, ask what runs to stop, end every stream.
 
         Running actions get ``shutdown_grace`` seconds to stop. Any still
@@ -251,9 +303,14 @@ class ActionManager:
         one's thread is left to finish on its own (a thread cannot be killed;
         it is a daemon thread, so it does not hold the process at exit); an
         async one that ignored its cancellation has its coroutine closed.
-        Then each Thing is torn down, each teardown given at most
-        ``teardown_timeout`` seconds. So shutdown takes at most
-        ``shutdown_grace`` plus ``teardown_timeout`` per Thing, and a moment.
+        Then the Things are closed, the last opened first, each closing hook
+        (``teardown``, ``__exit__``) given at most ``teardown_timeout``
+        seconds. So shutdown takes at most ``shutdown_grace``, plus
+        ``teardown_timeout`` for each hook, and a moment.
+
+        Args:
+            error: What ended the block the manager ran in, if anything did;
+                each Thing's ``__exit__`` receives it.
         """
         if not self._running and self._expiry_task is None:
             return
@@ -284,7 +341,10 @@ class ActionManager:
                 self._expiry_task = None
                 self.bridge.close()
                 self.hub.close()
-                await self._teardown_things()
+                for thing in self._things.values():
+                    for stream in thing.camera_streams().values():
+                        stream.detach()
+                await self._stop_things(error)
 
     def _abandon(self, invocations: list[Invocation]) -> None:
         """Give up on invocations that did not stop within the grace; say which."""
@@ -305,64 +365,40 @@ class ActionManager:
             task = invocation.task
             invocation.abandon()
             if task is not None and invocation.action.is_async:
-                _close_coroutine(task, f"action {invocation.action_path}")
+                close_coroutine(task, f"action {invocation.action_path}")
 
-    async def _teardown_things(self) -> None:
-        while self._set_up:
-            thing = self._set_up.pop()
-            try:
-                await self._call_lifecycle(thing, "teardown", limit=self.teardown_timeout)
-            except ThingSetupError as error:
-                logger.exception("%s", error)  # It names the Thing and what it raised.
+    def _make_locks(self) -> None:
+        """Give each Thing the locks its actions and property writes take (fresh each start)."""
+        shared = InvocationLock("the global lock") if self.enable_global_lock else None
+        for thing in self._things.values():
+            own = InvocationLock(f"the lock of Thing {thing.name!r}") if thing.thing_lock else None
+            thing._locks = ThingLocks(shared, own) if shared or own else None
+
+    def _load_settings(self) -> None:
+        """Load each Thing's settings from its file, and save them there from now on (a thread)."""
+        folder = None if self.settings_folder is None else Path(self.settings_folder).absolute()
+        for thing in self._things.values():
+            if folder is None or not thing.settings:
+                thing._settings_store = None
+                continue
+            store = SettingsStore(thing, settings_path(folder, thing.name, type(thing).__name__))
+            store.load()
+            thing._settings_store = store
+
+    async def _stop_things(self, error: BaseException | None) -> None:
+        while self._started:
+            thing = self._started.pop()
+            await stop_thing(thing, self.threads, error, limit=self.teardown_timeout)
             thing.observe_properties(None)
-
-    async def _call_lifecycle(
-        self, thing: Thing, method: str, *, limit: float | None = None
-    ) -> None:
-        """Run a Thing's ``setup`` or ``teardown``, in a thread if it is a plain method.
-
-        However it ends, it ends here: what it raised (any ``BaseException``)
-        becomes a ``ThingSetupError``; one still running after ``limit``
-        seconds is abandoned, and that is logged. Only a cancellation of the
-        caller passes through.
-
-        Raises:
-            ThingSetupError: It raised, naming the Thing and the exception.
-        """
-        function = getattr(thing, method)
-        what = f"{method} of Thing {thing.name!r} ({type(thing).__name__})"
-        work: asyncio.Future[Any]
-        if inspect.iscoroutinefunction(function):
-            # A task of its own, so one that ignores its cancellation can be left behind.
-            work = asyncio.get_running_loop().create_task(_outcome_of(function()))
-        else:
-            work = self.threads.submit(function)
-        try:
-            done, _ = await asyncio.wait({work}, timeout=limit)
-        except asyncio.CancelledError:
-            if isinstance(work, asyncio.Task):
-                work.cancel()
-            raise
-        if not done:
-            logger.warning(
-                "%s was still running after %g s; abandoned it (%s)",
-                what,
-                limit,
-                "its coroutine is closed"
-                if isinstance(work, asyncio.Task)
-                else "its thread may still run",
-            )
-            if isinstance(work, asyncio.Task):
-                _close_coroutine(work, what)
-            return
-        _, error = work.result()
-        if error is not None:
-            raise ThingSetupError(f"{what} failed: {type(error).__name__}: {error}") from error
 
     # -- invoking -----------------------------------------------------------------
 
     def invoke_action(self, thing: Thing | str, action: str, input: Any = None, /) -> Invocation:
         """Start an invocation and return it at once, ``pending`` (loop thread only).
+
+        An action that takes a lock (the server-wide one, its Thing's) takes
+        it now, or is refused if it is busy; with ``wait_for_lock`` it waits
+        for it as ``pending`` instead.
 
         Args:
             thing: The Thing, or its name.
@@ -374,6 +410,8 @@ class ActionManager:
             AffordanceNotFoundError: No such action.
             InvalidInputError: The input does not fit; no invocation is made.
             QueueFullError: ``max_pending`` invocations already wait for a thread.
+            LockBusyError: A lock the action takes is held by another invocation
+                or a client's property write; no invocation is made.
             ManagerNotRunningError: The manager is not running.
         """
         if not self._running:
@@ -384,13 +422,14 @@ class ActionManager:
             arguments = descriptor.decode_input(bytes(input))
         else:
             arguments = descriptor.validate_input(input)
-        if not descriptor.is_async:
-            if self._pending_threaded >= self.max_pending:
-                raise QueueFullError(
-                    f"{self._pending_threaded} invocations are already waiting for one of "
-                    f"{self.max_threads} threads; retry later"
-                )
-            self._pending_threaded += 1
+        for name, value in arguments.items():
+            if isinstance(value, Blob):
+                arguments[name] = self._resolve_blob(descriptor.name, name, value)
+        if not descriptor.is_async and self._pending_threaded >= self.max_pending:
+            raise QueueFullError(
+                f"{self._pending_threaded} invocations are already waiting for one of "
+                f"{self.max_threads} threads; retry later"
+            )
         invocation = Invocation(
             self,
             target,
@@ -401,15 +440,58 @@ class ActionManager:
             history_len=self.history_len,
             sequence=self._sequence(),
         )
-        self._table.add(invocation)
-        invocation.publish_created()
+        if target._locks is not None and not descriptor.wait_for_lock:
+            self._lock_now(invocation, target._locks.needed_by(descriptor))
+        self._track(invocation)
         run = self._run_async if descriptor.is_async else self._run_threaded
         invocation.task = self._spawn(run(invocation))
         return invocation
 
+    def _lock_now(self, invocation: Invocation, locks: tuple[InvocationLock, ...]) -> None:
+        """Take the locks of a new invocation, or refuse it if one is busy.
+
+        Raises:
+            LockBusyError: One is held by someone else; none is kept.
+        """
+        taken: list[InvocationLock] = []
+        purpose = f"action {invocation.action_name!r} of Thing {invocation.thing_name!r}"
+        try:
+            for lock in locks:
+                lock.acquire_nowait(invocation, purpose)
+                taken.append(lock)
+        except LockBusyError as error:
+            for lock in reversed(taken):
+                lock.release_all(invocation)
+            level = logging.getLevelName(self.global_lock_log_level)
+            invocation.thing.logger.log(level, "did not run %s: %s", invocation.action_path, error)
+            raise
+        if taken:
+            self._held[invocation] = tuple(taken)
+
+    async def _wait_for_locks(self, invocation: Invocation) -> None:
+        """Wait, ``pending``, for the locks of a ``wait_for_lock`` action, one after the other.
+
+        Cancelling the invocation cancels the wait, which leaves the lock's queue.
+        """
+        guard = invocation.thing._locks
+        if guard is None or not invocation.action.wait_for_lock:
+            return
+        for lock in guard.needed_by(invocation.action):
+            await lock.acquire(invocation)
+            if invocation.finished:  # Ended as it got the lock: its end freed the rest.
+                lock.release_all(invocation)
+                return
+            self._held[invocation] = (*self._held.get(invocation, ()), lock)
+
+    def _release_locks(self, invocation: Invocation) -> None:
+        """Free every lock a finished invocation holds, before its end is announced."""
+        for lock in reversed(self._held.pop(invocation, ())):
+            lock.release_all(invocation)
+
     async def _run_threaded(self, invocation: Invocation) -> None:
         slots = self._slots
         try:
+            await self._wait_for_locks(invocation)
             try:
                 slots.acquire_on_behalf_of_nowait(invocation)
             except anyio.WouldBlock:
@@ -432,8 +514,11 @@ class ActionManager:
         finally:
             slots.release_on_behalf_of(invocation)
 
-    @staticmethod
-    async def _run_async(invocation: Invocation) -> None:
+    async def _run_async(self, invocation: Invocation) -> None:
+        try:
+            await self._wait_for_locks(invocation)
+        except asyncio.CancelledError:
+            return  # Cancelled while pending: cancel() has already finished it.
         if invocation.status is not Status.PENDING:
             return  # Cancelled before it started.
         invocation.transition(Status.RUNNING)
@@ -453,11 +538,37 @@ class ActionManager:
     # -- bookkeeping (called by Invocation.transition) -------------------------------
 
     def status_changed(self, invocation: Invocation, old: Status) -> None:
-        """Keep the pending count and the retention queue up to date."""
+        """Keep the pending count, the retention queue, the locks and the served blobs current."""
         if old is Status.PENDING and not invocation.action.is_async:
             self._pending_threaded -= 1
         if invocation.finished:
+            if invocation.attachments:
+                self.blobs.add(invocation.attachments)
+            if self._held:
+                # Freed before the end is published: a client that sees it
+                # finished may invoke again at once and find the lock free.
+                self._release_locks(invocation)
             self._table.finished(invocation)
+
+    def _forget(self, invocation: Invocation) -> None:
+        """The table has let ``invocation`` go: its blobs are no longer served."""
+        if invocation.attachments:
+            self.blobs.discard(invocation.attachments)
+
+    def _resolve_blob(self, action: str, parameter: str, blob: Blob) -> Blob:
+        """The blob an input names by href, among those this manager serves.
+
+        Raises:
+            InvalidInputError: It names none of them (422, at the parameter's path).
+        """
+        try:
+            return self.blobs.resolve(blob)
+        except BlobNotFoundError as error:
+            path = f"$.{parameter}"
+            raise InvalidInputError(
+                f"the input of action {action!r} is invalid: {error} - at `{path}`",
+                [FieldIssue(path, str(error))],
+            ) from None
 
     # -- reading --------------------------------------------------------------------
 
@@ -472,27 +583,87 @@ class ActionManager:
     def iter_invocations(
         self,
         *,
-        thing: str | None = None,
-        action: str | None = None,
+        thing: Thing | str | None = None,
+        action: ActionDescriptor | str | None = None,
         status: Status | str | None = None,
     ) -> Iterator[Invocation]:
-        """The retained invocations, newest first, optionally filtered."""
-        return self._table.newest_first(thing=thing, action=action, status=status)
+        """The retained invocations, newest first, optionally filtered.
+
+        Args:
+            thing: Only this Thing's (a Thing or its name).
+            action: Only this action's: a name, or a descriptor (an action of
+                one class, on whichever Thing of it), as LabThings-FastAPI takes it.
+            status: Only invocations with this status.
+        """
+        thing_name = thing.name if isinstance(thing, Thing) else thing
+        if isinstance(action, ActionDescriptor):
+            descriptor = action
+            selected = self._table.newest_first(
+                thing=thing_name, action=descriptor.name, status=status
+            )
+            return (invocation for invocation in selected if invocation.action is descriptor)
+        return self._table.newest_first(thing=thing_name, action=action, status=status)
 
     def list_invocations(
         self,
+        action: ActionDescriptor | str | None = None,
+        thing: Thing | str | None = None,
         *,
-        thing: str | None = None,
-        action: str | None = None,
         status: Status | str | None = None,
         limit: int | None = None,
         base_url: str = "",
     ) -> list[InvocationSummary]:
-        """Summaries of the retained invocations, newest first."""
+        """Summaries of the retained invocations, newest first.
+
+        ``action`` and ``thing`` come first, as in LabThings-FastAPI
+        (``list_invocations(descriptor, thing)``); see ``iter_invocations``.
+        """
         selected = self.iter_invocations(thing=thing, action=action, status=status)
         return [
             invocation.summary_model(base_url) for invocation in itertools.islice(selected, limit)
         ]
+
+    @property
+    def invocations(self) -> list[Invocation]:
+        """Every retained invocation, oldest first (LabThings-FastAPI's list)."""
+        return list(reversed(list(self._table.newest_first())))
+
+    def append_invocation(self, invocation: Invocation) -> None:
+        """Keep track of a new invocation of this manager's Things, as ``invoke_action`` does.
+
+        LabThings-FastAPI's name. The invocation is listed, found by its ID,
+        expired and streamed like any other; running it is the caller's part.
+
+        Raises:
+            ThingNotFoundError: Its Thing is not managed here.
+            ValueError: It is tracked already.
+        """
+        self.get_thing(invocation.thing)
+        try:
+            self._table.get(invocation.id_text)
+        except InvocationNotFoundError:
+            self._track(invocation)
+            return
+        raise ValueError(f"{invocation!r} is tracked already")
+
+    def _track(self, invocation: Invocation) -> None:
+        """Keep a new invocation and announce it (the path of every ``invoke_action``)."""
+        if not invocation.action.is_async and invocation.status is Status.PENDING:
+            self._pending_threaded += 1  # Until it runs: see status_changed.
+        self._table.add(invocation)
+        invocation.publish_created()
+
+    def router(self) -> Any:
+        """LabThings-FastAPI's router of the action routes: here the HTTP layer builds it.
+
+        Raises:
+            UnsupportedFeatureError: Always; the message names the function to call.
+        """
+        raise UnsupportedFeatureError(
+            "ActionManager.router() would make the domain import the HTTP layer; call "
+            "labthings_async.http.action_router(manager) for a mountable Starlette app of "
+            "this manager's action and invocation routes"
+        )
 
     def __len__(self) -> int:
         return len(self._table)
@@ -569,46 +740,19 @@ def _tag_filter(thing: str | None, affordance: str | None) -> Any:
 
 
 def _call_in_thread(invocation: Invocation) -> msgspec.Raw:
-    """Run a threaded action in its worker thread; its output, encoded.
+    """Run a threaded action in its worker thread; its output, checked and encoded.
 
-    Encoding a large output takes time; done here, it keeps the loop free.
+    Checking and encoding a large output takes time; done here, it keeps the
+    loop free. Whatever the action raises, any ``BaseException``, the worker
+    thread hands back to the loop as it is.
     """
     token = bind_invocation(invocation)
     try:
-        return encode_output(
-            invocation.action.name, invocation.action.call(invocation.thing, invocation.input)
-        )
+        action = invocation.action
+        attachments: list[Blob] = []
+        encoded = action.encode_output(action.call(invocation.thing, invocation.input), attachments)
+        if attachments:
+            invocation.attachments = tuple(attachments)
+        return encoded
     finally:
         unbind_invocation(token)
-
-
-async def _outcome_of(coroutine: Coroutine[Any, Any, Any]) -> tuple[Any, BaseException | None]:
-    """Await user code: ``(result, None)``, or ``(None, error)`` for anything it raised.
-
-    The task running it then never ends in an exception (a ``SystemExit``
-    reaching asyncio would stop the loop), unless it is cancelled from outside.
-    """
-    try:
-        return await coroutine, None
-    except BaseException as error:  # Every way user code ends.
-        if cancelled_from_outside(error):
-            raise
-        return None, error
-
-
-def _close_coroutine(task: asyncio.Task[Any], what: str) -> None:
-    """Stop the user coroutine a task awaits, one that ignores cancellation; cancel the task.
-
-    ``close()`` raises ``GeneratorExit`` where the user's coroutine waits, so
-    its ``finally`` blocks run (without awaiting). The task's own coroutine
-    (ours) then meets the closed one when the task is cancelled, ends as it
-    ends for any error of user code, and so no longer holds the loop's
-    shutdown (``asyncio.run`` waits for every task it cancels).
-    """
-    awaited = task.get_coro().cr_await  # type: ignore[union-attr]
-    if inspect.iscoroutine(awaited):
-        try:
-            awaited.close()
-        except Exception as error:  # It awaited again instead of ending, or its clean-up failed.
-            logger.warning("%s did not close cleanly: %s: %s", what, type(error).__name__, error)
-    task.cancel()

@@ -16,18 +16,31 @@ import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import hypercorn.asyncio
 from hypercorn.config import Config
 from hypercorn.typing import ASGIFramework
 
-from .config import keyword_options, reject_unknown_options
+from .config import (
+    keyword_options,
+    make_thing,
+    parse_config,
+    reject_unknown_options,
+    thing_specs,
+)
+from .config import server_options as config_options
+from .errors import UnsupportedFeatureError
 from .http.app import RESERVED_NAMES, ThingApp
 from .http.state import ServerState
 from .manager import ActionManager
+from .server_interface import ThingServerInterface
 from .signals import SHUTDOWN_SIGNALS, shutdown_signals
 from .thing import Thing
+
+if TYPE_CHECKING:
+    from .http.testing import TestClient
 
 __all__ = ("ThingServer", "run_to_the_end")
 
@@ -58,16 +71,29 @@ class ThingServer:
         stream_stall_timeout: Seconds an event stream waits for a client that
             has stopped reading; then it is cut off (the client, if it wakes,
             reconnects and resumes).
+        panel: Serve the page for people: a live control panel at ``/`` (and
+            each Thing's panel at its URL, to browsers) and API docs at
+            ``/docs``. False serves the API alone.
+        application_config: Anything the application's Things need; each
+            reads a copy through ``self._thing_server_interface``, as in
+            LabThings-FastAPI.
         **manager_options: ``max_threads``, ``max_pending``, ``retention``,
             ``max_retained``, ``log_len``, ``shutdown_grace`` and the other
             options of ``ActionManager``.
 
+    ``things`` may also be LabThings-FastAPI's config, a mapping with a
+    ``"things"`` key (``ThingServer({"things": {"stage": "mylab:Stage"}})``):
+    it is read as ``from_config`` reads it.
+
     Raises:
         UnknownOptionError: An option it does not have (``max_thread=4``);
             the message names the valid ones and the nearest.
+        TypeError: ``things`` holds something other than Thing instances
+            (a class, say: ``from_things`` constructs those).
 
     Attributes:
         prefix: The path prefix of every route.
+        application_config: What the Things read as their application config.
         manager: The ActionManager running the invocations.
         state: What the routes share: the manager, the settings, the open streams.
         app: The Starlette app (an ASGI app; mount it, serve it, or test it
@@ -76,7 +102,7 @@ class ThingServer:
 
     def __init__(
         self,
-        things: Mapping[str, Thing],
+        things: Mapping[str, Any],
         *,
         prefix: str = "",
         body_limit: int = 1024 * 1024,
@@ -87,9 +113,24 @@ class ThingServer:
         cors_origins: Sequence[str] = (),
         keepalive: float = 15.0,
         stream_stall_timeout: float = 30.0,
+        panel: bool = True,
+        application_config: Mapping[str, Any] | None = None,
         **manager_options: Any,
     ) -> None:
-        reserved = RESERVED_NAMES & set(things)
+        if isinstance(things.get("things"), Mapping):  # LabThings-FastAPI's ThingServer(config)
+            things, from_config = _read_config(things)
+            prefix = from_config.pop("prefix", prefix)
+            application_config = from_config.pop("application_config", application_config)
+            manager_options = {**from_config, **manager_options}
+        instances = {name: thing for name, thing in things.items() if isinstance(thing, Thing)}
+        not_things = sorted(things.keys() - instances.keys())
+        if not_things:
+            raise TypeError(
+                f"ThingServer takes Thing instances by name, but {not_things} are not; to "
+                "construct Things from their classes or 'module:Class' names, use "
+                "ThingServer.from_things({...}) (LabThings-FastAPI's way)"
+            )
+        reserved = RESERVED_NAMES & set(instances)
         if reserved:
             raise ValueError(
                 f"{sorted(reserved)} cannot name a Thing: the server uses those paths itself"
@@ -100,7 +141,13 @@ class ThingServer:
         reject_unknown_options(manager_options, accepted, owner="ThingServer")
         self._active = False
         self.prefix = prefix
-        self.manager = ActionManager(things, **manager_options)
+        self.application_config = application_config
+        self.manager = ActionManager(instances, **manager_options)
+        for name, thing in instances.items():
+            interface = getattr(thing, "_thing_server_interface", None)
+            if interface is None:
+                interface = thing._thing_server_interface = ThingServerInterface(name)
+            interface.attach(self, type(thing).__name__)
         self.state = ServerState(
             self.manager,
             body_limit=body_limit,
@@ -110,10 +157,62 @@ class ThingServer:
             debug=debug,
             keepalive=keepalive,
             stream_stall_timeout=stream_stall_timeout,
+            panel=panel,
         )
         self.app = ThingApp(
             self.state, prefix=prefix, lifespan=self.lifespan, cors_origins=cors_origins
         )
+
+    @property
+    def settings_folder(self) -> str | Path | None:
+        """Where the Things' settings are kept (None: in memory only)."""
+        return self.manager.settings_folder
+
+    @classmethod
+    def from_things(
+        cls, things: Mapping[str, Any], debug: bool = False, **options: Any
+    ) -> ThingServer:
+        """A server for Things given as classes, ``module:Class`` names, configs or instances.
+
+        LabThings-FastAPI's way to make a server: each class is constructed
+        (given ``thing_server_interface`` if its constructor takes it); a
+        config is ``{"class": ..., "args": [...], "kwargs": {...}}``.
+
+        Args:
+            things: Each Thing's name and what to make it from.
+            debug: Put tracebacks in 500 responses.
+            **options: ThingServer's options, or LabThings-FastAPI's config
+                keys (``api_prefix``, ``application_config``...).
+
+        Raises:
+            ConfigError: A Thing cannot be made; the message says which and why.
+        """
+        specs = thing_specs(things, options, "ThingServer.from_things")
+        made = {name: make_thing(name, spec) for name, spec in specs.items()}
+        if "api_prefix" in options:
+            options.setdefault("prefix", options.pop("api_prefix"))
+        return cls(made, debug=debug, **options)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], debug: bool = False) -> ThingServer:
+        """A server from a config (a file's contents, as a mapping), as ``serve`` makes one.
+
+        Raises:
+            ConfigError: The config is not valid, or a Thing cannot be made.
+        """
+        return cls(config, debug=debug)
+
+    def test_client(self) -> TestClient:
+        """A Starlette ``TestClient`` for the app; entered, it runs the Things.
+
+        LabThings-FastAPI's method: ``with server.test_client() as client:``
+        runs setup (and ``__enter__``), answers ``client.get(...)`` without
+        a socket, and tears down at the end of the block. Needs ``httpx``, as
+        Starlette's TestClient does.
+        """
+        from .http.testing import open_test_client  # Needs httpx, which serving does not.
+
+        return open_test_client(self.app)
 
     def __repr__(self) -> str:
         state = "running" if self._active else "not running"
@@ -157,6 +256,7 @@ class ThingServer:
         *,
         shutdown_trigger: ShutdownTrigger | None = None,
         config: Config | None = None,
+        ready: Callable[[list[str]], object] | None = None,
     ) -> None:
         """Serve until ``shutdown_trigger`` returns (default: SIGINT or SIGTERM).
 
@@ -166,6 +266,8 @@ class ThingServer:
             shutdown_trigger: An awaitable factory; when it returns, the server
                 stops taking requests, releases held ones, and shuts down.
             config: A hypercorn Config for anything else (its bind is replaced).
+            ready: Called once the Things are set up and the sockets bound,
+                with the addresses bound (``host:port``), e.g. to print them.
         """
         config = config or Config()
         config.bind = [bind] if isinstance(bind, str) else list(bind)
@@ -183,15 +285,23 @@ class ThingServer:
         # Start the Things before binding, so a failing setup is a plain
         # ThingSetupError here rather than a lifespan failure inside hypercorn.
         async with self._run_things(hear_signals=False):  # The trigger hears them.
-            _bind_now(config)
+            addresses = _bind_now(config)
+            if ready is not None:
+                ready(addresses)
             await hypercorn.asyncio.serve(app, config, shutdown_trigger=shutdown)
 
-    def run(self, host: str = "127.0.0.1", port: int = 5000) -> None:
-        """Serve on ``host:port`` until SIGINT or SIGTERM (blocking); then the loop ends.
+    def run(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 5000,
+        *,
+        ready: Callable[[list[str]], object] | None = None,
+    ) -> None:
+        """Serve on ``host:port`` until SIGINT or SIGTERM (blocking); ``ready`` as in ``serve``.
 
-        The loop ends however user code behaves (see ``run_to_the_end``).
+        The loop then ends, however user code behaves (see ``run_to_the_end``).
         """
-        run_to_the_end(self.serve(f"{host}:{port}"))
+        run_to_the_end(self.serve(f"{host}:{port}", ready=ready))
 
 
 def run_to_the_end(main: Coroutine[Any, Any, None]) -> None:
@@ -235,7 +345,22 @@ async def _end_leftovers() -> set[asyncio.Task[Any]]:
     return pending
 
 
-def _bind_now(config: Config) -> None:
+def _read_config(config: Mapping[str, Any]) -> tuple[dict[str, Thing], dict[str, Any]]:
+    """LabThings-FastAPI's ``ThingServer(config)``: the Things made, and the options."""
+    # The Things may be given as classes, which a config file cannot hold: made apart.
+    where = "the config given to ThingServer"
+    parsed = parse_config({**config, "things": {}}, where)
+    if parsed.host != "127.0.0.1" or parsed.port != 5000:
+        raise UnsupportedFeatureError(
+            "a config given to ThingServer(...) cannot say where to listen; pass host and "
+            "port to server.run(...) or serve(...) instead"
+        )
+    specs = thing_specs(config["things"], parsed.options, where)
+    things = {name: make_thing(name, spec) for name, spec in specs.items()}
+    return things, config_options(parsed)
+
+
+def _bind_now(config: Config) -> list[str]:
     """Bind the sockets here, handing them to hypercorn as ``fd://N``.
 
     hypercorn binds only after it has started the app's lifespan, and a bind
@@ -243,10 +368,14 @@ def _bind_now(config: Config) -> None:
     at loop shutdown with a traceback wall. Bound here, a busy port is a plain
     ``OSError`` from ``serve()``.
 
+    Returns:
+        The addresses bound, as ``host:port`` (``unix:PATH`` for a Unix socket).
+
     Raises:
         OSError: A socket cannot be bound.
     """
     sockets = config.create_sockets()
+    addresses = [_address(sock) for sock in (*sockets.secure_sockets, *sockets.insecure_sockets)]
 
     def handed_over(bound: list[socket.socket]) -> list[str]:
         return [f"fd://{sock.detach()}" for sock in bound]
@@ -257,6 +386,15 @@ def _bind_now(config: Config) -> None:
         config.quic_bind = handed_over(sockets.quic_sockets)
     else:
         config.bind = handed_over(sockets.insecure_sockets)
+    return addresses
+
+
+def _address(sock: socket.socket) -> str:
+    name = sock.getsockname()
+    if isinstance(name, str):
+        return f"unix:{name}"
+    host, port = name[0], name[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _signal_trigger() -> ShutdownTrigger:

@@ -1,12 +1,17 @@
-"""Worker threads for blocking user code: daemon threads, so one that never returns holds nothing.
+"""Running user code so that, however it ends, it ends only itself.
 
-Layer: domain (stdlib, asyncio). Threaded actions, functional property
-getters and setters, and plain ``setup``/``teardown`` methods run here.
+Layer: domain (stdlib, asyncio). Three means, one for each way user code
+runs. Blocking code (threaded actions, functional property getters and
+setters, plain ``setup``/``teardown``/``__exit__`` methods) runs in
+``WorkerThreads``. A coroutine of user code awaited by a task of its own
+runs under ``outcome_of``, so nothing it raises reaches asyncio. And one
+that will not stop when cancelled is closed by ``close_coroutine``.
+
 anyio's worker threads (``anyio.to_thread.run_sync``) are not daemon threads,
 and the interpreter joins every non-daemon thread as it exits: one blocked in
 a driver call, or in ``time.sleep(3600)``, would hold the process long after
-the server had shut down, so a SIGTERM would never end it. These threads are
-daemon threads, and die with the process.
+the server had shut down, so a SIGTERM would never end it. ``WorkerThreads``
+are daemon threads, and die with the process.
 
 Whoever awaits a call may stop waiting at any time (a cancelled task, a
 timeout): the thread runs on, and what it returns is dropped. A thread cannot
@@ -24,14 +29,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import inspect
+import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-__all__ = ("WorkerThreads", "cancelled_from_outside")
+__all__ = ("WorkerThreads", "cancelled_from_outside", "close_coroutine", "outcome_of")
 
 T = TypeVar("T")
+
+logger = logging.getLogger("labthings_async.manager")
 
 _Job = tuple[
     contextvars.Context,
@@ -172,3 +181,40 @@ class WorkerThreads:
             self._idle.remove(worker)
             self._threads.discard(worker)
             return True
+
+
+async def outcome_of(coroutine: Coroutine[Any, Any, Any]) -> tuple[Any, BaseException | None]:
+    """Await user code: ``(result, None)``, or ``(None, error)`` for anything it raised.
+
+    The task running it then never ends in an exception (a ``SystemExit``
+    reaching asyncio would stop the loop), unless it is cancelled from outside.
+    """
+    try:
+        return await coroutine, None
+    except BaseException as error:  # Every way user code ends.
+        if cancelled_from_outside(error):
+            raise
+        return None, error
+
+
+def close_coroutine(task: asyncio.Task[Any], what: str) -> None:
+    """Stop the user coroutine a task awaits, one that ignores cancellation; cancel the task.
+
+    ``close()`` raises ``GeneratorExit`` where the user's coroutine waits, so
+    its ``finally`` blocks run (without awaiting). The task's own coroutine
+    (ours, which catches whatever user code raises) then meets the closed
+    one when the task is cancelled, ends as it ends for any error of user
+    code, and so no longer holds the loop's shutdown (``asyncio.run`` waits
+    for every task it cancels).
+
+    Args:
+        task: The task, running ``outcome_of(...)`` or an invocation.
+        what: What the coroutine is, as the log names it.
+    """
+    awaited = task.get_coro().cr_await  # type: ignore[union-attr]
+    if inspect.iscoroutine(awaited):
+        try:
+            awaited.close()
+        except Exception as error:  # It awaited again instead of ending, or its clean-up failed.
+            logger.warning("%s did not close cleanly: %s: %s", what, type(error).__name__, error)
+    task.cancel()

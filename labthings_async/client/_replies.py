@@ -18,7 +18,7 @@ from typing import Any
 import httpx2
 import msgspec
 
-from ..errors import LabThingsError, NotFoundError
+from ..errors import LabThingsError, LockBusyError, NotFoundError
 from ..models import FieldIssue, ProblemDetails
 from .errors import (
     ClientError,
@@ -92,6 +92,8 @@ def error_for(
         return invalid_arguments(what, problem.errors or [FieldIssue("$", detail)], problem=problem)
     if status == 404:
         return missing(f"{what}: {detail}", problem=problem)
+    if status == 409 and problem.title == LockBusyError.title:
+        return LockBusyError(f"{what}: {detail}", problem=problem)
     if status == 503:
         return ServerUnavailableError(
             f"{what}: the server is busy: {detail}",

@@ -18,19 +18,33 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection
-from starlette.routing import BaseRoute, Mount, Router
+from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
+from .blobs import blob_routes
 from .documents import document_routes
 from .invocations import invocation_routes
+from .page import page_routes
 from .problem import EXCEPTION_HANDLERS, answered_fault
 from .state import ServerState, server_state
+from .streams import server_events
 from .things import thing_routes
 from .wire import API_ROOT, first_segment
 
 __all__ = ("RESERVED_NAMES", "ThingApp", "api_routes")
 
-RESERVED_NAMES = frozenset({"things", "thing_descriptions", "action_invocations", "openapi.json"})
+RESERVED_NAMES = frozenset(
+    {
+        "things",
+        "thing_descriptions",
+        "action_invocations",
+        "openapi.json",
+        "events",
+        "docs",
+        "static",
+        "blob",
+    }
+)
 """Path segments the server uses itself, so no Thing may be called them."""
 
 Lifespan = Callable[[], AbstractAsyncContextManager[None]]
@@ -40,12 +54,17 @@ def api_routes(state: ServerState) -> list[BaseRoute]:
     """Every route of the API, relative to its root, the busiest first.
 
     Starlette tries them in turn: the two of ``/action_invocations`` (polled),
-    then two per Thing (read, written and invoked), then the documents.
+    then two per Thing (read, written and invoked), then the documents, the
+    blob downloads, the stream of everything and, unless ``state.panel`` is
+    off, the page for people (each asked for once a browser tab).
     """
     return [
         *invocation_routes(),
         *(route for thing in state.manager.things.values() for route in thing_routes(thing)),
         *document_routes(),
+        *blob_routes(),
+        Route("/events", server_events),
+        *(page_routes() if state.panel else ()),
     ]
 
 
@@ -75,6 +94,8 @@ class ThingApp(Starlette):
         prefix: Path prefix of every route (e.g. ``/api``), or "".
         lifespan: The app's lifespan, usually ``ThingServer.lifespan``.
         cors_origins: Origins whose pages may call the API (``["*"]`` for any).
+        routes: Makes the API's routes from the state: every route
+            (``api_routes``) unless told otherwise.
 
     Attributes:
         prefix: Path prefix of every route.
@@ -87,6 +108,7 @@ class ThingApp(Starlette):
         prefix: str = "",
         lifespan: Lifespan | None = None,
         cors_origins: Sequence[str] = (),
+        routes: Callable[[ServerState], list[BaseRoute]] = api_routes,
     ) -> None:
         middleware = []
         if cors_origins:
@@ -99,11 +121,11 @@ class ThingApp(Starlette):
                     expose_headers=["Location", "Link", "Retry-After", "Preference-Applied"],
                 )
             )
-        routes = api_routes(state)
+        served = routes(state)
         if prefix:
-            routes = [Mount(prefix, app=Router(routes, default=_no_such_thing))]
+            served = [Mount(prefix, app=Router(served, default=_no_such_thing))]
         super().__init__(
-            routes=routes,
+            routes=served,
             middleware=middleware,
             exception_handlers=EXCEPTION_HANDLERS,
             lifespan=None if lifespan is None else (lambda app: lifespan()),

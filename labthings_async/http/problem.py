@@ -22,7 +22,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import InvalidInputError, LabThingsError, QueueFullError, ReadOnlyPropertyError
+from ..errors import (
+    InvalidInputError,
+    LabThingsError,
+    QueueFullError,
+    RangeNotSatisfiableError,
+    ReadOnlyPropertyError,
+)
 from ..models import ProblemDetails
 from .state import server_state
 
@@ -83,6 +89,8 @@ async def labthings_error(request: Request, error: Exception) -> Response:
         headers["Retry-After"] = str(error.retry_after)
     elif isinstance(error, ReadOnlyPropertyError):
         headers["Allow"] = "GET, HEAD"  # A 405 names what is allowed; a property reads.
+    elif isinstance(error, RangeNotSatisfiableError):
+        headers["Content-Range"] = f"bytes */{error.size}"  # RFC 9110: a 416 says the size.
     problem = ProblemDetails(
         title=error.title, status=error.http_status, detail=detail, instance=instance
     )

@@ -18,7 +18,7 @@ from ..thing import Thing
 from .state import server_state
 from .wire import json_response, read_json_body
 
-__all__ = ("all_properties", "property_endpoint")
+__all__ = ("all_properties", "property_endpoint", "reset_property")
 
 
 async def property_endpoint(
@@ -41,3 +41,11 @@ async def all_properties(request: Request, *, thing: Thing) -> Response:
     for name, descriptor in type(thing).properties.items():
         values[name] = await properties.read(descriptor, thing)
     return json_response(values)
+
+
+async def reset_property(
+    request: Request, *, thing: Thing, descriptor: PropertyDescriptor
+) -> Response:
+    """``POST /{thing}/{property}/reset``: back to its default (LabThings-FastAPI's route)."""
+    await server_state(request).properties.reset(descriptor, thing)
+    return Response(status_code=204)

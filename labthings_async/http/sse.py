@@ -33,7 +33,7 @@ import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from ..events import Event, Subscription
+from ..events import Event, EventStream
 
 __all__ = (
     "MAX_PACE",
@@ -91,7 +91,7 @@ def pace_for(streams: int) -> float:
 
 
 async def event_frames(
-    subscription: Subscription,
+    subscription: EventStream,
     *,
     render: Callable[[Event], bytes] = named_frame,
     keepalive: float = 15.0,
@@ -127,7 +127,7 @@ async def event_frames(
             await anyio.sleep(pace())
 
 
-def _ready_frames(subscription: Subscription, render: Callable[[Event], bytes]) -> list[bytes]:
+def _ready_frames(subscription: EventStream, render: Callable[[Event], bytes]) -> list[bytes]:
     """The frames of the events ready without waiting, at most ``_BATCH``."""
     ready: list[bytes] = []
     while len(ready) < _BATCH:

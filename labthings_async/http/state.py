@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import anyio
 from starlette.requests import HTTPConnection
 
-from ..events import Subscription
+from ..events import EventStream
 from ..manager import ActionManager
 from ..property_access import PropertyAccess
 
@@ -43,6 +43,8 @@ class ServerState:
         closing: True once the server has begun to shut down.
         held: Cancel scopes of requests held open by ``Prefer: wait``,
             released at once when the server starts shutting down.
+        panel: Serve the page for people: the control panel at ``/`` (and a
+            Thing's panel at its URL, to browsers) and the API docs at ``/docs``.
     """
 
     manager: ActionManager
@@ -55,9 +57,10 @@ class ServerState:
     keepalive: float = 15.0
     stream_stall_timeout: float = 30.0
     retry_ms: int = 2000
-    streams: set[Subscription] = field(default_factory=set)
+    streams: set[EventStream] = field(default_factory=set)
     closing: bool = False
     held: set[anyio.CancelScope] = field(default_factory=set)
+    panel: bool = True
 
     def __post_init__(self) -> None:
         self.properties = PropertyAccess(self.manager.threads, timeout=self.property_timeout)

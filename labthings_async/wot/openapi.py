@@ -31,7 +31,7 @@ _ERRORS = {
     "400": "Malformed JSON body",
     "404": "Unknown Thing, affordance or invocation",
     "405": "Method not allowed",
-    "409": "Conflict with the invocation's status",
+    "409": "Conflict with the invocation's status, or a lock someone else holds",
     "413": "Request body too large",
     "415": "Request body is not JSON",
     "422": "Input fails the schema",
@@ -196,6 +196,23 @@ def openapi_document(
                 "responses": {"200": _event_stream("status events"), **_problems("422")},
             }
         },
+        "/events": {
+            "get": {
+                "summary": "Every invocation's status and progress, every property change (SSE)",
+                "description": "What a view of the whole server follows, on one connection: "
+                "`status` events as on /action_invocations/events, `progress` events "
+                '(`{"id", "percent", "message"}`, coalesced) and `property` events '
+                '(`{"thing", "name", "value"}`).',
+                "parameters": [
+                    {"name": "thing", "in": "query", "schema": {"type": "string"}},
+                    _LAST_EVENT_ID,
+                ],
+                "responses": {
+                    "200": _event_stream("status, progress and property events"),
+                    **_problems("404", "422"),
+                },
+            }
+        },
     }
     for name, thing in things.items():
         cls = type(thing)
@@ -235,7 +252,7 @@ def openapi_document(
                     },
                     "responses": {
                         "204": {"description": "Written"},
-                        **_problems("400", "413", "415", "422", "500"),
+                        **_problems("400", "409", "413", "415", "422", "500"),
                     },
                 }
             paths[f"/{name}/{prop_name}"] = item
@@ -286,7 +303,7 @@ def openapi_document(
                                 "Location": {"schema": {"type": "string", "format": "uri"}}
                             },
                         },
-                        **_problems("400", "413", "415", "422", "503"),
+                        **_problems("400", "409", "413", "415", "422", "503"),
                     },
                 },
             }

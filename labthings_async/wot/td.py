@@ -14,11 +14,19 @@ from typing import Any
 import msgspec
 
 from ..action import ActionDescriptor
+from ..mjpeg import MEDIA_TYPE
 from ..properties import PropertyDescriptor
 from ..schema import data_schema
 from ..thing import Thing
 
-__all__ = ("TD_CONTEXT", "action_affordance", "property_affordance", "thing_description")
+__all__ = (
+    "TD_CONTEXT",
+    "action_affordance",
+    "frame_event_affordance",
+    "property_affordance",
+    "stream_link",
+    "thing_description",
+)
 
 TD_CONTEXT = ["https://www.w3.org/2019/wot/td/v1", "https://www.w3.org/2022/wot/td/v1.1"]
 """``@context`` as node-wot 0.9 accepts it: an array, the 1.0 URI first."""
@@ -50,6 +58,8 @@ def _form(href: str, op: str | list[str], method: str, **extra: Any) -> dict[str
 def property_affordance(descriptor: PropertyDescriptor) -> dict[str, Any]:
     """The PropertyAffordance of one property (forms relative to the Thing's URL).
 
+    A property with a default shows it, as LabThings-FastAPI's do.
+
     Observable properties get two SSE forms: first ``{name}/values``, unnamed
     events, the only kind node-wot 0.9 reads; then ``{name}/events``, events
     named after the property as the WoT HTTP SSE profile has them.
@@ -60,6 +70,8 @@ def property_affordance(descriptor: PropertyDescriptor) -> dict[str, Any]:
         affordance["title"] = descriptor.title
     if descriptor.description:
         affordance["description"] = descriptor.description
+    if descriptor.has_default:
+        affordance["default"] = descriptor.default_json()
     affordance["readOnly"] = descriptor.readonly
     affordance["writeOnly"] = False
     affordance["observable"] = descriptor.observable
@@ -113,17 +125,61 @@ def action_affordance(descriptor: ActionDescriptor) -> dict[str, Any]:
     return affordance
 
 
+_FRAME_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "index": {"type": "integer", "minimum": 0, "description": "The frame's number."},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "size": {"type": "integer", "minimum": 0, "description": "Bytes of JPEG."},
+        "href": {
+            "type": "string",
+            "format": "uri-reference",
+            "description": "The frame as image/jpeg, relative to the TD's base, while "
+            "the ring buffer holds it.",
+        },
+    },
+    "required": ["index", "timestamp", "size", "href"],
+}
+
+
+def stream_link(name: str) -> dict[str, Any]:
+    """The TD link to a camera stream: a ``multipart/x-mixed-replace`` JPEG stream at ``name``.
+
+    Its ``href`` is relative to the TD's ``base``; a browser shows it in an
+    ``<img>``.
+    """
+    return {"href": name, "rel": "alternate", "type": MEDIA_TYPE, "title": name}
+
+
+def frame_event_affordance(name: str) -> dict[str, Any]:
+    """The EventAffordance telling of each new frame of camera stream ``name`` (over SSE)."""
+    return {
+        "title": f"{name} frames",
+        "description": f"A new frame of the camera stream {name!r}: fetch it at its href, "
+        f"or watch the live view at {name!r} (multipart/x-mixed-replace).",
+        "data": _FRAME_SCHEMA,
+        "forms": [
+            _form(
+                f"{name}/events",
+                ["subscribeevent", "unsubscribeevent"],
+                "GET",
+                subprotocol="sse",
+            )
+        ],
+    }
+
+
 @functools.cache
 def _affordances(cls: type[Thing]) -> bytes:
     """The class's affordances, encoded once (schemas are costly to build)."""
-    return msgspec.json.encode(
-        {
-            "properties": {
-                name: property_affordance(prop) for name, prop in cls.properties.items()
-            },
-            "actions": {name: action_affordance(act) for name, act in cls.actions.items()},
-        }
-    )
+    affordances: dict[str, Any] = {
+        "properties": {name: property_affordance(prop) for name, prop in cls.properties.items()},
+        "actions": {name: action_affordance(act) for name, act in cls.actions.items()},
+    }
+    if cls.streams:
+        affordances["events"] = {name: frame_event_affordance(name) for name in cls.streams}
+        affordances["links"] = [stream_link(name) for name in cls.streams]
+    return msgspec.json.encode(affordances)
 
 
 def thing_description(thing: Thing, thing_url: str) -> dict[str, Any]:
@@ -150,6 +206,9 @@ def thing_description(thing: Thing, thing_url: str) -> dict[str, Any]:
     description["schemaDefinitions"] = {"invocation": _INVOCATION_SCHEMA}
     description["properties"] = affordances["properties"]
     description["actions"] = affordances["actions"]
+    if "events" in affordances:
+        description["events"] = affordances["events"]
+        description["links"] = affordances["links"]
     description["forms"] = [
         _form("properties", "readallproperties", "GET"),
         _form(
