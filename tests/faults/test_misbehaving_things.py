@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -233,15 +234,122 @@ async def test_a_getter_that_never_returns_is_a_504_and_the_server_serves_on(
     await still_serving(http, root)
 
 
-@pytest.mark.parametrize("kind", EVERY_ENDING)
-async def test_a_setup_ending_in_any_exception_stops_the_start_with_a_setup_error(
-    kind: str,
-) -> None:
-    class BrokenSetup(lt.Thing):
-        def setup(self) -> None:
-            raise EVERY_ENDING[kind]()
+def opening_thing(hook: str, kind: str) -> type[lt.Thing]:
+    """A Thing whose ``hook`` (``setup``, ``__enter__``, or an async one) raises ``kind``."""
 
-    server = lt.ThingServer({"broken": BrokenSetup()})
+    def raising(self: lt.Thing, *arguments: object) -> None:
+        raise EVERY_ENDING[kind]()
+
+    async def raising_async(self: lt.Thing, *arguments: object) -> None:
+        raise EVERY_ENDING[kind]()
+
+    async def nothing(self: lt.Thing, *arguments: object) -> None:
+        pass
+
+    name = hook.removeprefix("async ")
+    chosen = raising_async if hook.startswith("async ") else raising
+    chosen.__name__ = name  # As a method defined in the class would be called.
+    body: dict[str, object] = {name: chosen}
+    if name == "__enter__":
+        body["__exit__"] = lambda self, *exc_info: None
+    if name == "__aenter__":
+        body["__aexit__"] = nothing
+    return type("Broken", (lt.Thing,), body)
+
+
+@pytest.mark.parametrize("kind", EVERY_ENDING)
+@pytest.mark.parametrize("hook", ["setup", "async setup", "__enter__", "async __aenter__"])
+async def test_an_opening_hook_ending_in_any_exception_stops_the_start_with_a_setup_error(
+    hook: str, kind: str
+) -> None:
+    server = lt.ThingServer({"broken": opening_thing(hook, kind)()})
     with pytest.raises(lt.ThingSetupError) as raised:
         await asyncio.wait_for(server.serve("127.0.0.1:0"), TIMEOUT)
-    assert str(raised.value).startswith(f"setup of Thing 'broken' (BrokenSetup) failed: {kind}")
+    name = hook.removeprefix("async ")
+    assert str(raised.value).startswith(f"{name} of Thing 'broken' (Broken) failed: {kind}")
+
+
+class Closing(lt.Thing):
+    """Closing hooks that misbehave, each as the test says."""
+
+    def __init__(self, teardown: str, exit_: str) -> None:
+        self.how = {"teardown": teardown, "__exit__": exit_}
+        self.release = threading.Event()
+
+    def __enter__(self) -> Closing:
+        return self
+
+    def _close(self, hook: str) -> None:
+        how = self.how[hook]
+        if how == "block":
+            self.release.wait(3600)
+        elif how:
+            raise EVERY_ENDING[how]()
+
+    def teardown(self) -> None:
+        self._close("teardown")
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._close("__exit__")
+
+
+@pytest.mark.parametrize(
+    ("teardown", "exit_"),
+    [("block", "SystemExit"), ("KeyboardInterrupt", "block"), ("Halt", "GeneratorExit")],
+)
+async def test_closing_hooks_that_raise_or_never_return_end_within_the_limit(
+    teardown: str, exit_: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    closing = Closing(teardown, exit_)
+    after = Closing("", "")
+    server = lt.ThingServer({"after": after, "closing": closing}, teardown_timeout=0.5)
+    stop, opened = asyncio.Event(), asyncio.Event()
+    serving = asyncio.create_task(
+        server.serve(
+            "127.0.0.1:0", shutdown_trigger=stop.wait, ready=lambda addresses: opened.set()
+        )
+    )
+    await asyncio.wait_for(opened.wait(), TIMEOUT)
+    with caplog.at_level(logging.WARNING, logger="labthings_async.manager"):
+        stop.set()
+        await asyncio.wait_for(serving, TIMEOUT)
+    closing.release.set()
+    messages = [record.getMessage() for record in caplog.records]
+    for hook, how in (("teardown", teardown), ("__exit__", exit_)):
+        what = f"{hook} of Thing 'closing' (Closing)"
+        if how == "block":
+            expected = (
+                f"{what} was still running after 0.5 s; abandoned it (its thread may still run)"
+            )
+        else:
+            expected = f"{what} failed: {how}"
+        assert any(message.startswith(expected) for message in messages), messages
+    assert not any("'after'" in message for message in messages)  # Closed as usual, after.
+
+
+class Endpoints(lt.Thing):
+    """A custom endpoint (LabThings' @endpoint) that raises what it is told."""
+
+    @lt.endpoint("get", path="fail/{kind}")
+    def fail(self, kind: str) -> None:
+        raise EVERY_ENDING[kind]()
+
+    @lt.endpoint("get", path="fail_async/{kind}")
+    async def fail_async(self, kind: str) -> None:
+        raise EVERY_ENDING[kind]()
+
+    @lt.endpoint("get")
+    def hello(self) -> str:
+        return "hello"
+
+
+@pytest.mark.parametrize("kind", ENDINGS)
+@pytest.mark.parametrize("path", ["fail", "fail_async"])
+async def test_a_custom_endpoint_ending_in_any_exception_is_a_500(
+    serve_things: ServeThings, client: httpx2.AsyncClient, path: str, kind: str
+) -> None:
+    url = await serve_things(lt.ThingServer({"endpoints": Endpoints()}))
+    reply = await client.get(f"{url}/endpoints/{path}/{kind}")
+    assert reply.status_code == 500
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert (await client.get(f"{url}/endpoints/hello")).json() == "hello"
