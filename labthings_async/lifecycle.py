@@ -1,10 +1,10 @@
 """Starting and stopping a Thing: ``__enter__`` then ``setup``; ``teardown`` then ``__exit__``.
 
-Layer: domain (anyio, the errors, the Thing). A Thing opens and closes its
-hardware in either of two styles, or both: ours (``setup``/``teardown``) and
-LabThings-FastAPI's context manager (``__enter__``/``__exit__``, or
-``__aenter__``/``__aexit__``). With both, the context manager is the outer
-one, as if the server ran ``with thing: thing.setup(); serve();
+Layer: domain (asyncio, the errors, the Thing, the worker threads). A Thing
+opens and closes its hardware in either of two styles, or both: ours
+(``setup``/``teardown``) and LabThings-FastAPI's context manager
+(``__enter__``/``__exit__``, or ``__aenter__``/``__aexit__``). With both, the
+context manager is the outer one, as if the server ran ``with thing: thing.setup(); serve();
 thing.teardown()``: setup may use what ``__enter__`` opened, and teardown
 runs while it is still open.
 
