@@ -61,7 +61,8 @@ class _Stalled:
     async def open(self) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
         writer.write(
-            f"GET {FIREHOSE} HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n".encode()
+            f"GET {FIREHOSE} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+            "Accept: text/event-stream\r\n\r\n".encode()
         )
         await reader.readuntil(b": connected\n")
         # Nothing more is read: what arrives stays in the kernel, which soon takes no more.

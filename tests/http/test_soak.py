@@ -66,7 +66,9 @@ class Follower:
 
     async def follow(self, connected: asyncio.Event) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port, limit=2**24)
-        writer.write(b"GET /action_invocations/events HTTP/1.1\r\nHost: soak\r\n\r\n")
+        writer.write(
+            b"GET /action_invocations/events HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % self.port
+        )
         await reader.readuntil(b": connected\n")
         connected.set()
         try:
