@@ -67,6 +67,9 @@ class ActionManager:
         subscriber_queue: Bound of each subscription's queue.
         expiry_interval: Seconds between expiry runs.
         shutdown_grace: Seconds running actions get to stop at shutdown.
+        debug: Keep tracebacks and the server's file names in invocation logs,
+            which clients read; off, a log record keeps the exception's type
+            and message only (the server's own log keeps it whole).
         clock: Stamps the invocations' times and paces expiry; real time
             unless a test hands in a clock it moves itself.
     """
@@ -85,6 +88,7 @@ class ActionManager:
         subscriber_queue: int = 1000,
         expiry_interval: float = 1.0,
         shutdown_grace: float = 5.0,
+        debug: bool = False,
         clock: Clock | None = None,
     ) -> None:
         bounds = {
@@ -105,6 +109,7 @@ class ActionManager:
         self.subscriber_queue = subscriber_queue
         self.expiry_interval = expiry_interval
         self.shutdown_grace = shutdown_grace
+        self.debug = debug
         self.clock = clock or SystemClock()
         self.hub = EventHub(buffer_len=event_buffer)
         self.bridge = EventBridge(self.hub)

@@ -41,7 +41,7 @@ class ThingServer:
         body_limit: Largest request body accepted, in bytes.
         max_wait: Cap on ``Prefer: wait=N``, in seconds.
         sync_timeout: Longest wait for a ``?reply=output`` invocation.
-        debug: Put tracebacks in 500 responses.
+        debug: Put tracebacks in 500 responses and in invocation logs.
         cors_origins: Origins whose web pages may call the API.
         keepalive: Seconds between keep-alive comments on idle event streams.
         **manager_options: ``max_threads``, ``max_pending``, ``retention``,
@@ -84,7 +84,7 @@ class ThingServer:
         reject_unknown_options(manager_options, accepted, owner="ThingServer")
         self._active = False
         self.prefix = prefix
-        self.manager = ActionManager(things, **manager_options)
+        self.manager = ActionManager(things, debug=debug, **manager_options)
         self.state = ServerState(
             self.manager,
             body_limit=body_limit,

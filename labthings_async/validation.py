@@ -112,7 +112,11 @@ def _children(schema: Mapping[str, Any], field: str | None, index: str | None) -
 
 
 def decode_json(raw: bytes, type_: type[T] | Any, what: str) -> T:
-    """Decode JSON bytes into ``type_``, raising ``InvalidInputError`` on failure."""
+    """Decode JSON bytes into ``type_``, raising ``InvalidInputError`` on failure.
+
+    A body that is not JSON at all (bad syntax, a string that is not UTF-8,
+    arrays or objects nested deeper than the decoder goes) is malformed: 400.
+    """
     try:
         result: T = msgspec.json.decode(raw, type=type_)
     except msgspec.ValidationError as error:
@@ -122,10 +126,23 @@ def decode_json(raw: bytes, type_: type[T] | Any, what: str) -> T:
             msgspec.json.decode(raw)
         except msgspec.DecodeError as syntax:
             raise invalid_input(syntax, what) from None
+        except (UnicodeDecodeError, RecursionError) as undecodable:
+            raise _undecodable(undecodable, what) from None
         raise invalid_input(error, what, type_) from None
     except msgspec.MsgspecError as error:
         raise invalid_input(error, what, type_) from None
+    except (UnicodeDecodeError, RecursionError) as error:
+        raise _undecodable(error, what) from None
     return result
+
+
+def _undecodable(error: UnicodeDecodeError | RecursionError, what: str) -> InvalidInputError:
+    """A body msgspec could not decode as JSON text at all: invalid UTF-8, or nested too deep."""
+    if isinstance(error, UnicodeDecodeError):
+        reason = f"a string in it is not UTF-8 (it holds byte {error.object[error.start]:#04x})"
+    else:
+        reason = "its arrays or objects are nested too deep"
+    return InvalidInputError(f"{what} is not valid JSON: {reason}", malformed=True)
 
 
 def convert_value(value: Any, type_: type[T] | Any, what: str) -> T:

@@ -582,7 +582,7 @@ async def test_error_ends_the_invocation_and_others_carry_on(
     gated = Gated()
     gated.full = Signal()
     things = {"faulty": Faulty(), "gated": gated}
-    async with lt.ActionManager(things) as manager:
+    async with lt.ActionManager(things, debug=True) as manager:
         bystander = manager.invoke_action(gated, "work", {"label": "bystander"})
         await gated.full.wait()
         failed = manager.invoke_action("faulty", action)
