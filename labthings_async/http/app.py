@@ -21,6 +21,7 @@ from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute, Mount, Router
 from starlette.types import Receive, Scope, Send
 
+from .crosssite import CrossSiteGuard
 from .documents import document_routes
 from .invocations import invocation_routes
 from .problem import EXCEPTION_HANDLERS, answered_fault
@@ -99,6 +100,7 @@ class ThingApp(Starlette):
                     expose_headers=["Location", "Link", "Retry-After", "Preference-Applied"],
                 )
             )
+        middleware.append(Middleware(CrossSiteGuard, allowed_origins=cors_origins))
         routes = api_routes(state)
         if prefix:
             routes = [Mount(prefix, app=Router(routes, default=_no_such_thing))]
