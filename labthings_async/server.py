@@ -23,6 +23,7 @@ from hypercorn.typing import ASGIFramework
 
 from .config import keyword_options, reject_unknown_options
 from .http.app import RESERVED_NAMES, ThingApp
+from .http.hosts import AllowedHosts
 from .http.state import ServerState
 from .manager import ActionManager
 from .thing import Thing
@@ -44,6 +45,11 @@ class ThingServer:
         debug: Put tracebacks in 500 responses and in invocation logs.
         cors_origins: Origins whose web pages may call the API.
         keepalive: Seconds between keep-alive comments on idle event streams.
+        allowed_hosts: The host names (``Host`` headers) the server answers
+            to; ``*`` for any, ``.example.org`` for a domain and the names
+            under it. By default, what it is bound to: the address a request
+            reached, the bound host name (the machine's names for
+            ``0.0.0.0``), and ``localhost`` on loopback. Others get 421.
         **manager_options: ``max_threads``, ``max_pending``, ``retention``,
             ``max_retained``, ``log_len``, ``shutdown_grace`` and the other
             options of ``ActionManager``.
@@ -54,6 +60,7 @@ class ThingServer:
 
     Attributes:
         prefix: The path prefix of every route.
+        allowed_hosts: The host names the server answers to.
         manager: The ActionManager running the invocations.
         state: What the routes share: the manager, the settings, the open streams.
         app: The Starlette app (an ASGI app; mount it, serve it, or test it
@@ -71,6 +78,7 @@ class ThingServer:
         debug: bool = False,
         cors_origins: Sequence[str] = (),
         keepalive: float = 15.0,
+        allowed_hosts: Sequence[str] | None = None,
         **manager_options: Any,
     ) -> None:
         reserved = RESERVED_NAMES & set(things)
@@ -93,8 +101,13 @@ class ThingServer:
             debug=debug,
             keepalive=keepalive,
         )
+        self.allowed_hosts = AllowedHosts(allowed_hosts)
         self.app = ThingApp(
-            self.state, prefix=prefix, lifespan=self.lifespan, cors_origins=cors_origins
+            self.state,
+            prefix=prefix,
+            lifespan=self.lifespan,
+            cors_origins=cors_origins,
+            allowed_hosts=self.allowed_hosts,
         )
 
     def __repr__(self) -> str:
@@ -141,6 +154,9 @@ class ThingServer:
         """
         config = config or Config()
         config.bind = [bind] if isinstance(bind, str) else list(bind)
+        for address in config.bind:
+            if not address.startswith(("unix:", "fd://")):
+                self.allowed_hosts.add_bind(address)
         if config.errorlog == "-" and logging.getLogger().handlers:
             # The program has configured logging: log through it. hypercorn's own
             # stderr handler would print every line a second time, via the root.

@@ -52,6 +52,13 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "repeat for more origins",
     )
     serve.add_argument(
+        "--allowed-host",
+        metavar="NAME",
+        action="append",
+        help="a host name clients may reach the server by (its Host header), besides what "
+        "it is bound to; .example.org allows a domain, * any name; repeat for more",
+    )
+    serve.add_argument(
         "--log-level",
         choices=LOG_LEVELS,
         default="info",
@@ -98,6 +105,8 @@ def _server_options(config: ServerConfig, args: argparse.Namespace) -> dict[str,
         options["debug"] = True
     if args.cors:
         options["cors_origins"] = args.cors
+    if args.allowed_host:
+        options["allowed_hosts"] = args.allowed_host
     return options
 
 

@@ -23,6 +23,8 @@ from starlette.types import Receive, Scope, Send
 
 from .crosssite import CrossSiteGuard
 from .documents import document_routes
+from .framing import FramingGuard
+from .hosts import AllowedHosts, HostGuard
 from .invocations import invocation_routes
 from .problem import EXCEPTION_HANDLERS, answered_fault
 from .state import ServerState, server_state
@@ -76,6 +78,8 @@ class ThingApp(Starlette):
         prefix: Path prefix of every route (e.g. ``/api``), or "".
         lifespan: The app's lifespan, usually ``ThingServer.lifespan``.
         cors_origins: Origins whose pages may call the API (``["*"]`` for any).
+        allowed_hosts: The host names the app answers to (by default, what
+            it is reached at, and ``localhost`` on loopback).
 
     Attributes:
         prefix: Path prefix of every route.
@@ -88,8 +92,14 @@ class ThingApp(Starlette):
         prefix: str = "",
         lifespan: Lifespan | None = None,
         cors_origins: Sequence[str] = (),
+        allowed_hosts: AllowedHosts | None = None,
     ) -> None:
-        middleware = []
+        # Outermost first: what makes a request untrustworthy whoever sent it
+        # (its framing, its Host), then CORS, then who may change state.
+        middleware = [
+            Middleware(FramingGuard),
+            Middleware(HostGuard, allowed=allowed_hosts or AllowedHosts()),
+        ]
         if cors_origins:
             middleware.append(
                 Middleware(

@@ -177,7 +177,7 @@ def test_serve_with_a_prefix_from_the_command_line(workdir: Path) -> None:
             '{"things": {"a": "greeters:Greeter"}, "options": {"max_thread": 4}}',
             [],
             "config file 'lab.json': ThingServer has no option 'max_thread' "
-            "(did you mean 'max_threads'?); its options are: body_limit, clock, cors_origins, ",
+            "(did you mean 'max_threads'?); its options are: allowed_hosts, body_limit, ",
         ),
         (
             '{"things": {"a": "greeters:Greeter"}, "options": {"prefix": "/api"}}',

@@ -197,7 +197,7 @@ async def test_a_body_the_headers_rule_out_is_refused_before_a_byte_of_it_arrive
     reader, writer = await asyncio.open_connection("127.0.0.1", urlsplit(root).port)
     try:
         writer.write(
-            b"POST /sensor/measure HTTP/1.1\r\nHost: lab\r\n"
+            b"POST /sensor/measure HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b"Content-Type: %s\r\nContent-Length: %d\r\n\r\n" % (content_type.encode(), length)
         )
         await writer.drain()
