@@ -20,7 +20,7 @@ __all__ = ("FramingGuard",)
 
 
 class FramingGuard:
-    """ASGI middleware: ``Content-Length`` with ``Transfer-Encoding`` is a 400, then the connection closes."""
+    """ASGI middleware: both ``Content-Length`` and ``Transfer-Encoding``: 400, and close."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

@@ -83,7 +83,7 @@ class AllowedHosts:
             self._exact.add(host_name(name))
 
     def add_bind(self, host: str) -> None:
-        """Answer to the host a server was bound to (by default); every name of this machine for ``0.0.0.0``."""
+        """Answer to a host the server binds (unless configured); 0.0.0.0: the machine's names."""
         if self.configured:
             return
         name = host_name(host)
