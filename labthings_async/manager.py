@@ -39,6 +39,7 @@ from .logs import install_log_capture
 from .models import InvocationStatus, InvocationSummary
 from .table import InvocationTable
 from .thing import Thing
+from .throughput import Throughput
 
 __all__ = ("ActionManager",)
 
@@ -55,8 +56,11 @@ class ActionManager:
         things: The Things to manage, by name (the name is their URL segment).
         max_threads: Most threaded actions running at once; the rest wait as
             ``pending``.
-        max_pending: Most invocations waiting for a thread; beyond it
-            ``invoke_action`` raises ``QueueFullError``.
+        max_pending: Most invocations accepted and waiting: threaded ones not
+            yet given a thread, and async ones not finished (they take no
+            thread, but each holds memory and a task). Beyond it
+            ``invoke_action`` raises ``QueueFullError``, with a ``retry_after``
+            worked out from how fast invocations have been finishing.
         retention: Default seconds a finished invocation is kept.
         max_retained: Most finished invocations kept; the soonest to expire go
             first.
@@ -119,6 +123,8 @@ class ActionManager:
         self._table = InvocationTable(max_retained, self.clock)
         self._sequence = itertools.count(1).__next__
         self._pending_threaded = 0
+        self._unfinished_async = 0
+        self.throughput = Throughput()
         # Admits invocations to the pool; run_sync needs a limiter of its own,
         # equally sized and so never contended, to keep off anyio's default.
         self._slots = anyio.CapacityLimiter(max_threads)
@@ -298,7 +304,7 @@ class ActionManager:
             ThingNotFoundError: No such Thing.
             AffordanceNotFoundError: No such action.
             InvalidInputError: The input does not fit; no invocation is made.
-            QueueFullError: ``max_pending`` invocations already wait for a thread.
+            QueueFullError: ``max_pending`` invocations already wait.
             ManagerNotRunningError: The manager is not running.
         """
         if not self._running:
@@ -309,12 +315,19 @@ class ActionManager:
             arguments = descriptor.decode_input(bytes(input))
         else:
             arguments = descriptor.validate_input(input)
-        if not descriptor.is_async:
-            if self._pending_threaded >= self.max_pending:
-                raise QueueFullError(
-                    f"{self._pending_threaded} invocations are already waiting for one of "
-                    f"{self.max_threads} threads; retry later"
-                )
+        waiting = self._pending_threaded + self._unfinished_async
+        if waiting >= self.max_pending:
+            retry_after = self.throughput.retry_after(waiting)
+            raise QueueFullError(
+                f"{waiting} invocations are already waiting ({self._pending_threaded} for one "
+                f"of {self.max_threads} threads, {self._unfinished_async} async ones "
+                f"unfinished), the most this server takes (max_pending); at the rate "
+                f"invocations have been finishing, that is about {retry_after} s of work",
+                retry_after=retry_after,
+            )
+        if descriptor.is_async:
+            self._unfinished_async += 1
+        else:
             self._pending_threaded += 1
         invocation = Invocation(
             self,
@@ -383,10 +396,14 @@ class ActionManager:
     # -- bookkeeping (called by Invocation.transition) -------------------------------
 
     def status_changed(self, invocation: Invocation, old: Status) -> None:
-        """Keep the pending count and the retention queue up to date."""
-        if old is Status.PENDING and not invocation.action.is_async:
+        """Keep the waiting counts, the finishing rate and the retention queue up to date."""
+        is_async = invocation.action.is_async
+        if old is Status.PENDING and not is_async:
             self._pending_threaded -= 1
         if invocation.finished:
+            if is_async:
+                self._unfinished_async -= 1
+            self.throughput.record()
             self._table.finished(invocation)
 
     # -- reading --------------------------------------------------------------------
