@@ -29,7 +29,9 @@ from .dependencies import InvocationID, InvocationLogger, ThingDependency
 from .errors import (
     ActionDefinitionError,
     AffordanceNotFoundError,
+    BodyTimeoutError,
     BodyTooLargeError,
+    CapacityError,
     ConfigError,
     IllegalTransitionError,
     InvalidArgumentsError,
@@ -48,6 +50,7 @@ from .errors import (
     SchemaError,
     ThingNotFoundError,
     ThingSetupError,
+    TooManyStreamsError,
     UnsupportedMediaTypeError,
 )
 from .events import Event, Subscription
@@ -75,7 +78,9 @@ __all__ = (
     "AffordanceNotFoundError",
     "AsyncActionHandle",
     "AsyncThingClient",
+    "BodyTimeoutError",
     "BodyTooLargeError",
+    "CapacityError",
     "CancelHook",
     "ClientError",
     "ClientSettings",
@@ -116,6 +121,7 @@ __all__ = (
     "ThingNotFoundError",
     "ThingServer",
     "ThingSetupError",
+    "TooManyStreamsError",
     "UnsupportedMediaTypeError",
     "action",
     "cancellable_sleep",

@@ -21,7 +21,9 @@ from .models import FieldIssue, ProblemDetails
 __all__ = (
     "ActionDefinitionError",
     "AffordanceNotFoundError",
+    "BodyTimeoutError",
     "BodyTooLargeError",
+    "CapacityError",
     "ConfigError",
     "IllegalTransitionError",
     "InvalidArgumentsError",
@@ -40,6 +42,7 @@ __all__ = (
     "SchemaError",
     "ThingNotFoundError",
     "ThingSetupError",
+    "TooManyStreamsError",
     "UnknownOptionError",
     "UnsupportedMediaTypeError",
 )
@@ -175,6 +178,13 @@ class BodyTooLargeError(LabThingsError):
     http_status = 413
 
 
+class BodyTimeoutError(LabThingsError):
+    """The request body did not arrive in time (a client sending it a byte at a time)."""
+
+    title = "Request body too slow"
+    http_status = 408
+
+
 class UnsupportedMediaTypeError(LabThingsError):
     """The request body is not declared as JSON."""
 
@@ -242,19 +252,32 @@ class InvocationCancelledError(LabThingsError):
     http_status = 409
 
 
-class QueueFullError(LabThingsError):
-    """Too many invocations are waiting for a worker thread.
+class CapacityError(LabThingsError):
+    """The server has no room for this request now: the family of every "come back later".
 
     Attributes:
-        retry_after: Seconds after which a retry is sensible.
+        retry_after: Seconds after which a retry is sensible, estimated from
+            how fast room has been freed lately.
     """
 
-    title = "Invocation queue full"
+    title = "Server busy"
     http_status = 503
 
     def __init__(self, detail: str, retry_after: int = 1) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class QueueFullError(CapacityError):
+    """Too many invocations are waiting (``max_pending``)."""
+
+    title = "Invocation queue full"
+
+
+class TooManyStreamsError(CapacityError):
+    """Too many event streams are open (``max_streams``)."""
+
+    title = "Too many event streams"
 
 
 class ReadOnlyPropertyError(LabThingsError, AttributeError):

@@ -12,18 +12,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-import hypercorn.asyncio
-from hypercorn.config import Config
+from hypercorn.asyncio.run import worker_serve
+from hypercorn.config import Config, Sockets
 from hypercorn.typing import ASGIFramework
+from hypercorn.utils import wrap_app
 
 from .config import keyword_options, reject_unknown_options
 from .http.app import RESERVED_NAMES, ThingApp
 from .http.hosts import AllowedHosts
+from .http.limits import ConnectionLimit
 from .http.state import ServerState
 from .manager import ActionManager
 from .thing import Thing
@@ -50,6 +51,12 @@ class ThingServer:
             under it. By default, what it is bound to: the address a request
             reached, the bound host name (the machine's names for
             ``0.0.0.0``), and ``localhost`` on loopback. Others get 421.
+        body_timeout: Seconds a request body may take to arrive; a slower
+            one gets 408 and its connection is closed.
+        max_streams: Most event streams open at once; another gets 503.
+        max_connections: Most connections ``serve`` serves at once; another
+            gets 503 and is closed. None: as many as the open-file limit
+            allows (``serve`` raises it to the hard limit), at most 4,096.
         **manager_options: ``max_threads``, ``max_pending``, ``retention``,
             ``max_retained``, ``log_len``, ``shutdown_grace`` and the other
             options of ``ActionManager``.
@@ -61,6 +68,7 @@ class ThingServer:
     Attributes:
         prefix: The path prefix of every route.
         allowed_hosts: The host names the server answers to.
+        connections: The count of open connections ``serve`` keeps, and its limits.
         manager: The ActionManager running the invocations.
         state: What the routes share: the manager, the settings, the open streams.
         app: The Starlette app (an ASGI app; mount it, serve it, or test it
@@ -79,6 +87,9 @@ class ThingServer:
         cors_origins: Sequence[str] = (),
         keepalive: float = 15.0,
         allowed_hosts: Sequence[str] | None = None,
+        body_timeout: float = 30.0,
+        max_streams: int = 1000,
+        max_connections: int | None = None,
         **manager_options: Any,
     ) -> None:
         reserved = RESERVED_NAMES & set(things)
@@ -100,14 +111,18 @@ class ThingServer:
             sync_timeout=sync_timeout,
             debug=debug,
             keepalive=keepalive,
+            body_timeout=body_timeout,
+            max_streams=max_streams,
         )
         self.allowed_hosts = AllowedHosts(allowed_hosts)
+        self.connections = ConnectionLimit(max_connections)
         self.app = ThingApp(
             self.state,
             prefix=prefix,
             lifespan=self.lifespan,
             cors_origins=cors_origins,
             allowed_hosts=self.allowed_hosts,
+            connections=self.connections,
         )
 
     def __repr__(self) -> str:
@@ -171,36 +186,39 @@ class ThingServer:
         # Start the Things before binding, so a failing setup is a plain
         # ThingSetupError here rather than a lifespan failure inside hypercorn.
         async with self.lifespan():
-            _bind_now(config)
-            await hypercorn.asyncio.serve(app, config, shutdown_trigger=shutdown)
+            sockets = self._bind_now(config)
+            # hypercorn.asyncio.serve, given the sockets: bound here, and counting.
+            await worker_serve(
+                wrap_app(app, config.wsgi_max_body_size, None),
+                config,
+                sockets=sockets,
+                shutdown_trigger=shutdown,
+            )
 
     def run(self, host: str = "127.0.0.1", port: int = 5000) -> None:
         """Serve on ``host:port`` until SIGINT or SIGTERM (blocking)."""
         asyncio.run(self.serve(f"{host}:{port}"))
 
+    def _bind_now(self, config: Config) -> Sockets:
+        """Bind the sockets here, each counting the connections it accepts.
 
-def _bind_now(config: Config) -> None:
-    """Bind the sockets here, handing them to hypercorn as ``fd://N``.
+        hypercorn binds only after it has started the app's lifespan, and a bind
+        that fails (a busy port) leaves that lifespan task behind, to be cancelled
+        at loop shutdown with a traceback wall. Bound here, a busy port is a plain
+        ``OSError`` from ``serve()``. The open-file limit is raised first, and
+        the connection limits fitted to it.
 
-    hypercorn binds only after it has started the app's lifespan, and a bind
-    that fails (a busy port) leaves that lifespan task behind, to be cancelled
-    at loop shutdown with a traceback wall. Bound here, a busy port is a plain
-    ``OSError`` from ``serve()``.
-
-    Raises:
-        OSError: A socket cannot be bound.
-    """
-    sockets = config.create_sockets()
-
-    def handed_over(bound: list[socket.socket]) -> list[str]:
-        return [f"fd://{sock.detach()}" for sock in bound]
-
-    if config.ssl_enabled:
-        config.bind = handed_over(sockets.secure_sockets)
-        config.insecure_bind = handed_over(sockets.insecure_sockets)
-        config.quic_bind = handed_over(sockets.quic_sockets)
-    else:
-        config.bind = handed_over(sockets.insecure_sockets)
+        Raises:
+            OSError: A socket cannot be bound.
+        """
+        sockets = config.create_sockets()
+        self.connections.fit_to_process()
+        counting = self.connections.listening
+        return Sockets(
+            secure_sockets=[counting(sock) for sock in sockets.secure_sockets],
+            insecure_sockets=[counting(sock) for sock in sockets.insecure_sockets],
+            quic_sockets=sockets.quic_sockets,
+        )
 
 
 def _signal_trigger() -> ShutdownTrigger:

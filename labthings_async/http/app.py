@@ -26,6 +26,7 @@ from .documents import document_routes
 from .framing import FramingGuard
 from .hosts import AllowedHosts, HostGuard
 from .invocations import invocation_routes
+from .limits import ConnectionLimit, ConnectionLimitGuard
 from .problem import EXCEPTION_HANDLERS, answered_fault
 from .state import ServerState, server_state
 from .things import thing_routes
@@ -80,6 +81,8 @@ class ThingApp(Starlette):
         cors_origins: Origins whose pages may call the API (``["*"]`` for any).
         allowed_hosts: The host names the app answers to (by default, what
             it is reached at, and ``localhost`` on loopback).
+        connections: The count of the server's connections, which says which
+            are over its limit (``ThingServer.serve`` counts them).
 
     Attributes:
         prefix: Path prefix of every route.
@@ -93,10 +96,13 @@ class ThingApp(Starlette):
         lifespan: Lifespan | None = None,
         cors_origins: Sequence[str] = (),
         allowed_hosts: AllowedHosts | None = None,
+        connections: ConnectionLimit | None = None,
     ) -> None:
-        # Outermost first: what makes a request untrustworthy whoever sent it
-        # (its framing, its Host), then CORS, then who may change state.
+        # Outermost first: a connection over the limit, then what makes a
+        # request untrustworthy whoever sent it (its framing, its Host), then
+        # CORS, then who may change state.
         middleware = [
+            Middleware(ConnectionLimitGuard, connections=connections or ConnectionLimit()),
             Middleware(FramingGuard),
             Middleware(HostGuard, allowed=allowed_hosts or AllowedHosts()),
         ]

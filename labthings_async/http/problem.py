@@ -22,7 +22,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import InvalidInputError, LabThingsError, QueueFullError, ReadOnlyPropertyError
+from ..errors import (
+    BodyTimeoutError,
+    CapacityError,
+    InvalidInputError,
+    LabThingsError,
+    ReadOnlyPropertyError,
+)
 from ..models import ProblemDetails
 from .state import server_state
 
@@ -79,8 +85,12 @@ async def labthings_error(request: Request, error: Exception) -> Response:
     detail = str(error)
     if error.http_status == 500:  # Something failed in the server, not in the request.
         detail = _server_fault(request, error, detail)
-    if isinstance(error, QueueFullError):
+    if isinstance(error, CapacityError):
         headers["Retry-After"] = str(error.retry_after)
+    elif isinstance(error, BodyTimeoutError):
+        # The rest of the body may still come: the connection cannot carry
+        # another request, so hypercorn closes it after this reply.
+        headers["Connection"] = "close"
     elif isinstance(error, ReadOnlyPropertyError):
         headers["Allow"] = "GET, HEAD"  # A 405 names what is allowed; a property reads.
     problem = ProblemDetails(

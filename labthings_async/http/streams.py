@@ -15,7 +15,7 @@ from collections.abc import Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import AffordanceNotFoundError
+from ..errors import AffordanceNotFoundError, TooManyStreamsError
 from ..events import Event, Subscription
 from ..properties import PropertyDescriptor
 from ..thing import Thing
@@ -40,11 +40,24 @@ def _stream(
     state = server_state(request)
     if state.closing:
         subscription.close()
+    elif len(state.streams) >= state.max_streams:
+        subscription.close()
+        retry_after = state.stream_throughput.retry_after(
+            len(state.streams) - state.max_streams + 1
+        )
+        raise TooManyStreamsError(
+            f"{len(state.streams)} event streams are open, the most this server serves "
+            f"(max_streams); at the rate streams have been closing, retry in about "
+            f"{retry_after} s",
+            retry_after=retry_after,
+        )
     else:
         state.streams.add(subscription)
 
     def forget() -> None:
-        state.streams.discard(subscription)
+        if subscription in state.streams:
+            state.streams.discard(subscription)
+            state.stream_throughput.record()
         subscription.close()
 
     frames = event_frames(

@@ -13,12 +13,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import anyio
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
-from ..errors import BodyTooLargeError, UnsupportedMediaTypeError
+from ..errors import BodyTimeoutError, BodyTooLargeError, UnsupportedMediaTypeError
 
 __all__ = (
     "API_ROOT",
@@ -45,7 +46,7 @@ def json_response(
     )
 
 
-async def read_json_body(request: Request, limit: int) -> bytes:
+async def read_json_body(request: Request, limit: int, seconds: float = 30.0) -> bytes:
     """The request body, checked to be JSON and at most ``limit`` bytes.
 
     Whether the body is acceptable is decided from the headers first, before
@@ -55,11 +56,14 @@ async def read_json_body(request: Request, limit: int) -> bytes:
     no declared type at all; only a request with no body may leave the type
     out. A body whose declared length is over ``limit`` is refused unread;
     one that declares no length (chunked, as node-wot sends) is counted as
-    it streams.
+    it streams. The whole body must arrive within ``seconds``: a
+    client sending it a byte at a time would otherwise hold its connection
+    (and a file descriptor) for as long as it liked.
 
     Raises:
         UnsupportedMediaTypeError: The body is not declared as JSON.
         BodyTooLargeError: The body is over ``limit`` (declared or streamed).
+        BodyTimeoutError: The body took longer than ``seconds`` to arrive (408).
     """
     headers = request.headers
     content_type = headers.get("content-type")
@@ -79,11 +83,16 @@ async def read_json_body(request: Request, limit: int) -> bytes:
         raise BodyTooLargeError(f"the body is {declared} bytes; this server accepts {limit}")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLargeError(f"the body is over the {limit}-byte limit of this server")
-        chunks.append(chunk)
+    with anyio.move_on_after(seconds) as deadline:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLargeError(f"the body is over the {limit}-byte limit of this server")
+            chunks.append(chunk)
+    if deadline.cancelled_caught:
+        raise BodyTimeoutError(
+            f"the body did not arrive within {seconds:g} s ({size} bytes came); send it all at once"
+        )
     return b"".join(chunks)
 
 
