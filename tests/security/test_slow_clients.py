@@ -9,7 +9,8 @@ open-file limit to the hard limit and counts its connections, and one over
 ``max_connections`` is answered 503 with a ``Retry-After``.
 
 Real sockets against a real hypercorn in a process of its own, whose soft
-open-file limit is set to the usual 1,024.
+open-file limit is set to the usual 1,024. Before, 1,100 slow bodies locked
+every other client out (they timed out) and wrote 10 MB of log in 18 s.
 """
 
 from __future__ import annotations
@@ -97,16 +98,16 @@ async def _slow_body(port: int, opened: asyncio.Event, count: list[int]) -> byte
 
 
 @pytest.mark.timeout(180)
-async def test_a_thousand_slow_bodies_neither_lock_others_out_nor_flood_the_log(
+async def test_eleven_hundred_slow_bodies_neither_lock_others_out_nor_flood_the_log(
     tmp_path: Path,
 ) -> None:
     body_timeout = 8.0
     with limited_server(tmp_path, body_timeout=body_timeout) as (port, log):
         logged_before = log.stat().st_size
         opened = asyncio.Event()
-        count = [0, 1000]
+        count = [0, 1100]
         started = time.monotonic()
-        attackers = [asyncio.create_task(_slow_body(port, opened, count)) for _ in range(1000)]
+        attackers = [asyncio.create_task(_slow_body(port, opened, count)) for _ in range(1100)]
         await asyncio.wait_for(opened.wait(), 60)
         # Every slow body is open and trickling: others are still served, promptly.
         async with httpx2.AsyncClient(timeout=10) as http:
