@@ -21,6 +21,7 @@ from .models import FieldIssue, ProblemDetails
 __all__ = (
     "ActionDefinitionError",
     "AffordanceNotFoundError",
+    "AuthenticationError",
     "BodyTimeoutError",
     "BodyTooLargeError",
     "CapacityError",
@@ -35,6 +36,7 @@ __all__ = (
     "LabThingsError",
     "ManagerNotRunningError",
     "NotFoundError",
+    "PermissionDeniedError",
     "PropertyAccessError",
     "PropertyNotWritableError",
     "QueueFullError",
@@ -190,6 +192,20 @@ class UnsupportedMediaTypeError(LabThingsError):
 
     title = "Unsupported media type"
     http_status = 415
+
+
+class AuthenticationError(LabThingsError):
+    """The server wants a token, and the request had none, or one it does not accept."""
+
+    title = "Not authenticated"
+    http_status = 401
+
+
+class PermissionDeniedError(LabThingsError, PermissionError):
+    """The request is not allowed: its token's role does not cover it, or another site sent it."""
+
+    title = "Not allowed"
+    http_status = 403
 
 
 class NotFoundError(LabThingsError, LookupError):

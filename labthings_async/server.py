@@ -10,10 +10,12 @@ a mounted app's lifespan.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from hypercorn.asyncio.run import worker_serve
@@ -23,15 +25,17 @@ from hypercorn.utils import wrap_app
 
 from .config import keyword_options, reject_unknown_options
 from .http.app import RESERVED_NAMES, ThingApp
-from .http.hosts import AllowedHosts
+from .http.hosts import AllowedHosts, host_name
 from .http.limits import ConnectionLimit
 from .http.state import ServerState
 from .manager import ActionManager
 from .thing import Thing
+from .tokens import TokenStore
 
 __all__ = ("ThingServer",)
 
 ShutdownTrigger = Callable[[], Awaitable[Any]]
+logger = logging.getLogger("labthings_async.server")
 
 
 class ThingServer:
@@ -57,6 +61,9 @@ class ThingServer:
         max_connections: Most connections ``serve`` serves at once; another
             gets 503 and is closed. None: as many as the open-file limit
             allows (``serve`` raises it to the hard limit), at most 4,096.
+        tokens: Require bearer tokens: a token file's path, its contents
+            (``{"operate": [...], "observe": [...]}``) or a ``TokenStore``.
+            None (the default): anyone who can reach the server may use it.
         **manager_options: ``max_threads``, ``max_pending``, ``retention``,
             ``max_retained``, ``log_len``, ``shutdown_grace`` and the other
             options of ``ActionManager``.
@@ -90,6 +97,7 @@ class ThingServer:
         body_timeout: float = 30.0,
         max_streams: int = 1000,
         max_connections: int | None = None,
+        tokens: TokenStore | Mapping[str, Sequence[str]] | str | Path | None = None,
         **manager_options: Any,
     ) -> None:
         reserved = RESERVED_NAMES & set(things)
@@ -113,6 +121,7 @@ class ThingServer:
             keepalive=keepalive,
             body_timeout=body_timeout,
             max_streams=max_streams,
+            tokens=_token_store(tokens),
         )
         self.allowed_hosts = AllowedHosts(allowed_hosts)
         self.connections = ConnectionLimit(max_connections)
@@ -170,8 +179,17 @@ class ThingServer:
         config = config or Config()
         config.bind = [bind] if isinstance(bind, str) else list(bind)
         for address in config.bind:
-            if not address.startswith(("unix:", "fd://")):
-                self.allowed_hosts.add_bind(address)
+            if address.startswith(("unix:", "fd://")):
+                continue
+            self.allowed_hosts.add_bind(address)
+            if self.state.tokens is None and _reachable_from_the_network(address):
+                logger.warning(
+                    "serving on %s, which is reachable from the network, WITHOUT "
+                    "AUTHENTICATION: anyone who can reach it can drive the hardware. Give "
+                    "it tokens (labthings-async serve --tokens FILE) and TLS (--certfile, "
+                    "--keyfile), or bind it to 127.0.0.1",
+                    address,
+                )
         if config.errorlog == "-" and logging.getLogger().handlers:
             # The program has configured logging: log through it. hypercorn's own
             # stderr handler would print every line a second time, via the root.
@@ -219,6 +237,27 @@ class ThingServer:
             insecure_sockets=[counting(sock) for sock in sockets.insecure_sockets],
             quic_sockets=sockets.quic_sockets,
         )
+
+
+def _token_store(
+    tokens: TokenStore | Mapping[str, Sequence[str]] | str | Path | None,
+) -> TokenStore | None:
+    if tokens is None or isinstance(tokens, TokenStore):
+        return tokens
+    if isinstance(tokens, str | Path):
+        return TokenStore.from_file(tokens)
+    return TokenStore(tokens)
+
+
+def _reachable_from_the_network(address: str) -> bool:
+    """True if a ``host:port`` bind may be reached from beyond this machine."""
+    host = host_name(address)
+    if host in ("localhost", "ip6-localhost") or host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True  # A name, which may stand for any interface.
 
 
 def _signal_trigger() -> ShutdownTrigger:

@@ -41,6 +41,7 @@ from ._observe import (
 from ._sansio import (
     ClientSettings,
     Request,
+    auth_headers,
     http_limits,
 )
 from ._thing import (
@@ -354,4 +355,6 @@ class AsyncThingClient(ThingClientBase):
 
 
 def _new_http(settings: ClientSettings) -> httpx2.AsyncClient:
-    return httpx2.AsyncClient(timeout=settings.timeout, limits=http_limits())
+    return httpx2.AsyncClient(
+        timeout=settings.timeout, limits=http_limits(), headers=auth_headers(settings.token)
+    )

@@ -18,9 +18,10 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection
-from starlette.routing import BaseRoute, Mount, Router
+from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
+from .auth import AuthGuard, stream_token_endpoint
 from .crosssite import CrossSiteGuard
 from .documents import document_routes
 from .framing import FramingGuard
@@ -34,7 +35,9 @@ from .wire import API_ROOT, first_segment
 
 __all__ = ("RESERVED_NAMES", "ThingApp", "api_routes")
 
-RESERVED_NAMES = frozenset({"things", "thing_descriptions", "action_invocations", "openapi.json"})
+RESERVED_NAMES = frozenset(
+    {"things", "thing_descriptions", "action_invocations", "openapi.json", "auth"}
+)
 """Path segments the server uses itself, so no Thing may be called them."""
 
 Lifespan = Callable[[], AbstractAsyncContextManager[None]]
@@ -50,6 +53,7 @@ def api_routes(state: ServerState) -> list[BaseRoute]:
         *invocation_routes(),
         *(route for thing in state.manager.things.values() for route in thing_routes(thing)),
         *document_routes(),
+        Route("/auth/stream-token", stream_token_endpoint, methods=["POST"]),
     ]
 
 
@@ -114,6 +118,15 @@ class ThingApp(Starlette):
                     allow_methods=["*"],
                     allow_headers=["*"],
                     expose_headers=["Location", "Link", "Retry-After", "Preference-Applied"],
+                )
+            )
+        if state.tokens is not None:
+            middleware.append(
+                Middleware(
+                    AuthGuard,
+                    tokens=state.tokens,
+                    stream_tokens=state.stream_tokens,
+                    things=state.manager.things,
                 )
             )
         middleware.append(Middleware(CrossSiteGuard, allowed_origins=cors_origins))

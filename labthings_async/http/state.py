@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection
 from ..events import Subscription
 from ..manager import ActionManager
 from ..throughput import Throughput
+from ..tokens import StreamTokens, TokenStore
 
 __all__ = ("ServerState", "server_state")
 
@@ -43,6 +44,9 @@ class ServerState:
         closing: True once the server has begun to shut down.
         held: Cancel scopes of requests held open by ``Prefer: wait``,
             released at once when the server starts shutting down.
+        tokens: The bearer tokens accepted and their roles; None: no
+            authentication (the default).
+        stream_tokens: Issues and checks the read-only tokens for URLs.
     """
 
     manager: ActionManager
@@ -61,6 +65,8 @@ class ServerState:
     stream_throughput: Throughput = field(default_factory=Throughput)
     closing: bool = False
     held: set[anyio.CancelScope] = field(default_factory=set)
+    tokens: TokenStore | None = None
+    stream_tokens: StreamTokens = field(default_factory=StreamTokens)
 
     def begin_shutdown(self) -> None:
         """Close every event stream and answer every held request, now.
