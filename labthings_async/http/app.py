@@ -121,14 +121,7 @@ class ThingApp(Starlette):
                 )
             )
         if state.tokens is not None:
-            middleware.append(
-                Middleware(
-                    AuthGuard,
-                    tokens=state.tokens,
-                    stream_tokens=state.stream_tokens,
-                    things=state.manager.things,
-                )
-            )
+            middleware.append(Middleware(AuthGuard, state=state))
         middleware.append(Middleware(CrossSiteGuard, allowed_origins=cors_origins))
         routes = api_routes(state)
         if prefix:

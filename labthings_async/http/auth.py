@@ -32,9 +32,9 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..models import ProblemDetails
-from ..tokens import Role, StreamTokens, TokenStore
+from ..tokens import Role, TokenStore
 from .problem import problem_response
-from .state import server_state
+from .state import ServerState, server_state
 from .wire import API_ROOT, json_response
 
 __all__ = (
@@ -73,30 +73,22 @@ class AuthGuard:
 
     Args:
         app: The app it guards.
-        tokens: The tokens accepted.
-        stream_tokens: Signs and checks stream tokens.
-        things: The Things served, by name (their descriptions are public).
+        state: The server's state: its tokens, its stream tokens, and its
+            Things (whose descriptions anyone may read).
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        tokens: TokenStore,
-        stream_tokens: StreamTokens,
-        things: Mapping[str, Any],
-    ) -> None:
+    def __init__(self, app: ASGIApp, state: ServerState) -> None:
         self.app = app
-        self.tokens = tokens
-        self.stream_tokens = stream_tokens
-        self.things = things
+        self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on, or refuse it."""
-        if scope["type"] != "http" or scope["method"] == "OPTIONS":
+        tokens = self.state.tokens
+        if tokens is None or scope["type"] != "http" or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)  # A CORS preflight carries no credentials.
             return
         method = scope["method"]
-        role, refusal = self._role(scope)
+        role, refusal = self._role(scope, tokens)
         scope[_ROLE] = role
         if self._public(scope) and method in READ_METHODS:
             await self.app(scope, receive, send)
@@ -113,14 +105,14 @@ class AuthGuard:
             return
         await self.app(scope, receive, send)
 
-    def _role(self, scope: Scope) -> tuple[Role | None, str]:
+    def _role(self, scope: Scope, tokens: TokenStore) -> tuple[Role | None, str]:
         """The role the request's credentials grant, or None and why not."""
         authorization = Headers(scope=scope).get("authorization")
         if authorization is not None:
             scheme, _, token = authorization.strip().partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 return None, "the Authorization header must be `Bearer TOKEN`"
-            role = self.tokens.role_of(token.strip())
+            role = tokens.role_of(token.strip())
             if role is None:
                 scope[_ROLE_REFUSED_TOKEN] = True
                 return None, "the bearer token is not one this server accepts"
@@ -129,7 +121,7 @@ class AuthGuard:
         if stream_token is not None:
             if scope["method"] not in READ_METHODS:
                 return None, f"a token in the URL ({ACCESS_TOKEN}) is for reading only"
-            if not self.stream_tokens.valid(stream_token):
+            if not self.state.stream_tokens.valid(stream_token):
                 scope[_ROLE_REFUSED_TOKEN] = True
                 return None, (
                     f"the {ACCESS_TOKEN} in the URL has expired or is not this server's; "
@@ -143,7 +135,7 @@ class AuthGuard:
         path: str = scope["path"]
         relative = path.removeprefix(scope.get(API_ROOT, "")).strip("/")
         first, _, rest = relative.partition("/")
-        return first in _PUBLIC_ROOTS or (first in self.things and rest == "")
+        return first in _PUBLIC_ROOTS or (first in self.state.manager.things and rest == "")
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:

@@ -1,4 +1,4 @@
-"""A server run as a script, for the tests of hostile clients: ``python limited_server.py FD OPTIONS``.
+"""A server run as a script for the tests of hostile clients: ``limited_server.py FD OPTIONS``.
 
 It serves one Thing on the listening socket whose descriptor it is given,
 with the ThingServer options given as a JSON object (and hypercorn's
