@@ -14,8 +14,10 @@ SERVE_STAMP := $(VENV)/.installed-serve
 STAMP := $(VENV)/.installed
 # The benchmark extra: LabThings-FastAPI 0.3.0 to compare with, matplotlib for charts.
 BENCH_STAMP := $(VENV)/.installed-bench
+# The fuzz extra: schemathesis, driven by the server's OpenAPI document.
+FUZZ_STAMP := $(VENV)/.installed-fuzz
 
-.PHONY: serve test check bench bench-quick clean
+.PHONY: serve test check fuzz bench bench-quick clean
 
 $(SERVE_STAMP): pyproject.toml
 	$(SETUP) $@
@@ -26,6 +28,9 @@ $(STAMP): pyproject.toml
 $(BENCH_STAMP): pyproject.toml
 	$(SETUP) $@ test bench
 
+$(FUZZ_STAMP): pyproject.toml
+	$(SETUP) $@ test fuzz
+
 serve: $(SERVE_STAMP)
 	$(BIN)/labthings-async serve labthings_async.examples.microscope:Microscope --name microscope --port $(PORT)
 
@@ -34,6 +39,10 @@ test: $(STAMP)
 
 check: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/check
+
+# schemathesis's full pass over the OpenAPI document, against a real server.
+fuzz: $(FUZZ_STAMP)
+	$(BIN)/pytest -m fuzz tests/security/test_fuzz.py
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks --json benchmarks/results/latest-full.json
