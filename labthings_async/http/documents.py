@@ -71,8 +71,11 @@ async def thing_description_endpoint(request: Request, *, thing: Thing) -> Respo
 
 async def openapi(request: Request) -> Response:
     """``GET /openapi.json``: the OpenAPI 3.1 document of every route of this server."""
-    things = server_state(request).manager.things
-    return json_response(openapi_document(things, server_url=base_url(request)))
+    state = server_state(request)
+    document = openapi_document(
+        state.manager.things, server_url=base_url(request), bearer=state.tokens is not None
+    )
+    return json_response(document)
 
 
 def document_routes() -> list[BaseRoute]:
