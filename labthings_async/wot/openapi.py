@@ -483,9 +483,14 @@ def openapi_document(
                         ],
                         "requestBody": {
                             "required": needs_input,
-                            "description": "The arguments; null or no body for none",
+                            "description": "The arguments"
+                            + ("" if needs_input else "; null or no body for none"),
                             "content": {
-                                _JSON: {"schema": {"anyOf": [input_schema, {"type": "null"}]}}
+                                _JSON: {
+                                    "schema": input_schema
+                                    if needs_input
+                                    else {"anyOf": [input_schema, {"type": "null"}]}
+                                }
                             },
                         },
                         "responses": {
