@@ -8,19 +8,21 @@ PORT ?= 5000
 VENV := .venv
 BIN := $(VENV)/bin
 SETUP := $(PYTHON) scripts/setup_venv.py $(VENV)
-# What serving needs: the package and its dependencies, nothing else.
+# What serving the example rig needs: the package, and Pillow to draw its camera's frames.
 SERVE_STAMP := $(VENV)/.installed-serve
 # The test tools too (the `test` extra).
 STAMP := $(VENV)/.installed
 # The benchmark extra: LabThings-FastAPI 0.3.0 to compare with, matplotlib for charts.
 BENCH_STAMP := $(VENV)/.installed-bench
+# The browser extra: Playwright (it drives the system's Chromium; it downloads no browser).
+BROWSER_STAMP := $(VENV)/.installed-browser
 # The fuzz extra: schemathesis, driven by the server's OpenAPI document.
 FUZZ_STAMP := $(VENV)/.installed-fuzz
 
-.PHONY: serve test check fuzz bench bench-quick clean
+.PHONY: serve test test-browser check fuzz bench bench-quick clean
 
 $(SERVE_STAMP): pyproject.toml
-	$(SETUP) $@
+	$(SETUP) $@ examples
 
 $(STAMP): pyproject.toml
 	$(SETUP) $@ test
@@ -28,14 +30,21 @@ $(STAMP): pyproject.toml
 $(BENCH_STAMP): pyproject.toml
 	$(SETUP) $@ test bench
 
+$(BROWSER_STAMP): pyproject.toml
+	$(SETUP) $@ test browser
+
 $(FUZZ_STAMP): pyproject.toml
 	$(SETUP) $@ test fuzz
 
 serve: $(SERVE_STAMP)
-	$(BIN)/labthings-async serve labthings_async.examples.microscope:Microscope --name microscope --port $(PORT)
+	$(BIN)/labthings-async serve labthings_async/examples/rig.json --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/pytest
+
+# The page in a real browser: needs `chromium` on PATH (Debian: apt-get install chromium).
+test-browser: $(BROWSER_STAMP)
+	$(BIN)/pytest -m browser tests/browser
 
 check: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/check

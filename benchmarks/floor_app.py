@@ -16,7 +16,7 @@ import hypercorn.asyncio
 from hypercorn.config import Config
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 __all__ = ("app",)
@@ -28,12 +28,23 @@ async def hello(request: Request) -> Response:
     return Response(b'{"hello":"world"}', media_type="application/json")
 
 
+async def file(request: Request) -> Response:
+    """The file at ``?path=``, streamed from disk by Starlette's ``FileResponse``."""
+    return FileResponse(request.query_params["path"], media_type="application/octet-stream")
+
+
 async def ready(request: Request) -> Response:
     """What the runner polls until the server is up."""
     return Response(b"{}", media_type="application/json")
 
 
-app = Starlette(routes=[Route("/hello", hello, methods=["GET", "POST"]), Route("/things/", ready)])
+app = Starlette(
+    routes=[
+        Route("/hello", hello, methods=["GET", "POST"]),
+        Route("/file", file),
+        Route("/things/", ready),
+    ]
+)
 
 
 def main() -> None:

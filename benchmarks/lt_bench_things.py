@@ -7,6 +7,7 @@ Served by ``lt_serve.py``. It has the threaded affordances of
 from __future__ import annotations
 
 import labthings_fastapi as lt
+from camera_feed import CameraFeed
 
 __all__ = ("LTBenchThing",)
 
@@ -16,6 +17,26 @@ class LTBenchThing(lt.Thing):
 
     value: int = lt.property(default=0)
     "A plain data property."
+    camera = lt.outputs.MJPEGStreamDescriptor()
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._feed = CameraFeed()
+
+    @lt.property
+    def frames_added(self) -> int:
+        """Frames the camera feed has added so far."""
+        return self._feed.frames
+
+    @lt.action
+    def start_camera(self, fps: float, frame_size: int) -> None:
+        """Feed the camera stream from a thread: ``fps`` frames of ``frame_size`` bytes a second."""
+        self._feed.start(self.camera.add_frame, fps, frame_size)
+
+    @lt.action
+    def stop_camera(self) -> None:
+        """Stop feeding the camera stream."""
+        self._feed.stop()
 
     @lt.action
     def noop(self) -> None:

@@ -60,6 +60,9 @@ TOPICS = (
     Topic("log_capture", "6 logging"),
     Topic("property_reads", "7 property GET"),
     Topic("inprocess", "8 in-process", common_options=False, adapt=from_inprocess),
+    Topic("settings", "9 settings saves and kill -9"),
+    Topic("camera_stream", "10 camera stream to 1, 10 and 100 viewers"),
+    Topic("blob_download", "11 blob download against FileResponse"),
 )
 
 

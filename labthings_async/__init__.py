@@ -3,9 +3,9 @@
 The root package only re-exports the public API; see the modules for each idea.
 """
 
+from . import blob, exceptions, outputs
 from .action import ActionDescriptor, action
 from .client import (
-    ActionCancelledError,
     ActionFailedError,
     ActionHandle,
     AsyncActionHandle,
@@ -22,37 +22,52 @@ from .context import (
     CancelHook,
     cancellable_sleep,
     current_invocation,
+    progress_span,
     raise_if_cancelled,
     report_progress,
 )
 from .dependencies import InvocationID, InvocationLogger, ThingDependency
+from .endpoints import endpoint
 from .errors import (
+    ActionCancelledError,
     ActionDefinitionError,
     AffordanceNotFoundError,
     AuthenticationError,
+    BlobNotFoundError,
     BodyTimeoutError,
     BodyTooLargeError,
     CapacityError,
     ConfigError,
     IllegalTransitionError,
     InvalidArgumentsError,
+    InvalidFrameError,
     InvalidInputError,
+    InvalidOutputError,
     InvocationCancelledError,
+    InvocationError,
     InvocationFinishedError,
     InvocationNotFinishedError,
     InvocationNotFoundError,
     LabThingsError,
+    LockBusyError,
     ManagerNotRunningError,
+    MediaTypeMismatchError,
+    NoInvocationContextError,
     NotFoundError,
     PermissionDeniedError,
     PropertyAccessError,
     PropertyNotWritableError,
     QueueFullError,
+    RangeNotSatisfiableError,
     ReadOnlyPropertyError,
     SchemaError,
+    SettingsError,
+    ThingNotConnectedError,
     ThingNotFoundError,
     ThingSetupError,
+    ThingSlotError,
     TooManyStreamsError,
+    UnsupportedFeatureError,
     UnsupportedMediaTypeError,
 )
 from .events import Event, Subscription
@@ -66,9 +81,14 @@ from .models import (
     ProblemDetails,
     Progress,
 )
-from .properties import property
+from .porting import __getattr__ as __getattr__
+from .properties import DataProperty, FunctionalProperty, property
 from .server import ThingServer
-from .thing import Thing
+from .server_interface import ThingServerInterface
+from .setting import DataSetting, FunctionalSetting, setting
+from .slot import ThingSlot, thing_slot
+from .thing import Thing, get_thing_logger
+from .threads import ThreadWithInvocationID
 
 __all__ = (
     "ActionCancelledError",
@@ -82,6 +102,7 @@ __all__ = (
     "AsyncThingClient",
     "AuthenticationError",
     "BodyTimeoutError",
+    "BlobNotFoundError",
     "BodyTooLargeError",
     "CapacityError",
     "CancelHook",
@@ -89,12 +110,19 @@ __all__ = (
     "ClientSettings",
     "ClientTimeoutError",
     "ConfigError",
+    "DataProperty",
+    "DataSetting",
     "Event",
+    "FunctionalSetting",
     "IllegalTransitionError",
+    "FunctionalProperty",
     "InvalidArgumentsError",
+    "InvalidFrameError",
     "InvalidInputError",
+    "InvalidOutputError",
     "Invocation",
     "InvocationCancelledError",
+    "InvocationError",
     "InvocationEvent",
     "InvocationFinishedError",
     "InvocationID",
@@ -105,8 +133,11 @@ __all__ = (
     "InvocationStatus",
     "InvocationSummary",
     "LabThingsError",
+    "LockBusyError",
     "LogEntry",
     "ManagerNotRunningError",
+    "MediaTypeMismatchError",
+    "NoInvocationContextError",
     "NotFoundError",
     "PermissionDeniedError",
     "ProblemDetails",
@@ -114,23 +145,39 @@ __all__ = (
     "PropertyAccessError",
     "PropertyNotWritableError",
     "QueueFullError",
+    "RangeNotSatisfiableError",
     "ReadOnlyPropertyError",
     "RequestFailedError",
     "SchemaError",
     "ServerUnavailableError",
+    "SettingsError",
     "Subscription",
     "Thing",
     "ThingClient",
     "ThingDependency",
+    "ThingNotConnectedError",
     "ThingNotFoundError",
     "ThingServer",
+    "ThingServerInterface",
     "ThingSetupError",
     "TooManyStreamsError",
+    "ThingSlot",
+    "ThingSlotError",
+    "ThreadWithInvocationID",
+    "UnsupportedFeatureError",
     "UnsupportedMediaTypeError",
     "action",
+    "blob",
     "cancellable_sleep",
     "current_invocation",
+    "endpoint",
+    "exceptions",
+    "get_thing_logger",
+    "outputs",
+    "progress_span",
     "property",
     "raise_if_cancelled",
     "report_progress",
+    "setting",
+    "thing_slot",
 )

@@ -27,7 +27,8 @@ from .events import Event, EventHub, Topic
 __all__ = ("EventBridge", "EventBuilder")
 
 _Parcel = list[Any]
-"""``[item, topic, build]``: the event, or with ``build`` the payload to build it from.
+"""``[item, topic, build, also]``: the event (or with ``build`` the payload to build
+it from), its topic, and the shared topics that get the same event.
 
 A list, so a newer report can replace the payload of one still queued.
 """
@@ -82,25 +83,30 @@ class EventBridge:
         An event for a topic that has closed by the time it is published (a
         finished invocation's) is dropped.
         """
-        self._send(event, topic, None)
+        self._send(event, topic, None, ())
 
-    def send_latest(self, payload: Any, topic: Topic, build: EventBuilder) -> None:
+    def send_latest(
+        self, payload: Any, topic: Topic, build: EventBuilder, also: tuple[Topic, ...] = ()
+    ) -> None:
         """Publish ``build(payload)`` to ``topic``, unless a newer payload overtakes it.
 
         While this one waits in the outbox with nothing queued for ``topic``
         after it, a later ``send_latest`` for ``topic`` replaces its payload
         in place: a burst of reports becomes one event, in the place of the
         first, never ahead of anything sent before it. The event is built
-        only when it is published.
+        only when it is published, and goes to the shared topics ``also`` as
+        well (with the same ID) while ``topic`` is open.
         """
-        self._send(payload, topic, build)
+        self._send(payload, topic, build, also)
 
-    def _send(self, item: Any, topic: Topic, build: EventBuilder | None) -> None:
+    def _send(
+        self, item: Any, topic: Topic, build: EventBuilder | None, also: tuple[Topic, ...]
+    ) -> None:
         if threading.get_ident() == self._loop_thread_id:
             if self._outbox:
                 self.flush()  # What threads queued earlier goes first.
             if not topic.closed:
-                self._hub.publish(item if build is None else build(item), topic)
+                self._hub.publish(item if build is None else build(item), topic, *also)
             return
         with self._lock:
             loop = self._loop
@@ -114,7 +120,7 @@ class EventBridge:
                     return
             elif coalescible:
                 coalescible.pop(topic, None)  # A later report must not overtake this event.
-            parcel: _Parcel = [item, topic, build]
+            parcel: _Parcel = [item, topic, build, also]
             if build is not None:
                 coalescible[topic] = parcel
             first = not self._outbox
@@ -139,6 +145,6 @@ class EventBridge:
             if self._coalescible:
                 self._coalescible = {}
         publish = self._hub.publish
-        for item, topic, build in batch:
+        for item, topic, build, also in batch:
             if not topic.closed:
-                publish(item if build is None else build(item), topic)
+                publish(item if build is None else build(item), topic, *also)

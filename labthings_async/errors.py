@@ -8,44 +8,64 @@ class the server raised (a 404 is a ``NotFoundError`` on both sides), with
 the server's problem details attached. The errors only a client meets (an
 action that failed remotely, a server out of reach) are in
 ``labthings_async.client.errors``, under ``ClientError``.
+
+One class here is not an error, and not a ``LabThingsError``:
+``InvocationCancelledError``, the signal that stops a cancelled action. It
+derives from ``BaseException``, as ``asyncio.CancelledError`` does (and as
+LabThings-FastAPI's does), so an action's ``except Exception:`` does not
+swallow it. Whoever waits for a cancelled invocation meets
+``ActionCancelledError``, an ordinary ``LabThingsError``, instead.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
-from typing import ClassVar
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar
 
 from .models import FieldIssue, ProblemDetails
 
 __all__ = (
+    "ActionCancelledError",
     "ActionDefinitionError",
     "AffordanceNotFoundError",
     "AuthenticationError",
     "BodyTimeoutError",
+    "BlobNotFoundError",
     "BodyTooLargeError",
     "CapacityError",
     "ConfigError",
     "IllegalTransitionError",
     "InvalidArgumentsError",
+    "InvalidFrameError",
     "InvalidInputError",
+    "InvalidOutputError",
     "InvocationCancelledError",
+    "InvocationError",
     "InvocationFinishedError",
     "InvocationNotFinishedError",
     "InvocationNotFoundError",
     "LabThingsError",
+    "LockBusyError",
     "ManagerNotRunningError",
+    "MediaTypeMismatchError",
+    "NoInvocationContextError",
     "NotFoundError",
     "PermissionDeniedError",
     "PropertyAccessError",
     "PropertyNotWritableError",
     "QueueFullError",
+    "RangeNotSatisfiableError",
     "ReadOnlyPropertyError",
     "SchemaError",
+    "SettingsError",
+    "ThingNotConnectedError",
     "ThingNotFoundError",
     "ThingSetupError",
     "TooManyStreamsError",
+    "ThingSlotError",
     "UnknownOptionError",
+    "UnsupportedFeatureError",
     "UnsupportedMediaTypeError",
 )
 
@@ -237,6 +257,39 @@ class InvocationNotFoundError(NotFoundError):
     title = "Invocation not found"
 
 
+class BlobNotFoundError(NotFoundError):
+    """No blob with that ID is served here (never existed, or its invocation expired)."""
+
+    title = "Blob not found"
+
+
+class RangeNotSatisfiableError(LabThingsError):
+    """A ``Range`` header that is malformed, or asks for bytes the blob does not have.
+
+    Attributes:
+        size: The blob's size in bytes, for the ``Content-Range: bytes */size`` reply.
+    """
+
+    title = "Range not satisfiable"
+    http_status = 416
+
+    def __init__(self, detail: str, size: int) -> None:
+        super().__init__(detail)
+        self.size = size
+
+
+class MediaTypeMismatchError(LabThingsError, ValueError):
+    """A blob made with a media type its class does not allow (LabThings' name)."""
+
+    title = "Media type mismatch"
+
+
+class InvalidFrameError(LabThingsError, ValueError):
+    """A frame handed to a camera stream is not a JPEG (no SOI and EOI markers)."""
+
+    title = "Invalid frame"
+
+
 class InvocationFinishedError(LabThingsError):
     """The invocation has already finished, so it cannot be cancelled."""
 
@@ -257,15 +310,96 @@ class IllegalTransitionError(LabThingsError, RuntimeError):
     title = "Illegal status transition"
 
 
-class InvocationCancelledError(LabThingsError):
-    """The invocation was cancelled.
+class InvocationCancelledError(BaseException):
+    """The signal that stops a cancelled action: raised inside it, never an error.
 
-    Raised inside an action by the cancellation helpers (let it escape to end
-    the invocation as ``cancelled``), and by ``Invocation.result()``.
+    The cancellation helpers (``lt.raise_if_cancelled()``,
+    ``lt.cancellable_sleep()``, a ``CancelHook``) raise it in a threaded
+    action once a client has asked the invocation to stop. Each request to
+    cancel raises it once: raising consumes the request, so an action may catch
+    it, clean up (sleeping included), and carry on or return; a second request
+    raises it again. Let it escape and the invocation ends ``cancelled``;
+    catch it and return, and it ends ``completed`` with what the action returned.
+
+    It derives from ``BaseException``, as ``asyncio.CancelledError`` and
+    LabThings-FastAPI's class of this name do, so that an ``except
+    Exception:`` around a retry or a driver call does not swallow it. Catch it
+    by name. Code waiting for a cancelled invocation meets
+    ``ActionCancelledError`` instead, an ordinary exception.
+    """
+
+
+class ActionCancelledError(LabThingsError):
+    """The invocation waited for was cancelled before it finished.
+
+    Raised to whoever waits for the result: by ``Invocation.result()`` in the
+    server's process and by the clients' ``result()`` and action calls. An
+    ordinary exception, unlike ``InvocationCancelledError``, which is the
+    signal raised inside the cancelled action itself.
+
+    Args:
+        message: What was cancelled.
+        invocation: The cancelled invocation, in its wire form.
+        problem: The problem details the invocation ended with.
+
+    Attributes:
+        invocation: The cancelled invocation, in its wire form (``status``,
+            ``error``, ``timeRequested``...).
     """
 
     title = "Invocation cancelled"
     http_status = 409
+
+    def __init__(
+        self,
+        message: str,
+        invocation: Mapping[str, Any] | None = None,
+        *,
+        problem: ProblemDetails | None = None,
+    ) -> None:
+        super().__init__(message, problem=problem)
+        self.invocation: Mapping[str, Any] = invocation if invocation is not None else {}
+
+    @property
+    def invocation_id(self) -> str:
+        """The invocation's ID."""
+        return str(self.invocation.get("id", ""))
+
+
+class InvocationError(LabThingsError, RuntimeError):
+    """An action's failure it anticipated: raise it to end the invocation in ``error``.
+
+    LabThings-FastAPI's name. The server logs the message (one line, as for
+    any failure) and the invocation's problem details carry it.
+    """
+
+    title = "Invocation failed"
+
+
+class InvalidOutputError(LabThingsError, TypeError):
+    """An action returned a value that does not fit its return annotation.
+
+    The invocation ends in ``error`` with this message, naming the action, the
+    type it declared and what it returned.
+    """
+
+    title = "Invalid output"
+
+
+class NoInvocationContextError(LabThingsError, RuntimeError):
+    """Something only an action can ask for was asked for outside any invocation."""
+
+    title = "No invocation"
+
+
+class UnsupportedFeatureError(LabThingsError, NotImplementedError):
+    """A LabThings-FastAPI name that works differently here.
+
+    Raised at once, when the name is used, with a message saying what to
+    write instead, so migrated code never runs on with a silent difference.
+    """
+
+    title = "Not available in labthings_async"
 
 
 class CapacityError(LabThingsError):
@@ -329,3 +463,42 @@ class ThingSetupError(LabThingsError, RuntimeError):
     """A Thing's setup raised, so the server cannot start."""
 
     title = "Thing setup failed"
+
+
+class ThingSlotError(ThingSetupError):
+    """A Thing's slot (``lt.thing_slot``) cannot be filled, so the server cannot start.
+
+    The message names the Thing, the slot, what it asked for and the Things
+    that could have filled it.
+    """
+
+    title = "Thing slot cannot be filled"
+
+
+class ThingNotConnectedError(LabThingsError, RuntimeError):
+    """A slot was read before the server filled it (slots are filled at start-up)."""
+
+    title = "Thing slot not filled"
+
+
+class LockBusyError(LabThingsError):
+    """A lock an action or property write needs is held by someone else.
+
+    Raised by the server (answered with 409) when the server-wide lock
+    (``enable_global_lock``) or a Thing's own lock (``thing_lock``) is busy,
+    and inside an action that calls another action whose lock is held by a
+    different invocation. The message names the lock and who holds it.
+    """
+
+    title = "Lock busy"
+    http_status = 409
+
+
+class SettingsError(LabThingsError, OSError):
+    """A Thing's settings could not be saved to its settings file.
+
+    The message names the file and why; the value in memory has changed, the
+    file still holds the previous settings.
+    """
+
+    title = "Settings not saved"

@@ -22,11 +22,13 @@ import bisect
 import itertools
 from collections import deque
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import msgspec
 
-__all__ = ("LOST", "Event", "EventHub", "LostEvent", "Subscription", "Topic")
+from .codec import encode_json
+
+__all__ = ("LOST", "Event", "EventHub", "EventStream", "LostEvent", "Subscription", "Topic")
 
 LOST = "lost"
 """Name (on the wire) of the event a subscription yields when events it missed are gone."""
@@ -41,6 +43,7 @@ class Event:
             name, or ``lost``.
         thing: Name of the Thing it concerns, for filtering.
         affordance: Name of the action or property it concerns, for filtering.
+        invocation: ID of the invocation it concerns, or "" (a property change).
         terminal: True for the last event of an invocation.
         cache: Scratch space for encodings derived from the event (the SSE
             layer keeps its framed bytes here, so they are built once).
@@ -58,6 +61,7 @@ class Event:
         "cache",
         "cache_unnamed",
         "id",
+        "invocation",
         "name",
         "terminal",
         "thing",
@@ -71,6 +75,7 @@ class Event:
         payload: Any = None,
         thing: str = "",
         affordance: str = "",
+        invocation: str = "",
         terminal: bool = False,
     ) -> None:
         self.id = 0
@@ -79,6 +84,7 @@ class Event:
         self._payload = payload
         self.thing = thing
         self.affordance = affordance
+        self.invocation = invocation
         self.terminal = terminal
         self.cache: bytes | None = None
         self.cache_unnamed: bytes | None = None
@@ -89,7 +95,7 @@ class Event:
 
         Use this when the payload may change later (a property's value).
         """
-        return cls(name, msgspec.json.encode(payload), **tags)
+        return cls(name, encode_json(payload), **tags)
 
     @classmethod
     def lazy(cls, name: str, payload: Any, **tags: Any) -> Event:
@@ -192,6 +198,7 @@ class Topic:
         accept: EventFilter | None = None,
         maxsize: int = 1000,
         end_on_terminal: bool = False,
+        on_wake: Callable[[], object] | None = None,
     ) -> Subscription:
         """Open a subscription.
 
@@ -201,8 +208,11 @@ class Topic:
             accept: Keep only the events for which this returns True.
             maxsize: Bound of the subscription's queue.
             end_on_terminal: End after delivering an event marked terminal.
+            on_wake: Called whenever the subscription would wake its reader (an
+                event queued, the topic closed), for a reader that waits on
+                several subscriptions at once.
         """
-        subscription = Subscription(self, after, accept, maxsize, end_on_terminal)
+        subscription = Subscription(self, after, accept, maxsize, end_on_terminal, on_wake)
         if not self.closed:
             if self._subscribers is None:
                 self._subscribers = set()
@@ -235,6 +245,7 @@ class Subscription:
         "_end_on_terminal",
         "_finished",
         "_lagged",
+        "_on_wake",
         "_queue",
         "_topic",
         "_waiter",
@@ -249,8 +260,10 @@ class Subscription:
         accept: EventFilter | None,
         maxsize: int,
         end_on_terminal: bool,
+        on_wake: Callable[[], object] | None = None,
     ) -> None:
         self._topic = topic
+        self._on_wake = on_wake
         self._accept = accept
         self.maxsize = maxsize
         self._end_on_terminal = end_on_terminal
@@ -281,6 +294,8 @@ class Subscription:
 
     def wake(self) -> None:
         """Wake the reader, if it is waiting."""
+        if self._on_wake is not None:
+            self._on_wake()
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -343,17 +358,37 @@ class Subscription:
         self.close()
 
 
+class EventStream(Protocol):
+    """What an event stream's reader needs: a ``Subscription``, or several merged."""
+
+    def next_nowait(self) -> Event | None:
+        """The next event if one is ready without waiting, else None."""
+
+    def __aiter__(self) -> EventStream: ...
+
+    async def __anext__(self) -> Event: ...
+
+    def close(self) -> None:
+        """Stop and forget the stream."""
+
+    async def __aenter__(self) -> EventStream: ...
+
+    async def __aexit__(self, *exc_info: object) -> None: ...
+
+
 class EventHub:
     """Assigns event IDs and owns the manager-wide topics.
 
     Attributes:
         invocations: Status changes of every invocation (the firehose).
+        progress: Progress reports of every invocation.
         properties: Property changes of every Thing.
     """
 
     def __init__(self, *, buffer_len: int = 10_000) -> None:
         self._next_id = itertools.count(1).__next__
         self.invocations = Topic(buffer_len)
+        self.progress = Topic(buffer_len)
         self.properties = Topic(buffer_len)
 
     def publish(self, event: Event, *topics: Topic) -> None:
@@ -375,9 +410,11 @@ class EventHub:
     def close(self) -> None:
         """End the manager-wide topics."""
         self.invocations.close()
+        self.progress.close()
         self.properties.close()
 
     def reopen(self) -> None:
         """Start fresh manager-wide topics after ``close()``; IDs keep increasing."""
         self.invocations = Topic(self.invocations.maxlen)
+        self.progress = Topic(self.progress.maxlen)
         self.properties = Topic(self.properties.maxlen)

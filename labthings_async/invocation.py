@@ -31,10 +31,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
+from .blob import Blob, absolute_links
 from .bridge import EventBridge
 from .clock import Clock
+from .codec import encode_json
 from .context import CancelHook
 from .errors import (
+    ActionCancelledError,
     IllegalTransitionError,
     InvocationCancelledError,
     InvocationFinishedError,
@@ -42,6 +45,7 @@ from .errors import (
     LabThingsError,
 )
 from .events import Event, EventHub, Topic
+from .extensions import encode_value
 from .logs import NOT_CAPTURED, exception_entry, invocation_logger, without_server_details
 from .models import (
     FinalStatus,
@@ -59,7 +63,7 @@ if TYPE_CHECKING:
     from .action import ActionDescriptor
     from .thing import Thing
 
-__all__ = ("Invocation", "InvocationHost", "encode_output", "problem_from_exception")
+__all__ = ("Invocation", "InvocationHost", "problem_from_exception")
 
 Status = InvocationStatus
 
@@ -73,9 +77,6 @@ CANCELLED_PROBLEM_TYPE = (
     "https://labthings-fastapi.readthedocs.io/en/latest/autoapi/labthings_fastapi/"
     "exceptions/index.html#labthings_fastapi.exceptions.InvocationCancelledError"
 )
-
-_NULL = msgspec.Raw(b"null")
-"""The encoding of ``None``, shared: most hardware actions (move, home) return nothing."""
 
 
 class InvocationHost(Protocol):
@@ -124,29 +125,6 @@ def problem_from_exception(error: BaseException) -> ProblemDetails:
     return ProblemDetails(type=kind, title=cls.__name__, status=status, detail=str(error))
 
 
-def encode_output(action: str, output: Any) -> msgspec.Raw:
-    """An action's return value as JSON, encoded once for every reply and event.
-
-    Encoding is also the check that the value can be sent at all. A value
-    that is already a ``msgspec.Raw`` is taken to be JSON as it stands.
-
-    Raises:
-        TypeError: JSON cannot carry the value; the message names the action
-            and the type.
-    """
-    if output is None:
-        return _NULL
-    if isinstance(output, msgspec.Raw):
-        return output
-    try:
-        return msgspec.Raw(msgspec.json.encode(output))
-    except (TypeError, msgspec.EncodeError) as error:
-        raise TypeError(
-            f"action {action!r} returned a value of type {type(output).__name__!r}, which "
-            f"cannot be sent as JSON ({error}); return JSON-compatible data or a msgspec Struct"
-        ) from None
-
-
 @functools.cache
 def _action_path(thing: str, action: str) -> str:
     """One shared string per action, not one per invocation and event."""
@@ -190,7 +168,10 @@ class Invocation:
         action: The action's descriptor.
         input: The validated arguments.
         output: The return value encoded as JSON (``msgspec.Raw``), once
-            completed; ``result()`` gives it back as Python.
+            completed; ``result()`` gives it back as Python. A blob's href
+            in it is relative to the API root (see ``output_at``).
+        attachments: The blobs in the output, kept (and served) as long as
+            the invocation is.
         status: Where it is in its life (``InvocationStatus``).
         time_requested: When it was invoked (UTC).
         time_started: When it started running (UTC), or None.
@@ -214,6 +195,7 @@ class Invocation:
         "_log_len",
         "_logger",
         "action",
+        "attachments",
         "error",
         "events",
         "exception",
@@ -254,6 +236,7 @@ class Invocation:
         self.action = action
         self.input = arguments
         self.output: msgspec.Raw | None = None
+        self.attachments: tuple[Blob, ...] = ()
         self.status = Status.PENDING
         self.time_requested = host.clock.now()
         self.time_started: datetime | None = None
@@ -412,7 +395,8 @@ class Invocation:
     def finish(self, output: Any = None, *, error: BaseException | None = None) -> None:
         """End the invocation: the one place that decides how, and says why (loop thread).
 
-        An output that JSON cannot carry ends it in ``error``; a cancellation
+        An output that does not fit the action's return annotation, or that
+        JSON cannot carry, ends it in ``error``; a cancellation
         (raised by the action, or its task's ``CancelledError``) in
         ``cancelled``, with a detail saying who asked, and how long the action
         took to stop or whether it was abandoned; any other exception in
@@ -428,11 +412,14 @@ class Invocation:
         # Whatever its threads logged or reported before this goes out before its end.
         self._host.bridge.flush()
         if error is None:
+            attachments: list[Blob] = []
             try:
-                encoded = encode_output(self.action.name, output)
-            except TypeError as unsendable:
+                encoded = self.action.encode_output(output, attachments)
+            except TypeError as unsendable:  # InvalidOutputError is one.
                 error = unsendable
             else:
+                if attachments:
+                    self.attachments = tuple(attachments)
                 self.transition(Status.COMPLETED, output=encoded)
                 return
         logger = self.thing.logger
@@ -541,11 +528,18 @@ class Invocation:
         """
         progress = self.progress = Progress(percent=percent, message=message)
         if not self.status.is_finished:
-            self._host.bridge.send_latest(progress, self.events, self._progress_event)
+            host = self._host
+            host.bridge.send_latest(
+                progress, self.events, self._progress_event, also=(host.hub.progress,)
+            )
 
     def _progress_event(self, progress: Progress) -> Event:
         return Event(
-            "progress", payload=progress, thing=self.thing_name, affordance=self.action.name
+            "progress",
+            payload=progress,
+            thing=self.thing_name,
+            affordance=self.action.name,
+            invocation=self.id_text,
         )
 
     @property
@@ -577,17 +571,27 @@ class Invocation:
 
         Raises:
             InvocationNotFinishedError: It has not finished yet.
-            InvocationCancelledError: It was cancelled.
+            ActionCancelledError: It was cancelled (an ordinary exception:
+                the ``InvocationCancelledError`` that stopped the action is
+                a ``BaseException``, which no caller should have to catch).
             Exception: The exception the action raised, when it failed.
         """
         if self.status is Status.COMPLETED and self.output is not None:
-            try:
-                return msgspec.json.decode(self.output, type=self.action.output_type)
-            except msgspec.ValidationError:
-                # The action returned something other than it declared.
-                return msgspec.json.decode(self.output)
+            output_type = self.action.output_type
+            if (
+                len(self.attachments) == 1
+                and isinstance(output_type, type)
+                and issubclass(output_type, Blob)
+            ):
+                return self.attachments[0]  # The blob itself: there are no bytes in JSON.
+            return self.action.decode_output(self.output)
         if self.status is Status.CANCELLED:
-            raise InvocationCancelledError(f"invocation {self.id_text} was cancelled")
+            detail = f": {self.error.detail}" if self.error and self.error.detail else ""
+            raise ActionCancelledError(
+                f"action {self.action.name!r} was cancelled (invocation {self.id_text}){detail}",
+                msgspec.json.decode(encode_json(self.response())),
+                problem=self.error,
+            )
         if self.status is Status.ERROR:
             if self.exception is not None:
                 raise self.exception
@@ -598,6 +602,21 @@ class Invocation:
         )
 
     # -- wire representations ---------------------------------------------------
+
+    def _input_at(self, base_url: str) -> dict[str, Any] | msgspec.Raw:
+        """The input as a reply echoes it: a blob given as input, as its absolute link."""
+        arguments = self.input
+        if not any(isinstance(value, Blob) for value in arguments.values()):
+            return arguments
+        encoded = msgspec.json.encode(arguments, enc_hook=encode_value)
+        return msgspec.Raw(absolute_links(encoded, base_url))
+
+    def output_at(self, base_url: str) -> msgspec.Raw | None:
+        """The output as a reply under ``base_url`` sends it: blob hrefs made absolute."""
+        output = self.output
+        if output is None or not self.attachments:
+            return output
+        return msgspec.Raw(absolute_links(bytes(output), base_url))
 
     def links(self, base_url: str = "") -> list[Link]:
         """Links to this invocation's resources, under ``base_url``."""
@@ -632,8 +651,8 @@ class Invocation:
         """The full representation."""
         return InvocationResponse(
             **self._summary_fields(base_url),
-            input=self.input,
-            output=self.output,
+            input=self._input_at(base_url),
+            output=self.output_at(base_url),
             log=list(self._log or ()),
             error=self.error,
         )

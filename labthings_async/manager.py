@@ -3,40 +3,53 @@
 Layer: domain, its top (anyio, msgspec, the modules below; no starlette). It
 owns the asyncio tasks the invocations run in, the thread-slot limiter for
 threaded actions (its own, never anyio's default, which Starlette shares), the
-table of invocations with its retention bounds, the event hub and the bridge
-that brings events from threads to it, and the Things' setup and teardown.
-Use it as ``async with ActionManager(things={...}) as manager``.
+table of invocations with its retention bounds (and the blobs their outputs
+hold), the event hub and the bridge that brings events from threads to it
+(camera streams' frame notices too), and the Things' start: their slots
+filled, their settings loaded, their locks made, then their setup; and
+their teardown. Use it as ``async with ActionManager(things={...}) as manager``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import itertools
 import logging
 import re
 import uuid
 from collections.abc import Coroutine, Iterator, Mapping
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import anyio
 import msgspec
 
+from .action import ActionDescriptor
+from .blob import Blob, BlobStore
 from .bridge import EventBridge
 from .clock import Clock, SystemClock
 from .context import bind_invocation, unbind_invocation
 from .errors import (
+    BlobNotFoundError,
+    InvalidInputError,
+    InvocationCancelledError,
+    InvocationNotFoundError,
+    LockBusyError,
     ManagerNotRunningError,
     QueueFullError,
     ThingNotFoundError,
-    ThingSetupError,
+    UnsupportedFeatureError,
 )
 from .events import Event, EventHub, Subscription
-from .invocation import Invocation, encode_output
+from .invocation import Invocation
+from .lifecycle import start_thing, stop_thing
+from .lock import InvocationLock, ThingLocks
 from .logs import install_log_capture
-from .models import InvocationStatus, InvocationSummary
+from .models import FieldIssue, InvocationStatus, InvocationSummary
+from .settings_store import SettingsStore, settings_path
+from .slot import SlotTarget, connect_slots
 from .table import InvocationTable
 from .thing import Thing
 from .throughput import Throughput
@@ -47,6 +60,8 @@ Status = InvocationStatus
 logger = logging.getLogger("labthings_async.manager")
 
 _THING_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class ActionManager:
@@ -76,6 +91,20 @@ class ActionManager:
             and message only (the server's own log keeps it whole).
         clock: Stamps the invocations' times and paces expiry; real time
             unless a test hands in a clock it moves itself.
+        settings_folder: Where the Things' settings files are kept
+            (``{folder}/{thing name}/Settings-{class}.json``, as LabThings-
+            FastAPI has them), relative to the working directory at start;
+            None keeps settings in memory only.
+        thing_slots: Thing name to slot name to what fills it (a Thing's
+            name, a list of names, or None), overriding the slots' defaults.
+        enable_global_lock: One action or client property write at a time
+            across the server, as LabThings-FastAPI's option.
+        global_lock_log_level: The level of the log line when an invocation
+            is refused because a lock is busy: DEBUG, INFO, WARNING or ERROR.
+
+    Attributes:
+        blobs: The blobs of the retained invocations' outputs, by ID: each is
+            served while its invocation is kept, and let go when it is forgotten.
     """
 
     def __init__(
@@ -94,7 +123,16 @@ class ActionManager:
         shutdown_grace: float = 5.0,
         debug: bool = False,
         clock: Clock | None = None,
+        settings_folder: str | Path | None = "./settings",
+        thing_slots: Mapping[str, Mapping[str, SlotTarget]] | None = None,
+        enable_global_lock: bool = False,
+        global_lock_log_level: str = "INFO",
     ) -> None:
+        if global_lock_log_level not in _LOG_LEVELS:
+            raise ValueError(
+                f"global_lock_log_level must be one of {', '.join(_LOG_LEVELS)}, "
+                f"got {global_lock_log_level!r}"
+            )
         bounds = {
             "max_threads": max_threads,
             "history_len": history_len,
@@ -115,12 +153,17 @@ class ActionManager:
         self.shutdown_grace = shutdown_grace
         self.debug = debug
         self.clock = clock or SystemClock()
+        self.settings_folder = settings_folder
+        self.thing_slots = {name: dict(slots) for name, slots in (thing_slots or {}).items()}
+        self.enable_global_lock = enable_global_lock
+        self.global_lock_log_level = global_lock_log_level
         self.hub = EventHub(buffer_len=event_buffer)
         self.bridge = EventBridge(self.hub)
         self._things: dict[str, Thing] = {}
         for name, thing in (things or {}).items():
             self.add_thing(name, thing)
-        self._table = InvocationTable(max_retained, self.clock)
+        self.blobs = BlobStore()
+        self._table = InvocationTable(max_retained, self.clock, on_forget=self._forget)
         self._sequence = itertools.count(1).__next__
         self._pending_threaded = 0
         self._unfinished_async = 0
@@ -134,7 +177,9 @@ class ActionManager:
         self._tasks: set[asyncio.Task[None]] = set()
         self._expiry_task: asyncio.Task[None] | None = None
         self._running = False
-        self._set_up: list[Thing] = []
+        self._started: list[Thing] = []
+        # The locks each invocation holds on its own behalf, freed when it ends.
+        self._held: dict[Invocation, tuple[InvocationLock, ...]] = {}
 
     # -- Things -----------------------------------------------------------------
 
@@ -201,13 +246,21 @@ class ActionManager:
         self.bridge.open(asyncio.get_running_loop())
         install_log_capture()
         try:
+            connect_slots(self._things, self.thing_slots)
+            self._make_locks()
+            # Before any setup: setup may read the settings, and a setting it
+            # assigns must not overwrite the saved file with defaults.
+            await anyio.to_thread.run_sync(self._load_settings, limiter=self._thread_limiter)
             for thing in self._things.values():
                 thing.observe_properties(self._publish_property)
-                await self._call_lifecycle(thing, "setup")
-                self._set_up.append(thing)
-        except BaseException:
+                for stream in thing.camera_streams().values():
+                    stream.attach(self.bridge, thing.name)
+                await start_thing(thing, self._thread_limiter)
+                self._started.append(thing)
+        except BaseException as error:
             with anyio.CancelScope(shield=True):
-                await self._teardown_things()
+                # The Things already open are closed with what stopped the start.
+                await self._stop_things(error.__cause__ or error)
             raise
         self._expiry_task = self._spawn(self._expire_periodically())
         self._running = True
@@ -219,7 +272,7 @@ class ActionManager:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        await self.shutdown()
+        await self.shutdown(exc)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -232,13 +285,18 @@ class ActionManager:
         if not task.cancelled() and task.exception() is not None:
             logger.error("an ActionManager task failed", exc_info=task.exception())
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, error: BaseException | None = None) -> None:
         """Stop: cancel what is pending, ask what runs to stop, end every stream.
 
         Running actions get ``shutdown_grace`` seconds; a threaded action still
         running after that is marked ``cancelled`` and left to finish on its
         own, since a thread cannot be killed. Every invocation ends terminal,
-        each with a detail saying how.
+        each with a detail saying how. Then the Things are closed, the last
+        opened first.
+
+        Args:
+            error: What ended the block the manager ran in, if anything did;
+                each Thing's ``__exit__`` receives it.
         """
         if not self._running and self._expiry_task is None:
             return
@@ -266,34 +324,43 @@ class ActionManager:
                 self._expiry_task = None
                 self.bridge.close()
                 self.hub.close()
-                await self._teardown_things()
+                for thing in self._things.values():
+                    for stream in thing.camera_streams().values():
+                        stream.detach()
+                await self._stop_things(error)
 
-    async def _teardown_things(self) -> None:
-        while self._set_up:
-            thing = self._set_up.pop()
-            try:
-                await self._call_lifecycle(thing, "teardown")
-            except ThingSetupError:
-                logger.exception("teardown of Thing %r failed", thing.name)
+    def _make_locks(self) -> None:
+        """Give each Thing the locks its actions and property writes take (fresh each start)."""
+        shared = InvocationLock("the global lock") if self.enable_global_lock else None
+        for thing in self._things.values():
+            own = InvocationLock(f"the lock of Thing {thing.name!r}") if thing.thing_lock else None
+            thing._locks = ThingLocks(shared, own) if shared or own else None
+
+    def _load_settings(self) -> None:
+        """Load each Thing's settings from its file, and save them there from now on (a thread)."""
+        folder = None if self.settings_folder is None else Path(self.settings_folder).absolute()
+        for thing in self._things.values():
+            if folder is None or not thing.settings:
+                thing._settings_store = None
+                continue
+            store = SettingsStore(thing, settings_path(folder, thing.name, type(thing).__name__))
+            store.load()
+            thing._settings_store = store
+
+    async def _stop_things(self, error: BaseException | None) -> None:
+        while self._started:
+            thing = self._started.pop()
+            await stop_thing(thing, self._thread_limiter, error)
             thing.observe_properties(None)
-
-    async def _call_lifecycle(self, thing: Thing, method: str) -> None:
-        function = getattr(thing, method)
-        try:
-            if inspect.iscoroutinefunction(function):
-                await function()
-            else:
-                await anyio.to_thread.run_sync(function, limiter=self._thread_limiter)
-        except Exception as error:
-            raise ThingSetupError(
-                f"{method} of Thing {thing.name!r} ({type(thing).__name__}) failed: "
-                f"{type(error).__name__}: {error}"
-            ) from error
 
     # -- invoking -----------------------------------------------------------------
 
     def invoke_action(self, thing: Thing | str, action: str, input: Any = None, /) -> Invocation:
         """Start an invocation and return it at once, ``pending`` (loop thread only).
+
+        An action that takes a lock (the server-wide one, its Thing's) takes
+        it now, or is refused if it is busy; with ``wait_for_lock`` it waits
+        for it as ``pending`` instead.
 
         Args:
             thing: The Thing, or its name.
@@ -305,6 +372,8 @@ class ActionManager:
             AffordanceNotFoundError: No such action.
             InvalidInputError: The input does not fit; no invocation is made.
             QueueFullError: ``max_pending`` invocations already wait.
+            LockBusyError: A lock the action takes is held by another invocation
+                or a client's property write; no invocation is made.
             ManagerNotRunningError: The manager is not running.
         """
         if not self._running:
@@ -315,6 +384,9 @@ class ActionManager:
             arguments = descriptor.decode_input(bytes(input))
         else:
             arguments = descriptor.validate_input(input)
+        for name, value in arguments.items():
+            if isinstance(value, Blob):
+                arguments[name] = self._resolve_blob(descriptor.name, name, value)
         waiting = self._pending_threaded + self._unfinished_async
         if waiting >= self.max_pending:
             retry_after = self.throughput.retry_after(waiting)
@@ -325,10 +397,6 @@ class ActionManager:
                 f"invocations have been finishing, that is about {retry_after} s of work",
                 retry_after=retry_after,
             )
-        if descriptor.is_async:
-            self._unfinished_async += 1
-        else:
-            self._pending_threaded += 1
         invocation = Invocation(
             self,
             target,
@@ -339,15 +407,58 @@ class ActionManager:
             history_len=self.history_len,
             sequence=self._sequence(),
         )
-        self._table.add(invocation)
-        invocation.publish_created()
+        if target._locks is not None and not descriptor.wait_for_lock:
+            self._lock_now(invocation, target._locks.needed_by(descriptor))
+        self._track(invocation)
         run = self._run_async if descriptor.is_async else self._run_threaded
         invocation.task = self._spawn(run(invocation))
         return invocation
 
+    def _lock_now(self, invocation: Invocation, locks: tuple[InvocationLock, ...]) -> None:
+        """Take the locks of a new invocation, or refuse it if one is busy.
+
+        Raises:
+            LockBusyError: One is held by someone else; none is kept.
+        """
+        taken: list[InvocationLock] = []
+        purpose = f"action {invocation.action_name!r} of Thing {invocation.thing_name!r}"
+        try:
+            for lock in locks:
+                lock.acquire_nowait(invocation, purpose)
+                taken.append(lock)
+        except LockBusyError as error:
+            for lock in reversed(taken):
+                lock.release_all(invocation)
+            level = logging.getLevelName(self.global_lock_log_level)
+            invocation.thing.logger.log(level, "did not run %s: %s", invocation.action_path, error)
+            raise
+        if taken:
+            self._held[invocation] = tuple(taken)
+
+    async def _wait_for_locks(self, invocation: Invocation) -> None:
+        """Wait, ``pending``, for the locks of a ``wait_for_lock`` action, one after the other.
+
+        Cancelling the invocation cancels the wait, which leaves the lock's queue.
+        """
+        guard = invocation.thing._locks
+        if guard is None or not invocation.action.wait_for_lock:
+            return
+        for lock in guard.needed_by(invocation.action):
+            await lock.acquire(invocation)
+            if invocation.finished:  # Ended as it got the lock: its end freed the rest.
+                lock.release_all(invocation)
+                return
+            self._held[invocation] = (*self._held.get(invocation, ()), lock)
+
+    def _release_locks(self, invocation: Invocation) -> None:
+        """Free every lock a finished invocation holds, before its end is announced."""
+        for lock in reversed(self._held.pop(invocation, ())):
+            lock.release_all(invocation)
+
     async def _run_threaded(self, invocation: Invocation) -> None:
         slots = self._slots
         try:
+            await self._wait_for_locks(invocation)
             try:
                 slots.acquire_on_behalf_of_nowait(invocation)
             except anyio.WouldBlock:
@@ -371,22 +482,25 @@ class ActionManager:
             except (Exception, asyncio.CancelledError) as error:
                 invocation.finish(error=error)
             else:
-                if isinstance(outcome, Exception):
+                if isinstance(outcome, BaseException):
                     invocation.finish(error=outcome)
                 else:
                     invocation.finish(outcome)
         finally:
             slots.release_on_behalf_of(invocation)
 
-    @staticmethod
-    async def _run_async(invocation: Invocation) -> None:
+    async def _run_async(self, invocation: Invocation) -> None:
+        try:
+            await self._wait_for_locks(invocation)
+        except asyncio.CancelledError:
+            return  # Cancelled while pending: cancel() has already finished it.
         if invocation.status is not Status.PENDING:
             return  # Cancelled before it started.
         invocation.transition(Status.RUNNING)
         token = bind_invocation(invocation)
         try:
             output = await invocation.action.call(invocation.thing, invocation.input)
-        except (Exception, asyncio.CancelledError) as error:
+        except (Exception, asyncio.CancelledError, InvocationCancelledError) as error:
             unbind_invocation(token)
             invocation.finish(error=error)
         else:
@@ -396,7 +510,7 @@ class ActionManager:
     # -- bookkeeping (called by Invocation.transition) -------------------------------
 
     def status_changed(self, invocation: Invocation, old: Status) -> None:
-        """Keep the waiting counts, the finishing rate and the retention queue up to date."""
+        """Keep the waiting counts, finishing rate, retention queue, locks and blobs current."""
         is_async = invocation.action.is_async
         if old is Status.PENDING and not is_async:
             self._pending_threaded -= 1
@@ -404,7 +518,33 @@ class ActionManager:
             if is_async:
                 self._unfinished_async -= 1
             self.throughput.record()
+            if invocation.attachments:
+                self.blobs.add(invocation.attachments)
+            if self._held:
+                # Freed before the end is published: a client that sees it
+                # finished may invoke again at once and find the lock free.
+                self._release_locks(invocation)
             self._table.finished(invocation)
+
+    def _forget(self, invocation: Invocation) -> None:
+        """The table has let ``invocation`` go: its blobs are no longer served."""
+        if invocation.attachments:
+            self.blobs.discard(invocation.attachments)
+
+    def _resolve_blob(self, action: str, parameter: str, blob: Blob) -> Blob:
+        """The blob an input names by href, among those this manager serves.
+
+        Raises:
+            InvalidInputError: It names none of them (422, at the parameter's path).
+        """
+        try:
+            return self.blobs.resolve(blob)
+        except BlobNotFoundError as error:
+            path = f"$.{parameter}"
+            raise InvalidInputError(
+                f"the input of action {action!r} is invalid: {error} - at `{path}`",
+                [FieldIssue(path, str(error))],
+            ) from None
 
     # -- reading --------------------------------------------------------------------
 
@@ -419,27 +559,90 @@ class ActionManager:
     def iter_invocations(
         self,
         *,
-        thing: str | None = None,
-        action: str | None = None,
+        thing: Thing | str | None = None,
+        action: ActionDescriptor | str | None = None,
         status: Status | str | None = None,
     ) -> Iterator[Invocation]:
-        """The retained invocations, newest first, optionally filtered."""
-        return self._table.newest_first(thing=thing, action=action, status=status)
+        """The retained invocations, newest first, optionally filtered.
+
+        Args:
+            thing: Only this Thing's (a Thing or its name).
+            action: Only this action's: a name, or a descriptor (an action of
+                one class, on whichever Thing of it), as LabThings-FastAPI takes it.
+            status: Only invocations with this status.
+        """
+        thing_name = thing.name if isinstance(thing, Thing) else thing
+        if isinstance(action, ActionDescriptor):
+            descriptor = action
+            selected = self._table.newest_first(
+                thing=thing_name, action=descriptor.name, status=status
+            )
+            return (invocation for invocation in selected if invocation.action is descriptor)
+        return self._table.newest_first(thing=thing_name, action=action, status=status)
 
     def list_invocations(
         self,
+        action: ActionDescriptor | str | None = None,
+        thing: Thing | str | None = None,
         *,
-        thing: str | None = None,
-        action: str | None = None,
         status: Status | str | None = None,
         limit: int | None = None,
         base_url: str = "",
     ) -> list[InvocationSummary]:
-        """Summaries of the retained invocations, newest first."""
+        """Summaries of the retained invocations, newest first.
+
+        ``action`` and ``thing`` come first, as in LabThings-FastAPI
+        (``list_invocations(descriptor, thing)``); see ``iter_invocations``.
+        """
         selected = self.iter_invocations(thing=thing, action=action, status=status)
         return [
             invocation.summary_model(base_url) for invocation in itertools.islice(selected, limit)
         ]
+
+    @property
+    def invocations(self) -> list[Invocation]:
+        """Every retained invocation, oldest first (LabThings-FastAPI's list)."""
+        return list(reversed(list(self._table.newest_first())))
+
+    def append_invocation(self, invocation: Invocation) -> None:
+        """Keep track of a new invocation of this manager's Things, as ``invoke_action`` does.
+
+        LabThings-FastAPI's name. The invocation is listed, found by its ID,
+        expired and streamed like any other; running it is the caller's part.
+
+        Raises:
+            ThingNotFoundError: Its Thing is not managed here.
+            ValueError: It is tracked already.
+        """
+        self.get_thing(invocation.thing)
+        try:
+            self._table.get(invocation.id_text)
+        except InvocationNotFoundError:
+            self._track(invocation)
+            return
+        raise ValueError(f"{invocation!r} is tracked already")
+
+    def _track(self, invocation: Invocation) -> None:
+        """Keep a new invocation and announce it (the path of every ``invoke_action``)."""
+        if invocation.action.is_async:
+            if not invocation.finished:
+                self._unfinished_async += 1  # Until it finishes: see status_changed.
+        elif invocation.status is Status.PENDING:
+            self._pending_threaded += 1  # Until it runs: see status_changed.
+        self._table.add(invocation)
+        invocation.publish_created()
+
+    def router(self) -> Any:
+        """LabThings-FastAPI's router of the action routes: here the HTTP layer builds it.
+
+        Raises:
+            UnsupportedFeatureError: Always; the message names the function to call.
+        """
+        raise UnsupportedFeatureError(
+            "ActionManager.router() would make the domain import the HTTP layer; call "
+            "labthings_async.http.action_router(manager) for a mountable Starlette app of "
+            "this manager's action and invocation routes"
+        )
 
     def __len__(self) -> int:
         return len(self._table)
@@ -515,10 +718,10 @@ def _tag_filter(thing: str | None, affordance: str | None) -> Any:
     return accept
 
 
-def _call_in_thread(handoff: list[Invocation]) -> msgspec.Raw | Exception:
+def _call_in_thread(handoff: list[Invocation]) -> msgspec.Raw | BaseException:
     """Run a threaded action in its worker thread: its output, encoded, or what it raised.
 
-    Encoding a large output takes time; done here, it keeps the loop free.
+    Checking and encoding a large output takes time; done here, it keeps the loop free.
     anyio's worker thread keeps its last job's arguments, result and exception
     until its next job, so nothing it keeps may lead to the invocation: it
     comes in a list emptied at once, and an exception comes back as the
@@ -527,10 +730,15 @@ def _call_in_thread(handoff: list[Invocation]) -> msgspec.Raw | Exception:
     invocation = handoff.pop()
     token = bind_invocation(invocation)
     try:
-        return encode_output(
-            invocation.action.name, invocation.action.call(invocation.thing, invocation.input)
-        )
-    except Exception as error:
+        action = invocation.action
+        attachments: list[Blob] = []
+        encoded = action.encode_output(action.call(invocation.thing, invocation.input), attachments)
+        if attachments:
+            invocation.attachments = tuple(attachments)
+        return encoded
+    except (Exception, InvocationCancelledError) as error:
+        # A cancellation is a BaseException, which anyio would re-raise
+        # through the loop's task; it is an outcome like any other.
         return error
     finally:
         unbind_invocation(token)

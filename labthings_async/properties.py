@@ -4,7 +4,13 @@ Layer: domain (stdlib, msgspec). ``property`` makes either a *data*
 property (a value stored on the Thing, typed by the class annotation) or a
 *functional* property (a getter, optionally a setter). Python code reads and
 assigns them as plain attributes; clients go through ``read``/``write``, which
-validate. Every change is reported to the Thing, which publishes it.
+validate (with msgspec, or with pydantic for a type that uses it: see
+``codec``). Every change is reported to the Thing, which publishes it.
+
+As in LabThings-FastAPI, a property with a default can be reset to it
+(``descriptor.reset(thing)``, or ``POST /{thing}/{property}/reset``); a
+functional property may name a resetter (``@name.resetter``) or a default
+(``name.default = ...``), and its Thing Description shows the default.
 """
 
 from __future__ import annotations
@@ -17,8 +23,8 @@ from typing import Annotated, Any, Generic, Protocol, TypeVar, overload
 
 import msgspec
 
-from .errors import ActionDefinitionError, ReadOnlyPropertyError
-from .validation import convert_value, decode_json
+from .codec import Codec, MsgspecCodec, declared_codec, uses_pydantic
+from .errors import ActionDefinitionError, InvalidInputError, ReadOnlyPropertyError
 
 __all__ = (
     "DataProperty",
@@ -42,6 +48,7 @@ class PropertyOwner(Protocol):
 
 _CONSTRAINTS = frozenset(
     {
+        "allow_inf_nan",
         "gt",
         "ge",
         "lt",
@@ -66,7 +73,12 @@ class PropertyDescriptor:
         readonly: True when clients may not write it.
         observable: True when changes are published as events.
         title: Short human-readable name.
-        description: Longer text, shown in the Thing Description.
+        description: Longer text, shown in the Thing Description (the
+            docstring under the attribute, when none is given).
+        use_global_lock: False: a client's write never takes the server-wide
+            lock (LabThings' option); otherwise it does when the lock is on.
+        use_thing_lock: False: a client's write never takes its Thing's own
+            lock; otherwise it does when the Thing has one.
     """
 
     name: str
@@ -80,6 +92,8 @@ class PropertyDescriptor:
         title: str | None,
         description: str | None,
         constraints: dict[str, Any],
+        use_global_lock: bool | None = None,
+        use_thing_lock: bool | None = None,
     ) -> None:
         unknown = set(constraints) - _CONSTRAINTS
         if unknown:
@@ -87,29 +101,86 @@ class PropertyDescriptor:
                 f"unknown property option(s) {sorted(unknown)}; constraints are "
                 f"msgspec.Meta keywords: {sorted(_CONSTRAINTS)}"
             )
+        if constraints.pop("allow_inf_nan", False):
+            raise ActionDefinitionError(
+                "allow_inf_nan=True cannot be honoured: JSON has no infinity or NaN, so "
+                "a client could never send one; leave it out (False is what JSON does)"
+            )
         self.readonly = readonly
         self.observable = observable
         self.title = title
         self.description = description
+        self.use_global_lock = use_global_lock
+        self.use_thing_lock = use_thing_lock
         self._constraints = constraints
         self.name = ""
         self.value_type = Any
+        self._codec: Codec = MsgspecCodec(Any)
 
-    def _constrain(self, tp: Any) -> Any:
-        if not self._constraints:
-            return tp
-        return Annotated[tp, msgspec.Meta(**self._constraints)]
+    def _settle(self, owner: builtins.type[Any], tp: Any) -> None:
+        """Take ``tp``, constrained, as the value type, and pick its codec."""
+        where = f"property {owner.__name__}.{self.name}"
+        if self._constraints:
+            if uses_pydantic(tp):
+                from pydantic import Field
+
+                tp = Annotated[tp, Field(**self._constraints)]
+            else:
+                tp = Annotated[tp, msgspec.Meta(**self._constraints)]
+        self._codec = declared_codec(tp, where)
+        self.value_type = tp
 
     def resolve_type(self, owner: builtins.type[Any], hints: dict[str, Any]) -> None:
         """Settle the value type once the owning class exists."""
 
     def decode(self, raw: bytes) -> Any:
         """Validate a JSON body as a new value for this property."""
-        return decode_json(raw, self.value_type, f"the value for property {self.name!r}")
+        return self._codec.decode_json(raw, f"the value for property {self.name!r}")
 
     def convert(self, value: Any) -> Any:
         """Validate a Python value as a new value for this property."""
-        return convert_value(value, self.value_type, f"the value for property {self.name!r}")
+        return self._codec.convert(value, f"the value for property {self.name!r}")
+
+    def _check_default(self, owner: builtins.type[Any], default: Any) -> None:
+        """Fail at class definition if ``default`` does not fit the property's type."""
+        try:
+            self._codec.convert(self._codec.to_json_value(default), "its default")
+        except (InvalidInputError, TypeError, ValueError) as error:
+            raise ActionDefinitionError(
+                f"property {owner.__name__}.{self.name}: its default "
+                f"{default!r} does not fit its type: {error}"
+            ) from None
+
+    @builtins.property
+    def has_default(self) -> bool:
+        """Whether the property has a default value (shown in the Thing Description)."""
+        return False
+
+    def get_default(self) -> Any:
+        """The default value.
+
+        Raises:
+            LookupError: The property has no default.
+        """
+        raise LookupError(f"property {self.name!r} has no default")
+
+    def default_json(self) -> Any:
+        """The default as plain JSON values, for the Thing Description."""
+        return self._codec.to_json_value(self.get_default())
+
+    def is_resettable(self) -> bool:
+        """Whether ``reset`` can set the property back to a default state."""
+        return False
+
+    def reset(self, thing: Any) -> None:
+        """Set the property back to its default state.
+
+        Raises:
+            ReadOnlyPropertyError: It has no default and no resetter.
+        """
+        raise ReadOnlyPropertyError(
+            f"property {self.name!r} cannot be reset: it has no default and no resetter"
+        )
 
     def read(self, thing: Any) -> Any:
         """The current value (a functional getter may block: call it in a thread)."""
@@ -140,6 +211,8 @@ class DataProperty(PropertyDescriptor):
         observable: bool = True,
         title: str | None = None,
         description: str | None = None,
+        use_global_lock: bool | None = None,
+        use_thing_lock: bool | None = None,
         **constraints: Any,
     ) -> None:
         super().__init__(
@@ -148,6 +221,8 @@ class DataProperty(PropertyDescriptor):
             title=title,
             description=description,
             constraints=constraints,
+            use_global_lock=use_global_lock,
+            use_thing_lock=use_thing_lock,
         )
         if default is _MISSING and default_factory is None:
             raise ActionDefinitionError("a data property needs a default or a default_factory")
@@ -161,15 +236,26 @@ class DataProperty(PropertyDescriptor):
                 f"property {owner.__name__}.{self.name} has no type annotation; "
                 f"write `{self.name}: int = lt.property(...)` with its type"
             )
-        self.value_type = self._constrain(hints[self.name])
+        self._settle(owner, hints[self.name])
         if self.default is not _MISSING:
-            try:
-                msgspec.convert(msgspec.to_builtins(self.default), self.value_type)
-            except (msgspec.MsgspecError, TypeError) as error:
-                raise ActionDefinitionError(
-                    f"property {owner.__name__}.{self.name}: its default "
-                    f"{self.default!r} does not fit its type: {error}"
-                ) from None
+            self._check_default(owner, self.default)
+
+    @builtins.property
+    def has_default(self) -> bool:
+        """Always: a data property needs a default."""
+        return True
+
+    def get_default(self) -> Any:
+        """The default value (a new one from ``default_factory``, if it has one)."""
+        return self.default_factory() if self.default_factory else self.default
+
+    def is_resettable(self) -> bool:
+        """Always: a data property resets to its default."""
+        return True
+
+    def reset(self, thing: Any) -> None:
+        """Set the property back to its default (published as a change, if observable)."""
+        self.__set__(thing, self.get_default())
 
     @overload
     def __get__(self, obj: None, owner: builtins.type[Any]) -> DataProperty: ...
@@ -181,7 +267,7 @@ class DataProperty(PropertyDescriptor):
         try:
             return obj.__dict__[self.name]
         except KeyError:
-            value = self.default_factory() if self.default_factory else self.default
+            value = self.get_default()
             obj.__dict__[self.name] = value
             return value
 
@@ -201,6 +287,8 @@ class FunctionalProperty(PropertyDescriptor, Generic[T]):
         observable: bool = False,
         title: str | None = None,
         description: str | None = None,
+        use_global_lock: bool | None = None,
+        use_thing_lock: bool | None = None,
         **constraints: Any,
     ) -> None:
         super().__init__(
@@ -209,15 +297,96 @@ class FunctionalProperty(PropertyDescriptor, Generic[T]):
             title=title,
             description=description or inspect.getdoc(getter),
             constraints=constraints,
+            use_global_lock=use_global_lock,
+            use_thing_lock=use_thing_lock,
         )
         self.getter = getter
         self.setter_function: Callable[[Any, T], None] | None = None
+        self.resetter_function: Callable[[Any], None] | None = None
+        self.default_factory: Callable[[], T] | None = None
+
+    @builtins.property
+    def fget(self) -> Callable[[Any], T]:
+        """The getter (LabThings-FastAPI's name)."""
+        return self.getter
+
+    @builtins.property
+    def fset(self) -> Callable[[Any, T], None] | None:
+        """The setter, if any (LabThings-FastAPI's name)."""
+        return self.setter_function
 
     def setter(self, function: Callable[[Any, T], None]) -> FunctionalProperty[T]:
         """Decorate the setter; the property becomes writable by clients."""
         self.setter_function = function
         self.readonly = False
         return self
+
+    def resetter(self, function: Callable[[Any], None]) -> Callable[[Any], None]:
+        """Decorate a method that sets the property back to a default state.
+
+        As in LabThings-FastAPI, the method keeps its own name, which must differ
+        from the property's::
+
+            @position.resetter
+            def _home(self) -> None: ...
+
+        Raises:
+            ActionDefinitionError: The resetter has the property's name.
+        """
+        if function.__name__ == self.getter.__name__:
+            raise ActionDefinitionError(
+                f"the resetter of property {self.getter.__name__!r} has the property's own "
+                f"name, so it would replace the property; call it _reset_{function.__name__}"
+            )
+        self.resetter_function = function
+        return function
+
+    @builtins.property
+    def default(self) -> T:
+        """The default value, if one was given (``name.default = value``).
+
+        Raises:
+            LookupError: No default was given.
+        """
+        return self.get_default()  # type: ignore[no-any-return]
+
+    @default.setter
+    def default(self, value: T) -> None:
+        self.default_factory = lambda: value
+
+    @builtins.property
+    def has_default(self) -> bool:
+        """Whether a default was given."""
+        return self.default_factory is not None
+
+    def get_default(self) -> Any:
+        """The default value.
+
+        Raises:
+            LookupError: No default was given.
+        """
+        if self.default_factory is None:
+            raise LookupError(f"property {self.name!r} has no default")
+        return self.default_factory()
+
+    def is_resettable(self) -> bool:
+        """Whether it has a resetter, or a default and a setter."""
+        return self.resetter_function is not None or (
+            self.default_factory is not None and self.setter_function is not None
+        )
+
+    def reset(self, thing: Any) -> None:
+        """Run the resetter, or set the default through the setter.
+
+        Raises:
+            ReadOnlyPropertyError: It has neither a resetter nor a default and a setter.
+        """
+        if self.resetter_function is not None:
+            self.resetter_function(thing)
+        elif self.default_factory is not None and self.setter_function is not None:
+            self.__set__(thing, self.default_factory())
+        else:
+            super().reset(thing)
 
     def resolve_type(self, owner: builtins.type[Any], hints: dict[str, Any]) -> None:
         """Take the value type from the getter's return annotation."""
@@ -231,7 +400,9 @@ class FunctionalProperty(PropertyDescriptor, Generic[T]):
             raise ActionDefinitionError(
                 f"property {owner.__name__}.{self.name}: its getter needs a return annotation"
             )
-        self.value_type = self._constrain(returned)
+        self._settle(owner, returned)
+        if self.default_factory is not None:
+            self._check_default(owner, self.default_factory())
 
     @overload
     def __get__(self, obj: None, owner: builtins.type[Any]) -> FunctionalProperty[T]: ...
@@ -258,6 +429,8 @@ def property(
     observable: bool = ...,
     title: str | None = ...,
     description: str | None = ...,
+    use_global_lock: bool | None = ...,
+    use_thing_lock: bool | None = ...,
     **constraints: Any,
 ) -> FunctionalProperty[T]: ...
 @overload
@@ -269,6 +442,8 @@ def property(
     observable: bool = ...,
     title: str | None = ...,
     description: str | None = ...,
+    use_global_lock: bool | None = ...,
+    use_thing_lock: bool | None = ...,
     **constraints: Any,
 ) -> Any: ...
 def property(getter: Callable[[Any], Any] | None = None, /, **options: Any) -> Any:
@@ -282,7 +457,9 @@ def property(getter: Callable[[Any], Any] | None = None, /, **options: Any) -> A
     Args:
         getter: The getter of a functional property (decorator use).
         **options: ``default``, ``default_factory``, ``readonly``,
-            ``observable``, ``title``, ``description`` and constraints.
+            ``observable``, ``title``, ``description``, ``use_global_lock``
+            and ``use_thing_lock`` (False: a client's write does not take
+            that lock) and constraints.
 
     Returns:
         The property descriptor.

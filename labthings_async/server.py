@@ -13,24 +13,37 @@ import asyncio
 import ipaddress
 import logging
 import signal
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hypercorn.asyncio.run import worker_serve
 from hypercorn.config import Config, Sockets
 from hypercorn.typing import ASGIFramework
 from hypercorn.utils import wrap_app
 
-from .config import keyword_options, reject_unknown_options
+from .config import (
+    keyword_options,
+    make_thing,
+    parse_config,
+    reject_unknown_options,
+    thing_specs,
+)
+from .config import server_options as config_options
+from .errors import UnsupportedFeatureError
 from .http.app import RESERVED_NAMES, ThingApp
 from .http.hosts import AllowedHosts, host_name
 from .http.limits import ConnectionLimit
 from .http.state import ServerState
 from .manager import ActionManager
+from .server_interface import ThingServerInterface
 from .thing import Thing
 from .tokens import TokenStore
+
+if TYPE_CHECKING:
+    from .http.testing import TestClient
 
 __all__ = ("ThingServer",)
 
@@ -50,6 +63,12 @@ class ThingServer:
         debug: Put tracebacks in 500 responses and in invocation logs.
         cors_origins: Origins whose web pages may call the API.
         keepalive: Seconds between keep-alive comments on idle event streams.
+        panel: Serve the page for people: a live control panel at ``/`` (and
+            each Thing's panel at its URL, to browsers) and API docs at
+            ``/docs``. False serves the API alone.
+        application_config: Anything the application's Things need; each
+            reads a copy through ``self._thing_server_interface``, as in
+            LabThings-FastAPI.
         allowed_hosts: The host names (``Host`` headers) the server answers
             to; ``*`` for any, ``.example.org`` for a domain and the names
             under it. By default, what it is bound to: the address a request
@@ -68,12 +87,19 @@ class ThingServer:
             ``max_retained``, ``log_len``, ``shutdown_grace`` and the other
             options of ``ActionManager``.
 
+    ``things`` may also be LabThings-FastAPI's config, a mapping with a
+    ``"things"`` key (``ThingServer({"things": {"stage": "mylab:Stage"}})``):
+    it is read as ``from_config`` reads it.
+
     Raises:
         UnknownOptionError: An option it does not have (``max_thread=4``);
             the message names the valid ones and the nearest.
+        TypeError: ``things`` holds something other than Thing instances
+            (a class, say: ``from_things`` constructs those).
 
     Attributes:
         prefix: The path prefix of every route.
+        application_config: What the Things read as their application config.
         allowed_hosts: The host names the server answers to.
         connections: The count of open connections ``serve`` keeps, and its limits.
         manager: The ActionManager running the invocations.
@@ -84,7 +110,7 @@ class ThingServer:
 
     def __init__(
         self,
-        things: Mapping[str, Thing],
+        things: Mapping[str, Any],
         *,
         prefix: str = "",
         body_limit: int = 1024 * 1024,
@@ -93,6 +119,8 @@ class ThingServer:
         debug: bool = False,
         cors_origins: Sequence[str] = (),
         keepalive: float = 15.0,
+        panel: bool = True,
+        application_config: Mapping[str, Any] | None = None,
         allowed_hosts: Sequence[str] | None = None,
         body_timeout: float = 30.0,
         max_streams: int = 1000,
@@ -100,7 +128,20 @@ class ThingServer:
         tokens: TokenStore | Mapping[str, Sequence[str]] | str | Path | None = None,
         **manager_options: Any,
     ) -> None:
-        reserved = RESERVED_NAMES & set(things)
+        if isinstance(things.get("things"), Mapping):  # LabThings-FastAPI's ThingServer(config)
+            things, from_config = _read_config(things)
+            prefix = from_config.pop("prefix", prefix)
+            application_config = from_config.pop("application_config", application_config)
+            manager_options = {**from_config, **manager_options}
+        instances = {name: thing for name, thing in things.items() if isinstance(thing, Thing)}
+        not_things = sorted(things.keys() - instances.keys())
+        if not_things:
+            raise TypeError(
+                f"ThingServer takes Thing instances by name, but {not_things} are not; to "
+                "construct Things from their classes or 'module:Class' names, use "
+                "ThingServer.from_things({...}) (LabThings-FastAPI's way)"
+            )
+        reserved = RESERVED_NAMES & set(instances)
         if reserved:
             raise ValueError(
                 f"{sorted(reserved)} cannot name a Thing: the server uses those paths itself"
@@ -111,7 +152,13 @@ class ThingServer:
         reject_unknown_options(manager_options, accepted, owner="ThingServer")
         self._active = False
         self.prefix = prefix
-        self.manager = ActionManager(things, debug=debug, **manager_options)
+        self.application_config = application_config
+        self.manager = ActionManager(instances, debug=debug, **manager_options)
+        for name, thing in instances.items():
+            interface = getattr(thing, "_thing_server_interface", None)
+            if interface is None:
+                interface = thing._thing_server_interface = ThingServerInterface(name)
+            interface.attach(self, type(thing).__name__)
         self.state = ServerState(
             self.manager,
             body_limit=body_limit,
@@ -119,6 +166,7 @@ class ThingServer:
             sync_timeout=sync_timeout,
             debug=debug,
             keepalive=keepalive,
+            panel=panel,
             body_timeout=body_timeout,
             max_streams=max_streams,
             tokens=_token_store(tokens),
@@ -133,6 +181,57 @@ class ThingServer:
             allowed_hosts=self.allowed_hosts,
             connections=self.connections,
         )
+
+    @property
+    def settings_folder(self) -> str | Path | None:
+        """Where the Things' settings are kept (None: in memory only)."""
+        return self.manager.settings_folder
+
+    @classmethod
+    def from_things(
+        cls, things: Mapping[str, Any], debug: bool = False, **options: Any
+    ) -> ThingServer:
+        """A server for Things given as classes, ``module:Class`` names, configs or instances.
+
+        LabThings-FastAPI's way to make a server: each class is constructed
+        (given ``thing_server_interface`` if its constructor takes it); a
+        config is ``{"class": ..., "args": [...], "kwargs": {...}}``.
+
+        Args:
+            things: Each Thing's name and what to make it from.
+            debug: Put tracebacks in 500 responses.
+            **options: ThingServer's options, or LabThings-FastAPI's config
+                keys (``api_prefix``, ``application_config``...).
+
+        Raises:
+            ConfigError: A Thing cannot be made; the message says which and why.
+        """
+        specs = thing_specs(things, options, "ThingServer.from_things")
+        made = {name: make_thing(name, spec) for name, spec in specs.items()}
+        if "api_prefix" in options:
+            options.setdefault("prefix", options.pop("api_prefix"))
+        return cls(made, debug=debug, **options)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], debug: bool = False) -> ThingServer:
+        """A server from a config (a file's contents, as a mapping), as ``serve`` makes one.
+
+        Raises:
+            ConfigError: The config is not valid, or a Thing cannot be made.
+        """
+        return cls(config, debug=debug)
+
+    def test_client(self) -> TestClient:
+        """A Starlette ``TestClient`` for the app; entered, it runs the Things.
+
+        LabThings-FastAPI's method: ``with server.test_client() as client:``
+        runs setup (and ``__enter__``), answers ``client.get(...)`` without
+        a socket, and tears down at the end of the block. Needs ``httpx``, as
+        Starlette's TestClient does.
+        """
+        from .http.testing import open_test_client  # Needs httpx, which serving does not.
+
+        return open_test_client(self.app)
 
     def __repr__(self) -> str:
         state = "running" if self._active else "not running"
@@ -166,6 +265,7 @@ class ThingServer:
         *,
         shutdown_trigger: ShutdownTrigger | None = None,
         config: Config | None = None,
+        ready: Callable[[list[str]], object] | None = None,
     ) -> None:
         """Serve until ``shutdown_trigger`` returns (default: SIGINT or SIGTERM).
 
@@ -175,6 +275,8 @@ class ThingServer:
             shutdown_trigger: An awaitable factory; when it returns, the server
                 stops taking requests, releases held ones, and shuts down.
             config: A hypercorn Config for anything else (its bind is replaced).
+            ready: Called once the Things are set up and the sockets bound,
+                with the addresses bound (``host:port``), e.g. to print them.
         """
         config = config or Config()
         config.bind = [bind] if isinstance(bind, str) else list(bind)
@@ -205,6 +307,8 @@ class ThingServer:
         # ThingSetupError here rather than a lifespan failure inside hypercorn.
         async with self.lifespan():
             sockets = self._bind_now(config)
+            if ready is not None:
+                ready(_addresses(sockets))
             # hypercorn.asyncio.serve, given the sockets: bound here, and counting.
             await worker_serve(
                 wrap_app(app, config.wsgi_max_body_size, None),
@@ -213,9 +317,15 @@ class ThingServer:
                 shutdown_trigger=shutdown,
             )
 
-    def run(self, host: str = "127.0.0.1", port: int = 5000) -> None:
-        """Serve on ``host:port`` until SIGINT or SIGTERM (blocking)."""
-        asyncio.run(self.serve(f"{host}:{port}"))
+    def run(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 5000,
+        *,
+        ready: Callable[[list[str]], object] | None = None,
+    ) -> None:
+        """Serve on ``host:port`` until SIGINT or SIGTERM (blocking); ``ready`` as in ``serve``."""
+        asyncio.run(self.serve(f"{host}:{port}", ready=ready))
 
     def _bind_now(self, config: Config) -> Sockets:
         """Bind the sockets here, each counting the connections it accepts.
@@ -258,6 +368,34 @@ def _reachable_from_the_network(address: str) -> bool:
         return not ipaddress.ip_address(host).is_loopback
     except ValueError:
         return True  # A name, which may stand for any interface.
+
+
+def _read_config(config: Mapping[str, Any]) -> tuple[dict[str, Thing], dict[str, Any]]:
+    """LabThings-FastAPI's ``ThingServer(config)``: the Things made, and the options."""
+    # The Things may be given as classes, which a config file cannot hold: made apart.
+    where = "the config given to ThingServer"
+    parsed = parse_config({**config, "things": {}}, where)
+    if parsed.host != "127.0.0.1" or parsed.port != 5000:
+        raise UnsupportedFeatureError(
+            "a config given to ThingServer(...) cannot say where to listen; pass host and "
+            "port to server.run(...) or serve(...) instead"
+        )
+    specs = thing_specs(config["things"], parsed.options, where)
+    things = {name: make_thing(name, spec) for name, spec in specs.items()}
+    return things, config_options(parsed)
+
+
+def _addresses(sockets: Sockets) -> list[str]:
+    """The addresses bound, as ``host:port`` (``unix:PATH`` for a Unix socket)."""
+    return [_address(sock) for sock in (*sockets.secure_sockets, *sockets.insecure_sockets)]
+
+
+def _address(sock: socket.socket) -> str:
+    name = sock.getsockname()
+    if isinstance(name, str):
+        return f"unix:{name}"
+    host, port = name[0], name[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _signal_trigger() -> ShutdownTrigger:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from .clock import Clock, SystemClock
@@ -32,11 +32,19 @@ class InvocationTable:
         max_retained: Most finished invocations kept; beyond it, the ones that
             would expire soonest are forgotten first.
         clock: What "now" is when expiring (real time unless a test says so).
+        on_forget: Called with each finished invocation as it is forgotten
+            (the manager stops serving its blobs).
     """
 
-    def __init__(self, max_retained: int, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        max_retained: int,
+        clock: Clock | None = None,
+        on_forget: Callable[[Invocation], object] | None = None,
+    ) -> None:
         self.max_retained = max_retained
         self.clock = clock or SystemClock()
+        self._on_forget = on_forget
         self._by_id: dict[str, Invocation] = {}
         # Finished invocations by retention time, each queue in the order they
         # finished: a deque costs a pointer per invocation, a heap entry a tuple.
@@ -67,6 +75,8 @@ class InvocationTable:
         invocation = queue.popleft()
         self._finished_count -= 1
         del self._by_id[invocation.id_text]
+        if self._on_forget is not None:
+            self._on_forget(invocation)
 
     def get(self, invocation_id: uuid.UUID | str) -> Invocation:
         """The invocation with this ID.

@@ -1,6 +1,7 @@
 """Turning msgspec's decode and validation failures into ``InvalidInputError``.
 
-Layer: bottom (stdlib, msgspec, errors and models). msgspec words its errors as
+Layer: bottom (stdlib, msgspec, errors, models, and the extensions that
+decode blobs and arrays). msgspec words its errors as
 ``Expected `int`, got `str` - at `$.x```; we keep that wording, which already
 says what was wrong and where, and split the path out for problem details.
 Where msgspec only says ``Invalid enum value 'x'``, the values the field
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from .errors import InvalidInputError
+from .extensions import decode_hook, schema_hook
 from .models import FieldIssue
 
 __all__ = ("allowed_values", "convert_value", "decode_json", "invalid_input")
@@ -64,7 +66,7 @@ def allowed_values(type_: Any, path: str) -> list[Any]:
         path: A msgspec path into a value of that type: ``$.items[0].mode``.
     """
     try:
-        root = msgspec.json.schema(type_)
+        root = msgspec.json.schema(type_, schema_hook=schema_hook)
     except (TypeError, ValueError):
         return []
     schemas = [root]
@@ -118,7 +120,7 @@ def decode_json(raw: bytes, type_: type[T] | Any, what: str) -> T:
     arrays or objects nested deeper than the decoder goes) is malformed: 400.
     """
     try:
-        result: T = msgspec.json.decode(raw, type=type_)
+        result: T = msgspec.json.decode(raw, type=type_, dec_hook=decode_hook)
     except msgspec.ValidationError as error:
         # msgspec stops at the first problem, so `[1, ` against an `int` reads
         # as a wrong type; a body that is not JSON at all is reported as such.
@@ -148,7 +150,7 @@ def _undecodable(error: UnicodeDecodeError | RecursionError, what: str) -> Inval
 def convert_value(value: Any, type_: type[T] | Any, what: str) -> T:
     """Validate a Python value against ``type_`` as if it had come as JSON."""
     try:
-        result: T = msgspec.convert(value, type_)
+        result: T = msgspec.convert(value, type_, dec_hook=decode_hook)
     except msgspec.MsgspecError as error:
         raise invalid_input(error, what, type_) from None
     return result

@@ -8,7 +8,7 @@ accepts it) and no test ever races another for a port.
 from __future__ import annotations
 
 import asyncio
-import socket
+import importlib.util
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, cast
@@ -16,10 +16,17 @@ from typing import Any, cast
 import httpx2
 import hypercorn.asyncio
 import pytest
-from hypercorn.config import Config
 from hypercorn.typing import ASGIFramework
+from serving import bound_socket, quiet_config
 
 from labthings_async.server import ThingServer
+
+pytest_plugins = ("browsing",)
+
+# tests/browser imports Playwright and Pillow, which only the browser extra
+# installs (`make test-browser` does). Without it those tests cannot be
+# collected; the default run deselects them anyway (`-m "not browser"`).
+collect_ignore = [] if importlib.util.find_spec("playwright") else ["browser"]
 
 ServeThings = Callable[[ThingServer], Awaitable[str]]
 """Start a ThingServer on hypercorn; returns its root URL (no prefix, no trailing slash)."""
@@ -28,26 +35,6 @@ ServeApp = Callable[[Any], Awaitable[str]]
 """Start any ASGI app on hypercorn; returns its root URL (no trailing slash)."""
 
 STOP_TIMEOUT = 10.0
-
-
-def bound_socket() -> tuple[str, int]:
-    """A listening loopback socket handed over as ``fd://N``, and its port."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    port: int = sock.getsockname()[1]
-    # hypercorn wraps the descriptor in a socket of its own and closes it at
-    # shutdown, so ownership is handed over rather than shared.
-    return f"fd://{sock.detach()}", port
-
-
-def quiet_config() -> Config:
-    """A hypercorn config that keeps its start-up chatter out of test output."""
-    config = Config()
-    config.accesslog = None
-    config.loglevel = "WARNING"
-    config.graceful_timeout = 2
-    return config
 
 
 async def _started(task: asyncio.Task[None], url: str) -> None:

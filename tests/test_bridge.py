@@ -118,6 +118,40 @@ async def test_coalescing_is_per_topic_and_keeps_the_first_place(
     assert first.events_after(0)[0].id < second.events_after(0)[0].id
 
 
+async def test_a_report_also_reaches_the_shared_topics_as_the_same_event(
+    bridge: CountingBridge,
+) -> None:
+    own, shared = Topic(100), Topic(100)
+
+    def reports() -> None:
+        bridge.send_latest(1, own, progress, also=(shared,))
+        bridge.send_latest(2, own, progress, also=(shared,))
+        bridge.send(log("a"), own)
+        bridge.send_latest(3, own, progress, also=(shared,))
+
+    await from_thread_while_the_loop_waits(reports)
+    bridge.send_latest(4, own, progress, also=(shared,))  # On the loop: at once.
+    assert seen(own) == [("progress", 2), ("log", "a"), ("progress", 3), ("progress", 4)]
+    # Coalesced alike, and each the very event the own topic has (one ID).
+    assert seen(shared) == [("progress", 2), ("progress", 3), ("progress", 4)]
+    assert [event.id for event in shared.events_after(0)] == [
+        event.id for event in own.events_after(0) if event.name == "progress"
+    ]
+
+
+async def test_a_shared_topic_gets_nothing_once_the_own_topic_has_closed(
+    bridge: CountingBridge,
+) -> None:
+    own, shared = Topic(100), Topic(100)
+    worker = threading.Thread(target=lambda: bridge.send_latest(1, own, progress, also=(shared,)))
+    worker.start()
+    worker.join(TIMEOUT)  # Queued; the loop has not run the flush yet.
+    own.close()  # The invocation finished first: its late report goes nowhere.
+    bridge.flush()
+    bridge.send_latest(2, own, progress, also=(shared,))
+    assert seen(shared) == []
+
+
 async def test_a_report_after_a_flush_is_a_new_event(bridge: CountingBridge) -> None:
     topic = Topic(100)
     await from_thread_while_the_loop_waits(lambda: bridge.send_latest(1, topic, progress))

@@ -32,7 +32,7 @@ def test_a_misspelt_option_is_refused_naming_the_valid_ones_and_the_nearest() ->
     assert (error.option, error.suggestion) == ("max_thread", "max_threads")
     assert str(error).startswith(
         "ThingServer has no option 'max_thread' (did you mean 'max_threads'?); "
-        "its options are: allowed_hosts, body_limit, "
+        "its options are: allowed_hosts, application_config, body_limit, body_timeout, "
     )
     assert set(error.accepted) == set(
         keyword_options(lt.ThingServer, lt.ActionManager, leave_out=["things"])
@@ -62,8 +62,69 @@ def test_a_config_file_with_a_misspelt_key(tmp_path: Path) -> None:
         load_config(path)
     assert str(refused.value) == (
         f"config file {str(path)!r} has no key 'prot' (did you mean 'port'?); "
-        "its keys are: host, options, port, prefix, things"
+        "its keys are: application_config, host, options, port, prefix, things"
     )
+
+
+# -- LabThings' keys for settings, slots and locks ------------------------------------------
+
+
+def write_config(tmp_path: Path, config: dict[str, object]) -> Path:
+    path = tmp_path / "lab.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_labthings_keys_for_settings_slots_and_locks_become_options(tmp_path: Path) -> None:
+    config = {
+        "things": {
+            "stage": "mylab:Stage",
+            "scanner": {"class": "mylab:Scanner", "thing_slots": {"camera": "left", "all": []}},
+        },
+        "settings_folder": "./lab-settings",
+        "enable_global_lock": True,
+        "global_lock_log_level": "WARNING",
+        "options": {"max_threads": 4},
+    }
+    loaded = load_config(write_config(tmp_path, config))
+    assert loaded.options == {
+        "max_threads": 4,
+        "settings_folder": "./lab-settings",
+        "enable_global_lock": True,
+        "global_lock_log_level": "WARNING",
+        "thing_slots": {"scanner": {"camera": "left", "all": []}},
+    }
+    assert lt.ThingServer({}, **loaded.options).manager.settings_folder == "./lab-settings"
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"things": {}, "enable_global_lock": True, "options": {"enable_global_lock": False}},
+            'gives "enable_global_lock" twice, at the top level and in "options"',
+        ),
+        (
+            {
+                "things": {"s": {"class": "m:S", "thing_slots": {"a": "b"}}},
+                "options": {"thing_slots": {"s": {"a": "c"}}},
+            },
+            "gives the thing_slots of Thing 's' twice, in the Thing and in \"options\"",
+        ),
+        (
+            {"things": {"s": {"class": "m:S", "thing_slots": {"camera": 3}}}},
+            "thing_slots gives slot 'camera' of Thing 's' 3; give a Thing's name, a list of "
+            "names, or null",
+        ),
+        ({"things": {}, "options": [1]}, '"options" must be an object of ThingServer options'),
+    ],
+)
+def test_labthings_keys_given_twice_or_of_the_wrong_shape_are_refused(
+    tmp_path: Path, config: dict[str, object], message: str
+) -> None:
+    with pytest.raises(lt.ConfigError) as refused:
+        load_config(write_config(tmp_path, config))
+    assert str(refused.value).endswith(message)
 
 
 # -- the README's table -------------------------------------------------------------------
@@ -112,5 +173,5 @@ def test_the_readme_lists_every_serve_flag() -> None:
     add_serve_command(commands)
     serve = commands.choices["serve"]
     flags = {flag for action in serve._actions for flag in action.option_strings}
-    documented = set(re.findall(r"(--[a-z][a-z-]*)", options_section()))
+    documented = set(re.findall(r"(?<![\w-])(-{1,2}[a-z][a-z-]*)", options_section()))
     assert flags - {"-h", "--help"} == documented

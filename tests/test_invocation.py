@@ -18,12 +18,12 @@ from things import TIMEOUT, FakeClock
 
 import labthings_async as lt
 from labthings_async.bridge import EventBridge
+from labthings_async.codec import encode_output
 from labthings_async.context import bind_invocation, unbind_invocation
 from labthings_async.events import EventHub
 from labthings_async.invocation import (
     CANCELLED_PROBLEM_TYPE,
     Invocation,
-    encode_output,
     problem_from_exception,
 )
 from labthings_async.logs import install_log_capture
@@ -307,9 +307,24 @@ async def test_result_is_typed_by_the_return_annotation() -> None:
     assert invocation.result() == Reading(2.5, "bar")
 
 
-async def test_result_falls_back_to_plain_json_when_the_output_breaks_its_annotation() -> None:
+async def test_an_output_that_breaks_its_annotation_ends_in_error_naming_what_came_back() -> None:
     invocation = running(Host(), "read")
     invocation.finish({"pressure": 2})
+    assert invocation.status is Status.ERROR
+    assert invocation.error is not None
+    assert invocation.error.title == "InvalidOutputError"
+    assert invocation.error.detail == (
+        "action 'read' returned {'pressure': 2} (a dict), which does not fit its return "
+        "annotation `Reading`: Object missing required field `value`"
+    )
+    with pytest.raises(lt.InvalidOutputError):
+        invocation.result()
+
+
+async def test_result_falls_back_to_plain_json_for_raw_json_that_breaks_its_annotation() -> None:
+    invocation = running(Host(), "read")
+    invocation.finish(msgspec.Raw(b'{"pressure": 2}'))  # Raw JSON is sent unchecked.
+    assert invocation.status is Status.COMPLETED
     assert invocation.result() == {"pressure": 2}
 
 
@@ -404,11 +419,21 @@ async def test_a_failure_is_one_console_record_with_its_traceback_and_a_full_rec
 # -- cancelling ---------------------------------------------------------------------
 
 
-async def test_result_of_cancelled_raises_cancelled() -> None:
+async def test_result_of_cancelled_raises_an_ordinary_exception() -> None:
     invocation = make_invocation(Host())
     invocation.cancel()
-    with pytest.raises(lt.InvocationCancelledError):
+    # A caller's `except Exception` catches it: the BaseException that stops
+    # the action never reaches whoever waits for the result.
+    with pytest.raises(Exception) as raised:
         invocation.result()
+    error = raised.value
+    assert isinstance(error, lt.ActionCancelledError)
+    assert isinstance(error, lt.LabThingsError)
+    assert not isinstance(error, lt.InvocationCancelledError)
+    assert error.invocation_id == invocation.id_text
+    assert error.invocation["status"] == "cancelled"
+    assert error.problem is invocation.error
+    assert "before it started" in str(error)
 
 
 @pytest.mark.parametrize("steps", [[], [Status.RUNNING]])

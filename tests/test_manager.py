@@ -391,7 +391,7 @@ async def test_cancel_pending_before_its_task_starts_never_runs() -> None:
         await finish(after, *cancelled)
     assert gated.calls == ["after"]
     assert [invocation.status for invocation in cancelled] == [Status.CANCELLED] * 2
-    with pytest.raises(lt.InvocationCancelledError):
+    with pytest.raises(lt.ActionCancelledError, match="before it started"):
         cancelled[0].result()
 
 
@@ -497,7 +497,7 @@ async def test_cancel_running_threaded_action_that_sleeps(action: str) -> None:
     assert not thing.reached_end
     assert invocation.error is not None
     assert invocation.error.type == CANCELLED_PROBLEM_TYPE
-    with pytest.raises(lt.InvocationCancelledError):
+    with pytest.raises(lt.ActionCancelledError):
         invocation.result()
 
 

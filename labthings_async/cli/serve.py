@@ -11,13 +11,14 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Sequence
 from typing import Any
 
-from ..config import ServerConfig, load_config, make_things
+from ..config import ServerConfig, load_config, make_things, parse_config, server_options
 from ..errors import ConfigError, ThingSetupError, UnknownOptionError
 from ..tokens import TokenStore
 
-__all__ = ("LOG_LEVELS", "add_serve_command")
+__all__ = ("LOG_LEVELS", "add_serve_command", "banner")
 
 EXIT_CONFIG = 2
 EXIT_STARTUP = 1
@@ -32,11 +33,24 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         description=(
             "Serve Things over HTTP. TARGET is a JSON config file (LabThings-FastAPI's "
             'format: {"things": {"name": "module:Class"}}) or a Thing class as '
-            "module:Class, importable from the current directory. Flags override the "
-            "config file."
+            "module:Class, importable from the current directory; or, as "
+            "LabThings-FastAPI's labthings-server takes it, -c CONFIG.json or -j JSON. "
+            "Flags override the config file."
         ),
     )
-    serve.add_argument("target", metavar="TARGET", help="CONFIG.json or module:Class")
+    serve.add_argument("target", metavar="TARGET", nargs="?", help="CONFIG.json or module:Class")
+    serve.add_argument(
+        "-c", "--config", metavar="FILE", help="a JSON config file (as labthings-server -c)"
+    )
+    serve.add_argument(
+        "-j", "--json", metavar="JSON", help="the config itself, as JSON (as labthings-server -j)"
+    )
+    serve.add_argument(
+        "--fallback",
+        action="store_true",
+        help="LabThings-FastAPI's error page when the Things cannot start: not available "
+        "here (serve prints why and exits non-zero)",
+    )
     serve.add_argument(
         "--name",
         help="the Thing's name when TARGET is a class (default: its class name in lower case)",
@@ -44,7 +58,12 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     serve.add_argument("--host", help="interface to listen on (default 127.0.0.1, loopback only)")
     serve.add_argument("--port", type=int, help="port to listen on (default 5000)")
     serve.add_argument("--prefix", help="path prefix for every route, e.g. /api")
-    serve.add_argument("--debug", action="store_true", help="put tracebacks in 500 responses")
+    serve.add_argument(
+        "--debug",
+        action="store_true",
+        help="put tracebacks in 500 responses, and log at debug level (as labthings-server "
+        "--debug does) unless --log-level says otherwise",
+    )
     serve.add_argument(
         "--cors",
         metavar="ORIGIN",
@@ -73,7 +92,7 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     serve.add_argument(
         "--log-level",
         choices=LOG_LEVELS,
-        default="info",
+        default=None,
         help="the least severe log records printed: the server's and the actions' (default info)",
     )
     serve.add_argument(
@@ -87,9 +106,27 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def _server_config(args: argparse.Namespace) -> ServerConfig:
-    target: str = args.target
-    if target.endswith(".json"):
-        config = load_config(target)
+    """The config the arguments name: TARGET, ``-c FILE`` or ``-j JSON`` (exactly one).
+
+    Raises:
+        ConfigError: None of them, or more than one, or the one given is not a valid config.
+    """
+    given = [
+        flag
+        for flag, value in (("TARGET", args.target), ("-c", args.config), ("-j", args.json))
+        if value
+    ]
+    if len(given) != 1:
+        said = "none" if not given else " and ".join(given)
+        raise ConfigError(
+            "give one of TARGET (CONFIG.json or module:Class), -c CONFIG.json or -j JSON; "
+            f"got {said}"
+        )
+    target: str = args.target or ""
+    if args.json:
+        config = parse_config(args.json.encode(), "the -j configuration")
+    elif args.config or target.endswith(".json"):
+        config = load_config(args.config or target)
     else:
         name = args.name or target.rpartition(":")[2].rpartition(".")[2].lower()
         config = ServerConfig(things={name: target})
@@ -102,17 +139,51 @@ def _server_config(args: argparse.Namespace) -> ServerConfig:
     return config
 
 
+_WILDCARD_HOSTS = {"0.0.0.0", "[::]"}
+
+
+def banner(addresses: Sequence[str], *, prefix: str, things: Sequence[str], panel: bool) -> str:
+    """What ``serve`` prints once it listens: where the panel, the docs and each Thing are.
+
+    Args:
+        addresses: The addresses bound, as ``host:port``.
+        prefix: The path prefix of every route.
+        things: The Things' names.
+        panel: Whether the control panel and API docs are served.
+    """
+    roots = []
+    everywhere = False
+    for address in addresses:
+        if address.startswith("unix:"):
+            roots.append(address)  # No URL a browser could open; say where it is.
+            continue
+        host, _, port = address.rpartition(":")
+        if host in _WILDCARD_HOSTS:
+            # Reachable from this machine at loopback, from others at its own name.
+            everywhere = True
+            host = "127.0.0.1" if host == "0.0.0.0" else "[::1]"
+        roots.append(f"http://{host}:{port}{prefix}")
+    count = f"{len(things)} Thing" + ("" if len(things) == 1 else "s")
+    where = " (on every network interface)" if everywhere else ""
+    lines = [f"labthings-async: serving {count} at {', '.join(roots)}{where}"]
+    rows = [("Control panel", f"{roots[0]}/"), ("API docs", f"{roots[0]}/docs")] if panel else []
+    rows += [(name, f"{roots[0]}/{name}/") for name in things]
+    width = max(len(label) for label, _ in rows) if rows else 0
+    lines += [f"  {label.ljust(width)}  {url}" for label, url in rows]
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)
+
+
 def _server_options(config: ServerConfig, args: argparse.Namespace) -> dict[str, Any]:
-    """ThingServer's keyword options: the config file's, then the flags'.
+    """ThingServer's keyword options: the config's, then the flags'.
 
     Raises:
-        ConfigError: The config file's options hold ``prefix``, which has a key of its own.
+        ConfigError: The config's options hold a key that has a place of its own.
     """
-    if "prefix" in config.options:
-        raise ConfigError(
-            f'config file {args.target!r}: put "prefix" at the top level, not in "options"'
-        )
-    options: dict[str, Any] = {**config.options, "prefix": config.prefix}
+    try:
+        options = server_options(config)
+    except ConfigError as error:
+        raise ConfigError(f"{_where(args)}: {error}") from None
     if args.debug:
         options["debug"] = True
     if args.cors:
@@ -124,14 +195,30 @@ def _server_options(config: ServerConfig, args: argparse.Namespace) -> dict[str,
     return options
 
 
+def _where(args: argparse.Namespace) -> str:
+    """The config, as messages name it."""
+    if args.json:
+        return "the -j configuration"
+    return f"config file {args.config or args.target!r}"
+
+
 def _serve(args: argparse.Namespace) -> int:
     from hypercorn.config import Config  # Imported here: `--help` stays fast.
 
     from ..server import ThingServer
 
+    if args.fallback:
+        print(
+            "labthings-async: --fallback (LabThings-FastAPI's error page when the Things "
+            "cannot start) is not available: serve prints why it cannot start and exits "
+            "non-zero, so run it under a supervisor that shows or restarts it",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    level = args.log_level or ("debug" if args.debug else "info")
     # The server's own log (and the Things' action logs) go to the terminal.
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
         config = _server_config(args)
@@ -140,8 +227,8 @@ def _serve(args: argparse.Namespace) -> int:
         try:
             server = ThingServer(things, **options)
         except UnknownOptionError as error:
-            # Only a config file's "options" can hold one: the flags are all known.
-            raise ConfigError(f"config file {args.target!r}: {error}") from None
+            # Only a config's "options" can hold one: the flags are all known.
+            raise ConfigError(f"{_where(args)}: {error}") from None
     except (ConfigError, ValueError, TypeError) as error:
         print(f"labthings-async: {error}", file=sys.stderr)
         return EXIT_CONFIG
@@ -167,8 +254,17 @@ def _serve(args: argparse.Namespace) -> int:
         hypercorn_config.accesslog = access
     elif args.access_log:
         hypercorn_config.accesslog = args.access_log
+
+    def show_banner(addresses: list[str]) -> None:
+        text = banner(
+            addresses, prefix=config.prefix, things=list(things), panel=server.state.panel
+        )
+        print(text, flush=True)
+
     try:
-        asyncio.run(server.serve(f"{config.host}:{config.port}", config=hypercorn_config))
+        asyncio.run(
+            server.serve(f"{config.host}:{config.port}", config=hypercorn_config, ready=show_banner)
+        )
     except ThingSetupError as error:
         print(f"labthings-async: cannot start: {error}", file=sys.stderr)
         return EXIT_STARTUP

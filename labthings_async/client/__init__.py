@@ -24,6 +24,7 @@ from ..errors import (
     ThingNotFoundError,
 )
 from ._async import AsyncActionHandle, AsyncThingClient
+from ._blob import AsyncRemoteBlob, RemoteBlob
 from ._invocation import CancelOutcome, InvocationEvent
 from ._observation import AsyncObservation, Observation
 from ._sansio import ClientSettings
@@ -44,6 +45,7 @@ __all__ = (
     "AffordanceNotFoundError",
     "AsyncActionHandle",
     "AsyncObservation",
+    "AsyncRemoteBlob",
     "AsyncThingClient",
     "CancelOutcome",
     "ClientError",
@@ -57,6 +59,7 @@ __all__ = (
     "Observation",
     "PropertyNotWritableError",
     "ReadOnlyPropertyError",
+    "RemoteBlob",
     "RequestFailedError",
     "ServerUnavailableError",
     "ThingClient",

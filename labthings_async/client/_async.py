@@ -21,6 +21,7 @@ import httpx2
 
 from ..models import LogEntry, Progress, StatusChange
 from ._base import ThingClientBase
+from ._blob import AsyncRemoteBlob, blob_link
 from ._drivers import AsyncDriver
 from ._invocation import (
     CancelOutcome,
@@ -55,7 +56,7 @@ from ._thing import (
 )
 from .errors import ClientError
 
-__all__ = ("AsyncActionHandle", "AsyncThingClient")
+__all__ = ("AsyncActionHandle", "AsyncThingClient", "remote_output")
 
 
 class AsyncActionHandle(InvocationView):
@@ -112,7 +113,7 @@ class AsyncActionHandle(InvocationView):
             done, _ = await asyncio.wait({self._task}, timeout=timeout)
             if not done:
                 raise self._not_finished(timeout)
-        return self._state.outcome()
+        return remote_output(self._state, self._driver.http)
 
     async def cancel(self) -> bool:
         """Ask the server to cancel the invocation (nothing happens if it has finished).
@@ -259,7 +260,7 @@ class AsyncThingClient(ThingClientBase):
         state = await self._start(name, {**(arguments or {}), **kwargs}, self._settings.invoke_wait)
         if not state.finished:
             await self._driver.run(follow_invocation(state, self._settings))
-        return state.outcome()
+        return remote_output(state, self._driver.http)
 
     async def start_action(
         self,
@@ -352,6 +353,18 @@ class AsyncThingClient(ThingClientBase):
             on_log=on_log,
         )
         return accept_invocation(state, await self._driver.send(request))
+
+
+def remote_output(state: InvocationState, http: httpx2.AsyncClient) -> Any:
+    """The output of a finished invocation; a blob as an ``AsyncRemoteBlob``, not yet downloaded.
+
+    Raises:
+        ActionFailedError: The action raised.
+        ActionCancelledError: It was cancelled.
+    """
+    output = state.outcome()
+    link = blob_link(output, state.output_schema)
+    return output if link is None else AsyncRemoteBlob(link, http)
 
 
 def _new_http(settings: ClientSettings) -> httpx2.AsyncClient:

@@ -131,6 +131,8 @@ class InvocationState:
             stream when it has one (else by polling).
 
     Attributes:
+        output_schema: The action's output schema from the TD, which says
+            whether the output is a blob to download.
         streaming: While the invocation's event stream is to be followed,
             progress is taken from the stream alone: a snapshot's progress is
             newer than events the stream has yet to replay, and progress must
@@ -142,6 +144,7 @@ class InvocationState:
     ) -> None:
         self.action = action
         self.streaming = streaming
+        self.output_schema: Mapping[str, Any] | None = None
         self.invocation: dict[str, Any] = {}
         self.status: InvocationStatus | None = None
         self.progress: Progress | None = None

@@ -18,7 +18,13 @@ from typing import Any
 import httpx2
 import msgspec
 
-from ..errors import AuthenticationError, LabThingsError, NotFoundError, PermissionDeniedError
+from ..errors import (
+    AuthenticationError,
+    LabThingsError,
+    LockBusyError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from ..models import FieldIssue, ProblemDetails
 from .errors import (
     ClientError,
@@ -100,6 +106,8 @@ def error_for(
         )
     if status == 403:
         return PermissionDeniedError(f"{what}: {detail}", problem=problem)
+    if status == 409 and problem.title == LockBusyError.title:
+        return LockBusyError(f"{what}: {detail}", problem=problem)
     if status == 503:
         return ServerUnavailableError(
             f"{what}: the server is busy: {detail}",

@@ -29,6 +29,7 @@ import httpx2
 
 from ..models import LogEntry, Progress, StatusChange
 from ._base import ThingClientBase
+from ._blob import RemoteBlob, blob_link
 from ._drivers import SyncDriver
 from ._interrupt import HeldInterrupt
 from ._invocation import (
@@ -134,7 +135,9 @@ class ActionHandle(InvocationView):
             raise
         if not finished:
             raise self._not_finished(timeout)
-        return self._state.outcome()
+        output = self._state.outcome()
+        link = blob_link(output, self._state.output_schema)
+        return output if link is None else RemoteBlob(link, self._driver.http)
 
     def cancel(self) -> bool:
         """Ask the server to cancel the invocation (nothing happens if it has finished).
@@ -335,14 +338,22 @@ class ThingClient(ThingClientBase):
             on_log: Called with each ``LogEntry``, in the handle's thread.
             **kwargs: The action's arguments.
         """
-        with HeldInterrupt() as held:
-            handle = self._start(name, {**(arguments or {}), **kwargs}, 0.0, on_progress, on_log)
-            try:
+        handle: ActionHandle | None = None
+        try:
+            with HeldInterrupt() as held:
+                handle = self._start(
+                    name, {**(arguments or {}), **kwargs}, 0.0, on_progress, on_log
+                )
                 held.release()
-            except KeyboardInterrupt:
+                started = handle
+        except KeyboardInterrupt:
+            # Held until the handle exists, or landing after release() while the
+            # handler is still being restored: either way the invocation is ours
+            # to cancel, never left running unseen.
+            if handle is not None:
                 handle.cancel_after_interrupt()
-                raise
-        return handle
+            raise
+        return started
 
     def observe_property(self, name: str) -> Observation[Any]:
         """Each new value of the property, as it changes (an endless iterator).

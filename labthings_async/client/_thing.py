@@ -27,6 +27,7 @@ from ..errors import (
     ThingNotFoundError,
 )
 from ..models import FieldIssue, LogEntry, Progress
+from ._blob import link_of
 from ._invocation import InvocationEvent, InvocationState, Listener
 from ._replies import checked
 from ._sansio import (
@@ -204,7 +205,7 @@ class RemoteThing:
             InvalidInputError: The arguments do not fit the action's input.
         """
         affordance = self.action_affordance(name)
-        plain = msgspec.to_builtins(dict(arguments))
+        plain = msgspec.to_builtins(dict(arguments), enc_hook=link_of)
         schema = affordance.get("input", {"type": "object", "additionalProperties": False})
         issues = validate(plain, schema)
         if issues:
@@ -263,7 +264,9 @@ def invoke_prepared(
 ) -> tuple[Request, InvocationState]:
     """The invoking request (arguments checked) and the state that will follow it."""
     request = thing.invoke_request(name, arguments, wait)
-    return request, new_invocation_state(name, settings, on_progress, on_log)
+    state = new_invocation_state(name, settings, on_progress, on_log)
+    state.output_schema = thing.action_affordance(name).get("output")
+    return request, state
 
 
 def accept_invocation(state: InvocationState, response: httpx2.Response) -> InvocationState:

@@ -8,7 +8,9 @@ raises the class from ``labthings_async.errors`` with the server's problem
 details attached, so there is one class per condition. Each message is one
 line saying what happened and, where it helps, what to do next.
 ``ClientError`` is a ``LabThingsError``, so one ``except LabThingsError``
-catches the whole framework's family.
+catches the whole framework's family. ``ActionCancelledError`` is not a
+client's alone (``Invocation.result()`` in the server's process raises it
+too), so it lives in ``labthings_async.errors``; it is re-exported here.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..errors import InvalidInputError, LabThingsError
+from ..errors import ActionCancelledError, InvalidInputError, LabThingsError
 from ..models import FieldIssue, ProblemDetails
 
 __all__ = (
@@ -82,14 +84,6 @@ class ActionFailedError(_InvocationError):
         self.traceback = traceback
         if traceback:
             self.add_note(f"Server traceback:\n{traceback.rstrip()}")
-
-
-class ActionCancelledError(_InvocationError):
-    """The invocation was cancelled (by this client or another) before it finished.
-
-    Attributes:
-        invocation: The cancelled invocation, as the server represents it.
-    """
 
 
 def invalid_arguments(

@@ -5,6 +5,7 @@ nothing below it imports it.
 """
 
 from .app import ThingApp
+from .router import action_router
 from .state import ServerState
 
-__all__ = ("ServerState", "ThingApp")
+__all__ = ("ServerState", "ThingApp", "action_router")

@@ -2,7 +2,8 @@
 
 Layer: HTTP (starlette, anyio, the manager). ``POST /{thing}/{action}``
 answers as LabThings clients expect (201, ``Location``, the invocation; an
-RFC 7240 ``Prefer: wait=N`` holds the reply up to N s), or with
+RFC 7240 ``Prefer: wait=N`` holds the reply up to N s, as an action's
+``response_timeout`` does without one), or with
 ``?reply=output`` as W3C consumers expect (the output itself, or the failure
 as a problem). A held reply is released at once when the server shuts down.
 """
@@ -44,12 +45,15 @@ async def invoke(request: Request, *, thing: Thing, descriptor: ActionDescriptor
     base = base_url(request)
     href = f"{base}/action_invocations/{invocation.id_text}"
     if query.reply == "output":
-        return await _output_reply(state, invocation, href)
+        return await _output_reply(state, invocation, href, base)
     wait = prefer_wait(request, state.max_wait)
     headers = {}
     if wait:
         await _hold(state, invocation, wait)
         headers["Preference-Applied"] = f"wait={wait:g}"
+    elif descriptor.response_timeout:
+        # LabThings-FastAPI's @action(response_timeout=N): the action's own default hold.
+        await _hold(state, invocation, min(descriptor.response_timeout, state.max_wait))
     headers["Location"] = href
     return json_response(invocation.response(base), 201, headers)
 
@@ -64,7 +68,9 @@ async def _hold(state: ServerState, invocation: Invocation, seconds: float) -> N
             state.held.discard(scope)
 
 
-async def _output_reply(state: ServerState, invocation: Invocation, href: str) -> Response:
+async def _output_reply(
+    state: ServerState, invocation: Invocation, href: str, base: str
+) -> Response:
     """Reply as a W3C consumer expects: the output itself, or a failure status.
 
     This is what the first ``invokeaction`` form of the TD asks for.
@@ -72,7 +78,7 @@ async def _output_reply(state: ServerState, invocation: Invocation, href: str) -
     await _hold(state, invocation, state.sync_timeout)
     headers = {"Location": href}
     if invocation.status is InvocationStatus.COMPLETED:
-        return json_response(invocation.output, 200, headers)
+        return json_response(invocation.output_at(base), 200, headers)
     if invocation.error is not None:
         return problem_response(invocation.error, headers)
     problem = ProblemDetails(

@@ -22,21 +22,34 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
 from .auth import AuthGuard, stream_token_endpoint
+from .blobs import blob_routes
 from .crosssite import CrossSiteGuard
 from .documents import document_routes
 from .framing import FramingGuard
 from .hosts import AllowedHosts, HostGuard
 from .invocations import invocation_routes
 from .limits import ConnectionLimit, ConnectionLimitGuard
+from .page import page_routes
 from .problem import EXCEPTION_HANDLERS, answered_fault
 from .state import ServerState, server_state
+from .streams import server_events
 from .things import thing_routes
 from .wire import API_ROOT, first_segment
 
 __all__ = ("RESERVED_NAMES", "ThingApp", "api_routes")
 
 RESERVED_NAMES = frozenset(
-    {"things", "thing_descriptions", "action_invocations", "openapi.json", "auth"}
+    {
+        "things",
+        "thing_descriptions",
+        "action_invocations",
+        "openapi.json",
+        "events",
+        "docs",
+        "static",
+        "blob",
+        "auth",
+    }
 )
 """Path segments the server uses itself, so no Thing may be called them."""
 
@@ -47,13 +60,18 @@ def api_routes(state: ServerState) -> list[BaseRoute]:
     """Every route of the API, relative to its root, the busiest first.
 
     Starlette tries them in turn: the two of ``/action_invocations`` (polled),
-    then two per Thing (read, written and invoked), then the documents.
+    then two per Thing (read, written and invoked), then the documents, the
+    blob downloads, the stream of everything and, unless ``state.panel`` is
+    off, the page for people (each asked for once a browser tab).
     """
     return [
         *invocation_routes(),
         *(route for thing in state.manager.things.values() for route in thing_routes(thing)),
         *document_routes(),
+        *blob_routes(),
+        Route("/events", server_events),
         Route("/auth/stream-token", stream_token_endpoint, methods=["POST"]),
+        *(page_routes() if state.panel else ()),
     ]
 
 
@@ -87,6 +105,8 @@ class ThingApp(Starlette):
             it is reached at, and ``localhost`` on loopback).
         connections: The count of the server's connections, which says which
             are over its limit (``ThingServer.serve`` counts them).
+        routes: Makes the API's routes from the state: every route
+            (``api_routes``) unless told otherwise.
 
     Attributes:
         prefix: Path prefix of every route.
@@ -101,6 +121,7 @@ class ThingApp(Starlette):
         cors_origins: Sequence[str] = (),
         allowed_hosts: AllowedHosts | None = None,
         connections: ConnectionLimit | None = None,
+        routes: Callable[[ServerState], list[BaseRoute]] = api_routes,
     ) -> None:
         # Outermost first: a connection over the limit, then what makes a
         # request untrustworthy whoever sent it (its framing, its Host), then
@@ -123,11 +144,11 @@ class ThingApp(Starlette):
         if state.tokens is not None:
             middleware.append(Middleware(AuthGuard, state=state))
         middleware.append(Middleware(CrossSiteGuard, allowed_origins=cors_origins))
-        routes = api_routes(state)
+        served = routes(state)
         if prefix:
-            routes = [Mount(prefix, app=Router(routes, default=_no_such_thing))]
+            served = [Mount(prefix, app=Router(served, default=_no_such_thing))]
         super().__init__(
-            routes=routes,
+            routes=served,
             middleware=middleware,
             exception_handlers=EXCEPTION_HANDLERS,
             lifespan=None if lifespan is None else (lambda app: lifespan()),

@@ -17,6 +17,7 @@ from ..thing import Thing
 from ..wot.openapi import openapi_document
 from ..wot.td import thing_description
 from .auth import ACCESS_TOKEN, request_role
+from .page import thing_panel, wants_html
 from .state import server_state
 from .wire import base_url, json_response
 
@@ -65,8 +66,17 @@ async def thing_descriptions(request: Request) -> Response:
 
 
 async def thing_description_endpoint(request: Request, *, thing: Thing) -> Response:
-    """``GET /{thing}/``: the Thing Description (W3C TD 1.1)."""
-    return json_response(_description(request, thing))
+    """``GET /{thing}/``: the Thing Description (W3C TD 1.1); to a browser, the Thing's panel.
+
+    With the panel served, only a request that prefers ``text/html`` (see
+    ``wants_html``) gets the page; ``*/*`` and JSON still get the TD.
+    """
+    headers = None
+    if server_state(request).panel:
+        if wants_html(request):
+            return thing_panel(request, thing)
+        headers = {"Vary": "Accept"}
+    return json_response(_description(request, thing), headers=headers)
 
 
 async def openapi(request: Request) -> Response:

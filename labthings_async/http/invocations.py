@@ -100,7 +100,7 @@ async def invocation_output(request: Request) -> Response:
             f"invocation {invocation.id} is {invocation.status.value}; only a completed "
             "invocation has an output"
         )
-    return json_response(invocation.output)
+    return json_response(invocation.output_at(base_url(request)))
 
 
 async def _no_such_invocation(scope: Scope, receive: Receive, send: Send) -> None:

@@ -27,6 +27,7 @@ from ..errors import (
     CapacityError,
     InvalidInputError,
     LabThingsError,
+    RangeNotSatisfiableError,
     ReadOnlyPropertyError,
 )
 from ..models import ProblemDetails
@@ -93,6 +94,8 @@ async def labthings_error(request: Request, error: Exception) -> Response:
         headers["Connection"] = "close"
     elif isinstance(error, ReadOnlyPropertyError):
         headers["Allow"] = "GET, HEAD"  # A 405 names what is allowed; a property reads.
+    elif isinstance(error, RangeNotSatisfiableError):
+        headers["Content-Range"] = f"bytes */{error.size}"  # RFC 9110: a 416 says the size.
     problem = ProblemDetails(
         title=error.title, status=error.http_status, detail=detail, instance=instance
     )

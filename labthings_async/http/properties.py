@@ -14,12 +14,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..properties import PropertyDescriptor
-from ..property_access import read_property, write_property
+from ..property_access import read_property, reset_property_value, write_property
 from ..thing import Thing
 from .state import server_state
 from .wire import json_response, read_json_body
 
-__all__ = ("all_properties", "property_endpoint")
+__all__ = ("all_properties", "property_endpoint", "reset_property")
 
 
 async def property_endpoint(
@@ -42,3 +42,11 @@ async def all_properties(request: Request, *, thing: Thing) -> Response:
     for name, descriptor in type(thing).properties.items():
         values[name] = await read_property(descriptor, thing, limiter)
     return json_response(values)
+
+
+async def reset_property(
+    request: Request, *, thing: Thing, descriptor: PropertyDescriptor
+) -> Response:
+    """``POST /{thing}/{property}/reset``: back to its default (LabThings-FastAPI's route)."""
+    await reset_property_value(descriptor, thing, server_state(request).property_limiter)
+    return Response(status_code=204)

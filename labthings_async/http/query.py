@@ -27,7 +27,9 @@ __all__ = (
     "PAGE_SIZE",
     "InvocationQuery",
     "InvokeQuery",
+    "ServerEventsQuery",
     "StreamQuery",
+    "decode_path",
     "decode_query",
     "last_event_id",
 )
@@ -89,6 +91,16 @@ class StreamQuery(msgspec.Struct, kw_only=True):
     action: str | None = None
 
 
+class ServerEventsQuery(msgspec.Struct, kw_only=True):
+    """Filter of the stream of everything a view of the server follows (``/events``).
+
+    Attributes:
+        thing: Only this Thing's invocations and property changes.
+    """
+
+    thing: str | None = None
+
+
 _EVENT_ID_TEXT = re.compile(r"[0-9]{1,18}")
 """An event ID as a client sends it back: digits (ours fit in 18; an int64 holds them)."""
 
@@ -100,6 +112,15 @@ def decode_query(request: Request, query_type: type[Q]) -> Q:
         InvalidInputError: A parameter does not fit (422), naming it as ``$.query.NAME``.
     """
     return _decode(request.query_params, query_type, "query")
+
+
+def decode_path(request: Request, path_type: type[Q]) -> Q:
+    """The request's path parameters as a ``path_type``, as ``decode_query`` decodes a query.
+
+    Raises:
+        InvalidInputError: A parameter does not fit (422), naming it as ``$.path.NAME``.
+    """
+    return _decode(request.path_params, path_type, "path")
 
 
 def last_event_id(request: Request) -> int | None:

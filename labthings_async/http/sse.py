@@ -17,7 +17,7 @@ import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from ..events import Event, Subscription
+from ..events import Event, EventStream
 
 __all__ = (
     "EventStreamResponse",
@@ -52,7 +52,7 @@ def unnamed_frame(event: Event) -> bytes:
 
 
 async def event_frames(
-    subscription: Subscription,
+    subscription: EventStream,
     *,
     render: Callable[[Event], bytes] = named_frame,
     keepalive: float = 15.0,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import anyio
 from starlette.requests import HTTPConnection
 
-from ..events import Subscription
+from ..events import EventStream
 from ..manager import ActionManager
 from ..throughput import Throughput
 from ..tokens import StreamTokens, TokenStore
@@ -44,6 +44,8 @@ class ServerState:
         closing: True once the server has begun to shut down.
         held: Cancel scopes of requests held open by ``Prefer: wait``,
             released at once when the server starts shutting down.
+        panel: Serve the page for people: the control panel at ``/`` (and a
+            Thing's panel at its URL, to browsers) and the API docs at ``/docs``.
         tokens: The bearer tokens accepted and their roles; None: no
             authentication (the default).
         stream_tokens: Issues and checks the read-only tokens for URLs.
@@ -60,11 +62,12 @@ class ServerState:
     )
     keepalive: float = 15.0
     retry_ms: int = 2000
-    streams: set[Subscription] = field(default_factory=set)
+    streams: set[EventStream] = field(default_factory=set)
     max_streams: int = 1000
     stream_throughput: Throughput = field(default_factory=Throughput)
     closing: bool = False
     held: set[anyio.CancelScope] = field(default_factory=set)
+    panel: bool = True
     tokens: TokenStore | None = None
     stream_tokens: StreamTokens = field(default_factory=StreamTokens)
 

@@ -4,39 +4,67 @@ Layer: HTTP (starlette, the manager, the event hub). Each endpoint subscribes
 and hands the subscription to an ``EventStreamResponse``; a reconnecting
 client resumes after its ``Last-Event-ID``. Property streams come named (the
 event is the property's name) or unnamed (default ``message`` events, which
-is all node-wot 0.9 reads).
+is all node-wot 0.9 reads). ``/events`` carries, on one connection, what a
+view of the whole server follows (see ``multiplex.py``): a browser allows
+only six connections per server.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..blob import absolute_links
 from ..errors import AffordanceNotFoundError, TooManyStreamsError
-from ..events import Event, Subscription
+from ..events import Event, EventStream, Subscription
+from ..multiplex import open_server_events
 from ..properties import PropertyDescriptor
 from ..thing import Thing
-from .query import StreamQuery, decode_query, last_event_id
+from .query import ServerEventsQuery, StreamQuery, decode_query, last_event_id
 from .sse import EventStreamResponse, event_frames, named_frame, unnamed_frame
 from .state import server_state
+from .wire import base_url
 
 __all__ = (
     "all_invocation_events",
+    "open_stream",
+    "stream_response",
     "invocation_events",
     "property_events",
     "property_values",
+    "server_events",
     "thing_events",
 )
 
 
-def _stream(
+def open_stream(
     request: Request,
-    subscription: Subscription,
+    subscription: EventStream,
     render: Callable[[Event], bytes] = named_frame,
 ) -> Response:
+    """The event-stream response for ``subscription``, closed when the server shuts down."""
+    state = server_state(request)
+    frames = event_frames(
+        subscription, render=render, keepalive=state.keepalive, retry_ms=state.retry_ms
+    )
+    return stream_response(request, subscription, frames)
+
+
+def stream_response(
+    request: Request,
+    subscription: EventStream,
+    chunks: AsyncIterator[bytes],
+    response_class: type[EventStreamResponse] = EventStreamResponse,
+) -> Response:
+    """A streaming response sending ``chunks`` as ``subscription`` delivers, until it ends.
+
+    The server's shutdown closes the subscription (so the stream ends) and
+    cuts short a write its client does not take; the subscription is
+    forgotten however the response ends.
+    """
     state = server_state(request)
     if state.closing:
         subscription.close()
@@ -60,11 +88,8 @@ def _stream(
             state.stream_throughput.record()
         subscription.close()
 
-    frames = event_frames(
-        subscription, render=render, keepalive=state.keepalive, retry_ms=state.retry_ms
-    )
-    return EventStreamResponse(
-        frames,
+    return response_class(
+        chunks,
         head_only=request.method == "HEAD",
         on_close=forget,
         shutdown_scopes=state.held,
@@ -72,11 +97,21 @@ def _stream(
 
 
 async def invocation_events(request: Request) -> Response:
-    """``GET /action_invocations/{id}/events``: the invocation's story, then live."""
+    """``GET /action_invocations/{id}/events``: the invocation's story, then live.
+
+    Its last event carries the output, whose blob hrefs are made absolute
+    here, for this request, as every other reply makes them.
+    """
     manager = server_state(request).manager
     invocation_id: uuid.UUID = request.path_params["id"]
     invocation = manager.get_invocation(invocation_id)
-    return _stream(request, manager.subscribe(invocation, after=last_event_id(request)))
+    base = base_url(request)
+
+    def render(event: Event) -> bytes:
+        frame = named_frame(event)
+        return absolute_links(frame, base) if event.terminal else frame
+
+    return open_stream(request, manager.subscribe(invocation, after=last_event_id(request)), render)
 
 
 async def all_invocation_events(request: Request) -> Response:
@@ -85,14 +120,34 @@ async def all_invocation_events(request: Request) -> Response:
     subscription = server_state(request).manager.subscribe(
         thing=query.thing, action=query.action, after=last_event_id(request)
     )
-    return _stream(request, subscription)
+    return open_stream(request, subscription)
+
+
+async def server_events(request: Request) -> Response:
+    """``GET /events``: every invocation's status and progress, every property change.
+
+    ``progress`` events (coalesced) carry the invocation's ``id``; property
+    changes come as ``property`` events, ``{"thing", "name", "value"}``.
+    ``?thing=`` keeps one Thing's.
+    """
+    query = decode_query(request, ServerEventsQuery)
+    manager = server_state(request).manager
+    if query.thing is not None:
+        manager.get_thing(query.thing)  # An unknown Thing is a 404, not a silent stream.
+    subscription = open_server_events(
+        manager.hub,
+        after=last_event_id(request),
+        maxsize=manager.subscriber_queue,
+        thing=query.thing,
+    )
+    return open_stream(request, subscription)
 
 
 async def thing_events(request: Request, *, thing: Thing) -> Response:
     """``GET /{thing}/events``: changes of all the Thing's properties."""
     manager = server_state(request).manager
     subscription = manager.subscribe_properties(thing=thing.name, after=last_event_id(request))
-    return _stream(request, subscription)
+    return open_stream(request, subscription)
 
 
 def _property_subscription(
@@ -112,11 +167,11 @@ async def property_events(
     request: Request, *, thing: Thing, descriptor: PropertyDescriptor
 ) -> Response:
     """``GET /{thing}/{property}/events``: the property's changes, named after it."""
-    return _stream(request, _property_subscription(request, thing, descriptor))
+    return open_stream(request, _property_subscription(request, thing, descriptor))
 
 
 async def property_values(
     request: Request, *, thing: Thing, descriptor: PropertyDescriptor
 ) -> Response:
     """``GET /{thing}/{property}/values``: the property's changes as unnamed events."""
-    return _stream(request, _property_subscription(request, thing, descriptor), unnamed_frame)
+    return open_stream(request, _property_subscription(request, thing, descriptor), unnamed_frame)

@@ -22,8 +22,10 @@ from starlette.types import Receive, Scope, Send
 from ..errors import AffordanceNotFoundError
 from ..thing import Thing
 from .actions import action_endpoint
+from .camera import camera_routes
+from .custom import custom_routes
 from .documents import thing_description_endpoint
-from .properties import all_properties, property_endpoint
+from .properties import all_properties, property_endpoint, reset_property
 from .streams import property_events, property_values, thing_events
 from .wire import first_segment
 
@@ -68,6 +70,11 @@ def thing_routes(thing: Thing) -> list[BaseRoute]:
             Route(f"/{name}/events", partial(property_events, thing=thing, descriptor=prop)),
             Route(f"/{name}/values", partial(property_values, thing=thing, descriptor=prop)),
         ]
+        if prop.is_resettable():  # LabThings-FastAPI's reset-to-default.
+            reset = partial(reset_property, thing=thing, descriptor=prop)
+            routes.append(Route(f"/{name}/reset", reset, methods=["POST"]))
+    routes += camera_routes(thing)
+    routes += custom_routes(thing)
     description = partial(thing_description_endpoint, thing=thing)
     routes += [
         Route("/", description),

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from ..errors import BodyTimeoutError, BodyTooLargeError, UnsupportedMediaTypeError
+from ..extensions import encode_value
 
 __all__ = (
     "API_ROOT",
@@ -37,9 +38,11 @@ _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*\"?(\d+(?:\.\d+)?)\"?", re.IG
 def json_response(
     content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    """A JSON response encoded by msgspec."""
+    """A JSON response encoded by msgspec (a pydantic model in it by pydantic)."""
     return Response(
-        msgspec.json.encode(content),
+        # The hook is called only for what msgspec cannot encode itself: arrays,
+        # blobs, pydantic models.
+        msgspec.json.encode(content, enc_hook=encode_value),
         status_code=status_code,
         headers=headers,
         media_type="application/json",

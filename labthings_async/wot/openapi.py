@@ -49,9 +49,10 @@ _ERRORS = {
     "403": "The token's role does not allow it, or another site's page sent it",
     "404": "Unknown Thing, affordance or invocation",
     "408": "The request body did not arrive in time",
-    "409": "Conflict with the invocation's status",
+    "409": "Conflict with the invocation's status, or a lock someone else holds",
     "413": "Request body too large",
     "415": "Request body is not declared as JSON",
+    "416": "The range asked for is not in the blob",
     "421": "The Host header names a host this server does not answer to",
     "422": "Input, or a parameter, fails its schema",
     "500": "Unexpected server error",
@@ -99,6 +100,24 @@ def _event(name: str | None, data: dict[str, Any]) -> dict[str, Any]:
         required.append("event")
     return {"type": "object", "properties": properties, "required": required}
 
+
+_PROGRESS_REPORT = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "percent": {"type": ["number", "null"]},
+        "message": {"type": ["string", "null"]},
+    },
+    "required": ["id"],
+}
+"""The data of a ``progress`` event on ``/events``: which invocation, and how far."""
+
+_PROPERTY_CHANGE = {
+    "type": "object",
+    "properties": {"thing": {"type": "string"}, "name": {"type": "string"}, "value": {}},
+    "required": ["thing", "name", "value"],
+}
+"""The data of a ``property`` event on ``/events``."""
 
 _GREETING = {
     "type": "object",
@@ -332,6 +351,51 @@ def openapi_document(
                 }
             ),
         },
+        "/events": {
+            "get": guarded(
+                {
+                    "summary": "Every invocation's status and progress, every property change",
+                    "description": "What a view of the whole server follows, on one connection.",
+                    "parameters": [
+                        {"name": "thing", "in": "query", "schema": {"type": "string"}},
+                        *_STREAM_PARAMETERS,
+                    ],
+                    "responses": {
+                        "200": _event_stream(
+                            "status events as on /action_invocations/events, progress events "
+                            "(coalesced) and property events",
+                            [
+                                status_event,
+                                _event("progress", _PROGRESS_REPORT),
+                                _event("property", _PROPERTY_CHANGE),
+                            ],
+                        ),
+                        **_problems("404", "422"),
+                    },
+                }
+            )
+        },
+        "/blob/{id}": {
+            "parameters": [{**_INVOCATION_ID, "description": "The blob's ID."}],
+            "get": guarded(
+                {
+                    "summary": "A blob (a file an action output), in its own media type",
+                    "parameters": [
+                        {
+                            "name": "Range",
+                            "in": "header",
+                            "schema": {"type": "string"},
+                            "description": "RFC 9110 bytes=FIRST-LAST: part of it",
+                        }
+                    ],
+                    "responses": {
+                        "200": {"description": "The blob's bytes, in its media type"},
+                        "206": {"description": "The range asked for"},
+                        **_problems("404", "416"),
+                    },
+                }
+            ),
+        },
         "/action_invocations/events": {
             "get": guarded(
                 {
@@ -418,7 +482,7 @@ def openapi_document(
                         },
                         "responses": {
                             "204": {"description": "Written"},
-                            **_problems("403", "408", "413", "415", "422", "500"),
+                            **_problems("403", "408", "409", "413", "415", "422", "500"),
                         },
                     },
                     operate=True,
@@ -503,7 +567,7 @@ def openapi_document(
                                     "Location": {"schema": {"type": "string", "format": "uri"}}
                                 },
                             },
-                            **_problems("403", "408", "413", "415", "422", "500", "504"),
+                            **_problems("403", "408", "409", "413", "415", "422", "500", "504"),
                         },
                     },
                     operate=True,

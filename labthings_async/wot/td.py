@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from ..action import ActionDescriptor
+from ..mjpeg import MEDIA_TYPE
 from ..properties import PropertyDescriptor
 from ..schema import data_schema
 from ..thing import Thing
@@ -22,7 +23,9 @@ __all__ = (
     "BEARER_SECURITY",
     "TD_CONTEXT",
     "action_affordance",
+    "frame_event_affordance",
     "property_affordance",
+    "stream_link",
     "thing_description",
 )
 
@@ -56,6 +59,8 @@ def _form(href: str, op: str | list[str], method: str, **extra: Any) -> dict[str
 def property_affordance(descriptor: PropertyDescriptor) -> dict[str, Any]:
     """The PropertyAffordance of one property (forms relative to the Thing's URL).
 
+    A property with a default shows it, as LabThings-FastAPI's do.
+
     Observable properties get two SSE forms: first ``{name}/values``, unnamed
     events, the only kind node-wot 0.9 reads; then ``{name}/events``, events
     named after the property as the WoT HTTP SSE profile has them.
@@ -66,6 +71,8 @@ def property_affordance(descriptor: PropertyDescriptor) -> dict[str, Any]:
         affordance["title"] = descriptor.title
     if descriptor.description:
         affordance["description"] = descriptor.description
+    if descriptor.has_default:
+        affordance["default"] = descriptor.default_json()
     affordance["readOnly"] = descriptor.readonly
     affordance["writeOnly"] = False
     affordance["observable"] = descriptor.observable
@@ -119,17 +126,61 @@ def action_affordance(descriptor: ActionDescriptor) -> dict[str, Any]:
     return affordance
 
 
+_FRAME_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "index": {"type": "integer", "minimum": 0, "description": "The frame's number."},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "size": {"type": "integer", "minimum": 0, "description": "Bytes of JPEG."},
+        "href": {
+            "type": "string",
+            "format": "uri-reference",
+            "description": "The frame as image/jpeg, relative to the TD's base, while "
+            "the ring buffer holds it.",
+        },
+    },
+    "required": ["index", "timestamp", "size", "href"],
+}
+
+
+def stream_link(name: str) -> dict[str, Any]:
+    """The TD link to a camera stream: a ``multipart/x-mixed-replace`` JPEG stream at ``name``.
+
+    Its ``href`` is relative to the TD's ``base``; a browser shows it in an
+    ``<img>``.
+    """
+    return {"href": name, "rel": "alternate", "type": MEDIA_TYPE, "title": name}
+
+
+def frame_event_affordance(name: str) -> dict[str, Any]:
+    """The EventAffordance telling of each new frame of camera stream ``name`` (over SSE)."""
+    return {
+        "title": f"{name} frames",
+        "description": f"A new frame of the camera stream {name!r}: fetch it at its href, "
+        f"or watch the live view at {name!r} (multipart/x-mixed-replace).",
+        "data": _FRAME_SCHEMA,
+        "forms": [
+            _form(
+                f"{name}/events",
+                ["subscribeevent", "unsubscribeevent"],
+                "GET",
+                subprotocol="sse",
+            )
+        ],
+    }
+
+
 @functools.cache
 def _affordances(cls: type[Thing]) -> bytes:
     """The class's affordances, encoded once (schemas are costly to build)."""
-    return msgspec.json.encode(
-        {
-            "properties": {
-                name: property_affordance(prop) for name, prop in cls.properties.items()
-            },
-            "actions": {name: action_affordance(act) for name, act in cls.actions.items()},
-        }
-    )
+    affordances: dict[str, Any] = {
+        "properties": {name: property_affordance(prop) for name, prop in cls.properties.items()},
+        "actions": {name: action_affordance(act) for name, act in cls.actions.items()},
+    }
+    if cls.streams:
+        affordances["events"] = {name: frame_event_affordance(name) for name in cls.streams}
+        affordances["links"] = [stream_link(name) for name in cls.streams]
+    return msgspec.json.encode(affordances)
 
 
 BEARER_SECURITY: dict[str, Any] = {
@@ -185,6 +236,9 @@ def thing_description(
     description["schemaDefinitions"] = {"invocation": _INVOCATION_SCHEMA}
     description["properties"] = affordances["properties"]
     description["actions"] = affordances["actions"]
+    if "events" in affordances:
+        description["events"] = affordances["events"]
+        description["links"] = affordances["links"]
     description["forms"] = [
         _form("properties", "readallproperties", "GET"),
         _form(
@@ -194,8 +248,9 @@ def thing_description(
     ]
     if stream_query:
         streams = [*description["forms"]]
-        for affordance in description["properties"].values():
-            streams += affordance["forms"]
+        for kind in ("properties", "events"):
+            for affordance in description.get(kind, {}).values():
+                streams += affordance["forms"]
         for form in streams:
             if form.get("subprotocol") == "sse":
                 separator = "&" if "?" in form["href"] else "?"

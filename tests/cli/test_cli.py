@@ -161,7 +161,7 @@ def test_serve_with_a_prefix_from_the_command_line(workdir: Path) -> None:
             '{"things": {"a": "greeters:Greeter"}, "colour": "red"}',
             [],
             "config file 'lab.json' has no key 'colour'; "
-            "its keys are: host, options, port, prefix, things",
+            "its keys are: application_config, host, options, port, prefix, things",
         ),
         (
             '{"things": {"a": "greeters:Greeter"}, "hots": "0.0.0.0"}',
@@ -177,7 +177,7 @@ def test_serve_with_a_prefix_from_the_command_line(workdir: Path) -> None:
             '{"things": {"a": "greeters:Greeter"}, "options": {"max_thread": 4}}',
             [],
             "config file 'lab.json': ThingServer has no option 'max_thread' "
-            "(did you mean 'max_threads'?); its options are: allowed_hosts, body_limit, ",
+            "(did you mean 'max_threads'?); its options are: allowed_hosts, application_config, ",
         ),
         (
             '{"things": {"a": "greeters:Greeter"}, "options": {"prefix": "/api"}}',

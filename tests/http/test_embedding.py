@@ -9,8 +9,9 @@ from typing import Any
 
 import httpx2
 import pytest
-from conftest import bound_socket, quiet_config, running_app
+from conftest import running_app
 from fastapi import FastAPI
+from serving import bound_socket, quiet_config
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse

@@ -676,6 +676,7 @@ async def test_stalled_subscriber_holds_up_nothing_and_stays_bounded(
     async with stalled_client(url, "/stage/frame/events"):
         await wait_until(lambda: len(server.state.streams) == 1, "the stalled stream")
         (stalled,) = server.state.streams
+        assert isinstance(stalled, lt.Subscription)
         async with (
             open_stream(client, f"{url}/stage/frame/values") as values,
             open_stream(client, f"{url}/stage/events") as everything,
@@ -808,6 +809,7 @@ async def test_shutdown_with_a_stalled_subscriber_ends_by_the_graceful_timeout()
     ):
         await wait_until(lambda: len(server.state.streams) == 1, "the stalled stream")
         (stalled,) = server.state.streams
+        assert isinstance(stalled, lt.Subscription)
         film = server.manager.invoke_action("stage", "film", FILM)
         await film.wait()
         await wait_until(lambda: stalled.lagged, "the server's writes to back up")

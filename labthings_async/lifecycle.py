@@ -1,0 +1,127 @@
+"""Starting and stopping a Thing: ``__enter__`` then ``setup``; ``teardown`` then ``__exit__``.
+
+Layer: domain (anyio, the errors, the Thing). A Thing opens and closes its
+hardware in either of two styles, or both: ours (``setup``/``teardown``) and
+LabThings-FastAPI's context manager (``__enter__``/``__exit__``, or
+``__aenter__``/``__aexit__``). With both, the context manager is the outer
+one, as if the server ran ``with thing: thing.setup(); serve();
+thing.teardown()``: setup may use what ``__enter__`` opened, and teardown
+runs while it is still open.
+
+``__exit__`` receives exception information as a context manager would:
+``(None, None, None)`` at a normal shutdown; the exception, when the Thing is
+closed because something failed (its own ``setup``, another Thing's start,
+or the host that runs the server). Its return value is ignored: there is
+nothing for it to suppress. A plain ``def`` hook runs in a worker thread of
+the manager, so a slow hardware call does not block the event loop; an
+``async def`` hook runs on the loop.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import anyio
+
+from .errors import ThingSetupError
+from .thing import Thing
+
+__all__ = ("ExceptionInfo", "exception_info", "start_thing", "stop_thing")
+
+logger = logging.getLogger("labthings_async.manager")
+
+ExceptionInfo = tuple[type[BaseException] | None, BaseException | None, TracebackType | None]
+"""What ``__exit__`` receives: ``(type, exception, traceback)``, or three ``None``."""
+
+_NO_EXCEPTION: ExceptionInfo = (None, None, None)
+
+
+def exception_info(error: BaseException | None) -> ExceptionInfo:
+    """The ``__exit__`` arguments for ``error`` (three ``None`` for no error)."""
+    if error is None:
+        return _NO_EXCEPTION
+    return type(error), error, error.__traceback__
+
+
+async def start_thing(thing: Thing, limiter: anyio.CapacityLimiter) -> None:
+    """Open ``thing``: its ``__enter__`` (or ``__aenter__``), then its ``setup``.
+
+    If ``setup`` fails after ``__enter__`` succeeded, ``__exit__`` runs with
+    that failure before the error is raised, as a ``with`` block would.
+
+    Raises:
+        ThingSetupError: A hook raised; the message names the hook, the Thing
+            and the error, which is its ``__cause__``.
+    """
+    enter = _context_hook(thing, "__aenter__", "__enter__")
+    if enter is not None:
+        await _run(thing, enter, (), limiter)
+    try:
+        await _run(thing, thing.setup, (), limiter)
+    except ThingSetupError as error:
+        if enter is not None:
+            await _close(thing, exception_info(error.__cause__), limiter)
+        raise
+
+
+async def stop_thing(
+    thing: Thing, limiter: anyio.CapacityLimiter, error: BaseException | None = None
+) -> None:
+    """Close ``thing``: its ``teardown``, then its ``__exit__`` (or ``__aexit__``).
+
+    A hook that raises is logged, and the other still runs: a failed teardown
+    must not leave the hardware open.
+
+    Args:
+        thing: A Thing that ``start_thing`` opened.
+        limiter: Bounds the worker threads plain hooks run in.
+        error: Why the Thing is closed, if something failed; ``__exit__`` is
+            given it.
+    """
+    try:
+        await _run(thing, thing.teardown, (), limiter)
+    except ThingSetupError:
+        logger.exception("teardown of Thing %r failed", thing.name)
+    await _close(thing, exception_info(error), limiter)
+
+
+async def _close(thing: Thing, info: ExceptionInfo, limiter: anyio.CapacityLimiter) -> None:
+    exit_hook = _context_hook(thing, "__aexit__", "__exit__")
+    if exit_hook is None:
+        return
+    try:
+        await _run(thing, exit_hook, info, limiter)
+    except ThingSetupError:
+        logger.exception("closing Thing %r failed", thing.name)
+
+
+def _context_hook(thing: Thing, asynchronous: str, synchronous: str) -> Callable[..., Any] | None:
+    """The Thing's own context-manager hook: the async one if its class defines it."""
+    for name in (asynchronous, synchronous):
+        if getattr(type(thing), name, None) is not None:
+            hook: Callable[..., Any] = getattr(thing, name)
+            return hook
+    return None
+
+
+async def _run(
+    thing: Thing,
+    hook: Callable[..., Any],
+    arguments: tuple[Any, ...],
+    limiter: anyio.CapacityLimiter,
+) -> None:
+    """Call one hook, on the loop or in a worker thread, naming it in any failure."""
+    try:
+        if inspect.iscoroutinefunction(hook):
+            await hook(*arguments)
+        else:
+            await anyio.to_thread.run_sync(hook, *arguments, limiter=limiter)
+    except Exception as error:
+        raise ThingSetupError(
+            f"{hook.__name__} of Thing {thing.name!r} ({type(thing).__name__}) failed: "
+            f"{type(error).__name__}: {error}"
+        ) from error
