@@ -77,6 +77,10 @@ class ThingServer:
         body_timeout: Seconds a request body may take to arrive; a slower
             one gets 408 and its connection is closed.
         max_streams: Most event streams open at once; another gets 503.
+        stream_lifetime: Seconds after which the server ends an event stream;
+            its client reconnects with ``Last-Event-ID`` and misses nothing
+            still buffered. None (the default): a stream lasts until its
+            client goes.
         max_connections: Most connections ``serve`` serves at once; another
             gets 503 and is closed. None: as many as the open-file limit
             allows (``serve`` raises it to the hard limit), at most 4,096.
@@ -124,6 +128,7 @@ class ThingServer:
         allowed_hosts: Sequence[str] | None = None,
         body_timeout: float = 30.0,
         max_streams: int = 1000,
+        stream_lifetime: float | None = None,
         max_connections: int | None = None,
         tokens: TokenStore | Mapping[str, Sequence[str]] | str | Path | None = None,
         **manager_options: Any,
@@ -169,6 +174,7 @@ class ThingServer:
             panel=panel,
             body_timeout=body_timeout,
             max_streams=max_streams,
+            stream_lifetime=stream_lifetime,
             tokens=_token_store(tokens),
         )
         self.allowed_hosts = AllowedHosts(allowed_hosts)

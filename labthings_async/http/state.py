@@ -39,6 +39,8 @@ class ServerState:
         retry_ms: Reconnection delay suggested to event-stream clients.
         streams: The subscriptions of open event streams.
         max_streams: Most event streams open at once; beyond it, 503.
+        stream_lifetime: Seconds after which the server ends an event stream
+            (the client reconnects); None: it lasts until the client goes.
         stream_throughput: How fast event streams have been closing, for
             the ``Retry-After`` of a refused one.
         closing: True once the server has begun to shut down.
@@ -64,6 +66,7 @@ class ServerState:
     retry_ms: int = 2000
     streams: set[EventStream] = field(default_factory=set)
     max_streams: int = 1000
+    stream_lifetime: float | None = None
     stream_throughput: Throughput = field(default_factory=Throughput)
     closing: bool = False
     held: set[anyio.CancelScope] = field(default_factory=set)

@@ -48,7 +48,11 @@ def open_stream(
     """The event-stream response for ``subscription``, closed when the server shuts down."""
     state = server_state(request)
     frames = event_frames(
-        subscription, render=render, keepalive=state.keepalive, retry_ms=state.retry_ms
+        subscription,
+        render=render,
+        keepalive=state.keepalive,
+        retry_ms=state.retry_ms,
+        lifetime=state.stream_lifetime,
     )
     return stream_response(request, subscription, frames)
 

@@ -74,7 +74,16 @@ class Plotter(lt.Thing):
 
 def main() -> None:
     logging.basicConfig(level="WARNING")
-    server = ThingServer({"plotter": Plotter()}, max_wait=1.0, sync_timeout=2.0, keepalive=1.0)
+    # Property streams last until their client goes; schemathesis reads a
+    # response to its end, so streams here end after a second (a client
+    # reconnects with Last-Event-ID: what stream_lifetime is for).
+    server = ThingServer(
+        {"plotter": Plotter()},
+        max_wait=1.0,
+        sync_timeout=2.0,
+        keepalive=0.5,
+        stream_lifetime=1.0,
+    )
     asyncio.run(server.serve(f"fd://{sys.argv[1]}"))
 
 
