@@ -61,9 +61,7 @@ def test_the_panel_asks_for_a_token_then_shows_live_values_and_invokes(
     assert any("access_token=st1." in entry for entry in urls)
 
 
-def test_an_observer_watches_but_the_server_refuses_its_invocation(
-    page: Any, serve: Serve
-) -> None:
+def test_an_observer_watches_but_the_server_refuses_its_invocation(page: Any, serve: Serve) -> None:
     url = secured(serve)
     page.goto(f"{url}/")
     sign_in(page, OBSERVER)

@@ -21,8 +21,9 @@ from typing import Any
 
 import httpx2
 import pytest
-from conftest import ServeThings, bound_socket, quiet_config
+from conftest import ServeThings
 from inprocess import in_process
+from serving import bound_socket, quiet_config
 
 import labthings_async as lt
 from labthings_async.client import AsyncThingClient, ThingClient
