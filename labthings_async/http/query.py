@@ -127,22 +127,24 @@ def last_event_id(request: Request) -> int | None:
     """Where a reconnecting event-stream client resumes: ``Last-Event-ID``, header or query.
 
     ``EventSource`` sends the header; a client that cannot set headers may
-    use the ``lastEventId`` query parameter. Either way a bad value is
-    reported at ``$.headers.Last-Event-ID``.
+    use the ``lastEventId`` query parameter. Each one given must be an event
+    ID (empty: none); the header wins when both are.
 
     Raises:
-        InvalidInputError: The value is not an event ID this server could have sent.
+        InvalidInputError: A value is not an event ID this server could have sent,
+            reported at ``$.headers.Last-Event-ID`` or ``$.query.lastEventId``.
     """
-    raw = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
-    if not raw:
-        return None
-    if _EVENT_ID_TEXT.fullmatch(raw) is None:
-        reason = "Expected up to 18 digits, an event ID this server sent"
-        raise InvalidInputError(
-            f"headers parameter 'Last-Event-ID' is {raw[:40]!r}: {reason}",
-            [FieldIssue("$.headers.Last-Event-ID", reason)],
-        )
-    return int(raw)
+    header = request.headers.get("last-event-id")
+    query = request.query_params.get("lastEventId")
+    for raw, where, name in ((query, "query", "lastEventId"), (header, "headers", "Last-Event-ID")):
+        if raw and _EVENT_ID_TEXT.fullmatch(raw) is None:
+            reason = "Expected up to 18 digits, an event ID this server sent"
+            raise InvalidInputError(
+                f"{where} parameter {name!r} is {raw[:40]!r}: {reason}",
+                [FieldIssue(f"$.{where}.{name}", reason)],
+            )
+    raw = header or query
+    return int(raw) if raw else None
 
 
 def _decode(values: Mapping[str, str], struct_type: type[Q], where: str) -> Q:

@@ -54,3 +54,23 @@ def test_undecodable_bodies_are_400_problems_naming_what_was_wrong(
         # Nothing was started or changed by the refused body.
         assert http.get("/action_invocations/").json() == []
         assert http.get("/labeller/count").json() == 0
+
+
+class Counter(lt.Thing):
+    @lt.action
+    def count(self, times: int, items: list[int] | None = None) -> list[int]:
+        return [times, *(items or [])]
+
+
+def test_a_whole_number_written_with_a_fraction_is_an_integer_as_the_schema_says() -> None:
+    """Guards issue 14, point 11: the published schema (JSON Schema's ``integer``)
+    allows ``5.0``, so the server must too; schemathesis found it refused."""
+    with in_process(ThingServer({"counter": Counter()}).app) as http:
+        wait = {"Prefer": "wait=10"}
+        done = http.post("/counter/count", json={"times": 5.0, "items": [1.0, 2]}, headers=wait)
+        assert done.status_code == 201, done.text
+        assert done.json()["output"] == [5, 1, 2]
+        for refused in ({"times": 5.5}, {"times": "5"}, {"times": True}):
+            reply = http.post("/counter/count", json=refused)
+            assert reply.status_code == 422, (refused, reply.text)
+            assert reply.json()["errors"][0]["path"] == "$.times"
