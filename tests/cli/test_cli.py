@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from serving import free_port
 
 COMMAND = str(Path(sys.executable).with_name("labthings-async"))
 DEADLINE = 20.0
@@ -42,13 +43,6 @@ class Broken(lt.Thing):
     def setup(self) -> None:
         raise OSError("no camera on /dev/video0")
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture

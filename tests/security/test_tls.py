@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from serving import free_port
 
 COMMAND = str(Path(sys.executable).with_name("labthings-async"))
 TOKEN = "tls-operator-2b8e41"
@@ -61,13 +61,6 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     (tmp_path / "shutters.py").write_text(THING_MODULE)
@@ -82,6 +75,22 @@ def serving(workdir: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
     for process in processes:
         process.terminate()
         process.wait(20)
+
+
+def start(
+    workdir: Path, serving: list[subprocess.Popen[bytes]], *args: str
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """``labthings-async serve shutters:Shutter ARGS``: the process, and the file of its log."""
+    log = workdir / "server.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [COMMAND, "serve", "shutters:Shutter", *args],
+            cwd=workdir,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    serving.append(process)
+    return process, log
 
 
 def wait_for_line(path: Path, words: str, process: subprocess.Popen[bytes]) -> str:
@@ -101,14 +110,10 @@ def test_serve_https_with_a_token(
 ) -> None:
     cert, key = certificate
     port = free_port()
-    log = workdir / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [COMMAND, "serve", "shutters:Shutter", "--port", str(port),
-             "--certfile", str(cert), "--keyfile", str(key), "--tokens", "tokens.json"],
-            cwd=workdir, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    serving.append(process)
+    process, log = start(
+        workdir, serving, "--port", str(port),
+        "--certfile", str(cert), "--keyfile", str(key), "--tokens", "tokens.json",
+    )  # fmt: skip
     wait_for_line(log, "Running on https://", process)
     trusted = ssl.create_default_context(cafile=str(cert))
     with httpx2.Client(verify=trusted, timeout=10) as http:
@@ -142,13 +147,7 @@ def test_half_a_certificate_is_refused_in_one_line(
 def test_a_server_on_the_network_without_tokens_says_so_loudly(
     workdir: Path, serving: list[subprocess.Popen[bytes]]
 ) -> None:
-    log = workdir / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [COMMAND, "serve", "shutters:Shutter", "--host", "0.0.0.0", "--port", str(free_port())],
-            cwd=workdir, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    serving.append(process)
+    process, log = start(workdir, serving, "--host", "0.0.0.0", "--port", str(free_port()))
     text = wait_for_line(log, "WITHOUT AUTHENTICATION", process)
     [line] = [line for line in text.splitlines() if "WITHOUT AUTHENTICATION" in line]
     assert "WARNING" in line
@@ -158,12 +157,6 @@ def test_a_server_on_the_network_without_tokens_says_so_loudly(
 def test_a_loopback_server_without_tokens_stays_quiet(
     workdir: Path, serving: list[subprocess.Popen[bytes]]
 ) -> None:
-    log = workdir / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [COMMAND, "serve", "shutters:Shutter", "--port", str(free_port())],
-            cwd=workdir, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    serving.append(process)
+    process, log = start(workdir, serving, "--port", str(free_port()))
     text = wait_for_line(log, "Running on http://", process)
     assert "WITHOUT AUTHENTICATION" not in text
