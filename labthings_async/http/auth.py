@@ -107,6 +107,7 @@ class AuthGuard:
 
     def _role(self, scope: Scope, tokens: TokenStore) -> tuple[Role | None, str]:
         """The role the request's credentials grant, or None and why not."""
+        stream_token = _take_access_token(scope)  # Out of the query whatever else is sent.
         authorization = Headers(scope=scope).get("authorization")
         if authorization is not None:
             scheme, _, token = authorization.strip().partition(" ")
@@ -117,7 +118,6 @@ class AuthGuard:
                 scope[_ROLE_REFUSED_TOKEN] = True
                 return None, "the bearer token is not one this server accepts"
             return role, ""
-        stream_token = _take_access_token(scope)
         if stream_token is not None:
             if scope["method"] not in READ_METHODS:
                 return None, f"a token in the URL ({ACCESS_TOKEN}) is for reading only"
