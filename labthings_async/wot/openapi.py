@@ -314,6 +314,8 @@ def openapi_document(
             "delete": guarded(
                 {
                     "summary": "Cancel an invocation",
+                    "description": "As in LabThings' API, the invocation is cancelled, not "
+                    "removed: it stays readable, cancelled, until its retention runs out.",
                     "responses": {"200": invocation, **_problems("404", "409")},
                 },
                 operate=True,
