@@ -10,6 +10,8 @@ next keep-alive.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 
@@ -57,15 +59,22 @@ async def event_frames(
     render: Callable[[Event], bytes] = named_frame,
     keepalive: float = 15.0,
     retry_ms: int = 2000,
+    lifetime: float | None = None,
 ) -> AsyncIterator[bytes]:
     """The bytes of an event stream: a greeting, then events and keep-alives.
 
     The subscription is closed when the stream ends for any reason, including
-    a client that goes away while the greeting is being sent.
+    a client that goes away while the greeting is being sent. With a
+    ``lifetime``, the stream ends after that many seconds; a client
+    reconnects with ``Last-Event-ID`` and misses nothing still buffered.
     """
+    deadline = math.inf if lifetime is None else time.monotonic() + lifetime
     async with subscription:
         yield b"retry: %d\n: connected\n\n" % retry_ms
         while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
             ready: list[bytes] = []
             while len(ready) < _BATCH:
                 event = subscription.next_nowait()
@@ -76,7 +85,7 @@ async def event_frames(
                 yield b"".join(ready)
                 continue
             next_event: Event | None = None
-            with anyio.move_on_after(keepalive):
+            with anyio.move_on_after(min(keepalive, left)):
                 try:
                     next_event = await anext(subscription)
                 except StopAsyncIteration:

@@ -991,12 +991,15 @@ def test_malformed_last_event_id_is_a_422_problem(value: str) -> None:
         in_header = http.get(firehose, headers={b"Last-Event-ID": value.encode("latin-1")})
         in_query = http.get(firehose, params={"lastEventId": value})
 
-        for response in (in_header, in_query):
+        for response, path in (
+            (in_header, "$.headers.Last-Event-ID"),
+            (in_query, "$.query.lastEventId"),
+        ):
             assert response.status_code == 422, response.text
             assert response.headers["content-type"] == PROBLEM_JSON
             problem = response.json()
             assert problem["status"] == 422
-            assert problem["errors"][0]["path"] == "$.headers.Last-Event-ID"
+            assert problem["errors"][0]["path"] == path
         assert no_open_streams(server)()
 
 
