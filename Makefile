@@ -16,8 +16,10 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 # The browser extra: Playwright (it drives the system's Chromium; it downloads no browser).
 BROWSER_STAMP := $(VENV)/.installed-browser
+# The fuzz extra: schemathesis, driven by the server's OpenAPI document.
+FUZZ_STAMP := $(VENV)/.installed-fuzz
 
-.PHONY: serve test test-faults test-stress test-browser check bench bench-quick clean
+.PHONY: serve test test-faults test-stress test-browser check fuzz bench bench-quick clean
 
 $(SERVE_STAMP): pyproject.toml
 	$(SETUP) $@ examples
@@ -30,6 +32,9 @@ $(BENCH_STAMP): pyproject.toml
 
 $(BROWSER_STAMP): pyproject.toml
 	$(SETUP) $@ test browser
+
+$(FUZZ_STAMP): pyproject.toml
+	$(SETUP) $@ test fuzz
 
 serve: $(SERVE_STAMP)
 	$(BIN)/labthings-async serve labthings_async/examples/rig.json --port $(PORT)
@@ -53,6 +58,10 @@ test-browser: $(BROWSER_STAMP)
 
 check: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/check
+
+# schemathesis's full pass over the OpenAPI document, against a real server.
+fuzz: $(FUZZ_STAMP)
+	$(BIN)/pytest -m fuzz tests/security/test_fuzz.py
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks --json benchmarks/results/latest-full.json

@@ -21,6 +21,7 @@ import builtins
 import functools
 import logging
 import time
+import traceback
 import uuid
 from collections import deque
 from collections.abc import Sequence
@@ -45,7 +46,7 @@ from .errors import (
 )
 from .events import Event, EventHub, Topic
 from .extensions import encode_value
-from .logs import NOT_CAPTURED, exception_entry, invocation_logger
+from .logs import NOT_CAPTURED, exception_entry, invocation_logger, without_server_details
 from .models import (
     FinalStatus,
     InvocationResponse,
@@ -92,6 +93,10 @@ class InvocationHost(Protocol):
     @property
     def clock(self) -> Clock:
         """Stamps its times."""
+
+    @property
+    def debug(self) -> bool:
+        """Keep tracebacks and the server's file names in its log, which clients read."""
 
     def status_changed(self, invocation: Invocation, old: Status) -> None:
         """Bookkeeping after a transition (queue counts, retention)."""
@@ -452,8 +457,17 @@ class Invocation:
             return
         message = f"action {self.action.name} failed: {type(error).__name__}: {error}"
         self.add_log(exception_entry(logger, message, error))
-        logger.error("%s", message, extra=NOT_CAPTURED)
-        logger.debug("traceback of invocation %s", self.id_text, exc_info=error, extra=NOT_CAPTURED)
+        # The server's log keeps the traceback, at the level the failure is
+        # logged (clients see it only in debug mode: ``add_log``). As text: a
+        # record holding the traceback itself would keep the invocation alive
+        # for as long as a handler keeps the record.
+        logger.error(
+            "%s (invocation %s)\n%s",
+            message,
+            self.id_text,
+            "".join(traceback.format_exception(error)).rstrip(),
+            extra=NOT_CAPTURED,
+        )
         self.transition(Status.ERROR, error=problem_from_exception(error), exception=error)
 
     def _cancellation(self, error: BaseException) -> str:
@@ -521,7 +535,13 @@ class Invocation:
     # -- log and progress (any thread) -----------------------------------------
 
     def add_log(self, entry: LogEntry) -> None:
-        """Append a log record and publish it (any thread)."""
+        """Append a log record and publish it (any thread).
+
+        Outside debug mode the record loses its traceback and source file
+        first: clients read this log.
+        """
+        if not self._host.debug:
+            entry = without_server_details(entry)
         log = self._log
         if log is None:
             log = self._log = deque(maxlen=self._log_len)

@@ -58,6 +58,7 @@ from .settings_store import SettingsStore, settings_path
 from .slot import SlotTarget, connect_slots
 from .table import InvocationTable
 from .thing import Thing
+from .throughput import Throughput
 from .workers import WorkerThreads, close_coroutine
 
 __all__ = ("ActionManager",)
@@ -85,8 +86,11 @@ class ActionManager:
         things: The Things to manage, by name (the name is their URL segment).
         max_threads: Most threaded actions running at once; the rest wait as
             ``pending``.
-        max_pending: Most invocations waiting for a thread; beyond it
-            ``invoke_action`` raises ``QueueFullError``.
+        max_pending: Most invocations accepted and waiting: threaded ones not
+            yet given a thread, and async ones not finished (they take no
+            thread, but each holds memory and a task). Beyond it
+            ``invoke_action`` raises ``QueueFullError``, with a ``retry_after``
+            worked out from how fast invocations have been finishing.
         retention: Default seconds a finished invocation is kept.
         max_retained: Most finished invocations kept; the soonest to expire go
             first.
@@ -101,6 +105,9 @@ class ActionManager:
         teardown_timeout: Seconds each of a Thing's closing hooks (``teardown``,
             ``__exit__``) may take at shutdown; one still running after it is
             abandoned, and the next one runs.
+        debug: Keep tracebacks and the server's file names in invocation logs,
+            which clients read; off, a log record keeps the exception's type
+            and message only (the server's own log keeps it whole).
         clock: Stamps the invocations' times and paces expiry; real time
             unless a test hands in a clock it moves itself.
         settings_folder: Where the Things' settings files are kept
@@ -134,6 +141,7 @@ class ActionManager:
         expiry_interval: float = 1.0,
         shutdown_grace: float = 5.0,
         teardown_timeout: float = 10.0,
+        debug: bool = False,
         clock: Clock | None = None,
         settings_folder: str | Path | None = "./settings",
         thing_slots: Mapping[str, Mapping[str, SlotTarget]] | None = None,
@@ -164,6 +172,7 @@ class ActionManager:
         self.expiry_interval = expiry_interval
         self.shutdown_grace = shutdown_grace
         self.teardown_timeout = teardown_timeout
+        self.debug = debug
         self.clock = clock or SystemClock()
         self.settings_folder = settings_folder
         self.thing_slots = {name: dict(slots) for name, slots in (thing_slots or {}).items()}
@@ -178,6 +187,8 @@ class ActionManager:
         self._table = InvocationTable(max_retained, self.clock, on_forget=self._forget)
         self._sequence = itertools.count(1).__next__
         self._pending_threaded = 0
+        self._unfinished_async = 0
+        self.throughput = Throughput()
         # Admits threaded invocations to the threads, max_threads at a time.
         self._slots = anyio.CapacityLimiter(max_threads)
         self.threads = WorkerThreads("labthings_async worker")
@@ -409,7 +420,7 @@ class ActionManager:
             ThingNotFoundError: No such Thing.
             AffordanceNotFoundError: No such action.
             InvalidInputError: The input does not fit; no invocation is made.
-            QueueFullError: ``max_pending`` invocations already wait for a thread.
+            QueueFullError: ``max_pending`` invocations already wait.
             LockBusyError: A lock the action takes is held by another invocation
                 or a client's property write; no invocation is made.
             ManagerNotRunningError: The manager is not running.
@@ -425,10 +436,15 @@ class ActionManager:
         for name, value in arguments.items():
             if isinstance(value, Blob):
                 arguments[name] = self._resolve_blob(descriptor.name, name, value)
-        if not descriptor.is_async and self._pending_threaded >= self.max_pending:
+        waiting = self._pending_threaded + self._unfinished_async
+        if waiting >= self.max_pending:
+            retry_after = self.throughput.retry_after(waiting)
             raise QueueFullError(
-                f"{self._pending_threaded} invocations are already waiting for one of "
-                f"{self.max_threads} threads; retry later"
+                f"{waiting} invocations are already waiting ({self._pending_threaded} for one "
+                f"of {self.max_threads} threads, {self._unfinished_async} async ones "
+                f"unfinished), the most this server takes (max_pending); at the rate "
+                f"invocations have been finishing, that is about {retry_after} s of work",
+                retry_after=retry_after,
             )
         invocation = Invocation(
             self,
@@ -538,10 +554,14 @@ class ActionManager:
     # -- bookkeeping (called by Invocation.transition) -------------------------------
 
     def status_changed(self, invocation: Invocation, old: Status) -> None:
-        """Keep the pending count, the retention queue, the locks and the served blobs current."""
-        if old is Status.PENDING and not invocation.action.is_async:
+        """Keep the waiting counts, finishing rate, retention queue, locks and blobs current."""
+        is_async = invocation.action.is_async
+        if old is Status.PENDING and not is_async:
             self._pending_threaded -= 1
         if invocation.finished:
+            if is_async:
+                self._unfinished_async -= 1
+            self.throughput.record()
             if invocation.attachments:
                 self.blobs.add(invocation.attachments)
             if self._held:
@@ -648,7 +668,10 @@ class ActionManager:
 
     def _track(self, invocation: Invocation) -> None:
         """Keep a new invocation and announce it (the path of every ``invoke_action``)."""
-        if not invocation.action.is_async and invocation.status is Status.PENDING:
+        if invocation.action.is_async:
+            if not invocation.finished:
+                self._unfinished_async += 1  # Until it finishes: see status_changed.
+        elif invocation.status is Status.PENDING:
             self._pending_threaded += 1  # Until it runs: see status_changed.
         self._table.add(invocation)
         invocation.publish_created()

@@ -10,6 +10,7 @@ a mounted app's lifespan.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import socket
@@ -19,9 +20,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcon
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import hypercorn.asyncio
-from hypercorn.config import Config
+from hypercorn.asyncio.run import worker_serve
+from hypercorn.config import Config, Sockets
 from hypercorn.typing import ASGIFramework
+from hypercorn.utils import wrap_app
 
 from .config import (
     keyword_options,
@@ -33,11 +35,14 @@ from .config import (
 from .config import server_options as config_options
 from .errors import UnsupportedFeatureError
 from .http.app import RESERVED_NAMES, ThingApp
+from .http.hosts import AllowedHosts, host_name
+from .http.limits import ConnectionLimit
 from .http.state import ServerState
 from .manager import ActionManager
 from .server_interface import ThingServerInterface
 from .signals import SHUTDOWN_SIGNALS, shutdown_signals
 from .thing import Thing
+from .tokens import TokenStore
 
 if TYPE_CHECKING:
     from .http.testing import TestClient
@@ -65,7 +70,7 @@ class ThingServer:
         sync_timeout: Longest wait for a ``?reply=output`` invocation.
         property_timeout: Longest wait for a functional property's getter or
             setter; a slower one is answered 504, and its thread abandoned.
-        debug: Put tracebacks in 500 responses.
+        debug: Put tracebacks in 500 responses and in invocation logs.
         cors_origins: Origins whose web pages may call the API.
         keepalive: Seconds between keep-alive comments on idle event streams.
         stream_stall_timeout: Seconds an event stream waits for a client that
@@ -77,6 +82,24 @@ class ThingServer:
         application_config: Anything the application's Things need; each
             reads a copy through ``self._thing_server_interface``, as in
             LabThings-FastAPI.
+        allowed_hosts: The host names (``Host`` headers) the server answers
+            to; ``*`` for any, ``.example.org`` for a domain and the names
+            under it. By default, what it is bound to: the address a request
+            reached, the bound host name (the machine's names for
+            ``0.0.0.0``), and ``localhost`` on loopback. Others get 421.
+        body_timeout: Seconds a request body may take to arrive; a slower
+            one gets 408 and its connection is closed.
+        max_streams: Most event streams open at once; another gets 503.
+        stream_lifetime: Seconds after which the server ends an event stream;
+            its client reconnects with ``Last-Event-ID`` and misses nothing
+            still buffered. None (the default): a stream lasts until its
+            client goes.
+        max_connections: Most connections ``serve`` serves at once; another
+            gets 503 and is closed. None: as many as the open-file limit
+            allows (``serve`` raises it to the hard limit), at most 4,096.
+        tokens: Require bearer tokens: a token file's path, its contents
+            (``{"operate": [...], "observe": [...]}``) or a ``TokenStore``.
+            None (the default): anyone who can reach the server may use it.
         **manager_options: ``max_threads``, ``max_pending``, ``retention``,
             ``max_retained``, ``log_len``, ``shutdown_grace`` and the other
             options of ``ActionManager``.
@@ -94,6 +117,8 @@ class ThingServer:
     Attributes:
         prefix: The path prefix of every route.
         application_config: What the Things read as their application config.
+        allowed_hosts: The host names the server answers to.
+        connections: The count of open connections ``serve`` keeps, and its limits.
         manager: The ActionManager running the invocations.
         state: What the routes share: the manager, the settings, the open streams.
         app: The Starlette app (an ASGI app; mount it, serve it, or test it
@@ -115,6 +140,12 @@ class ThingServer:
         stream_stall_timeout: float = 30.0,
         panel: bool = True,
         application_config: Mapping[str, Any] | None = None,
+        allowed_hosts: Sequence[str] | None = None,
+        body_timeout: float = 30.0,
+        max_streams: int = 1000,
+        stream_lifetime: float | None = None,
+        max_connections: int | None = None,
+        tokens: TokenStore | Mapping[str, Sequence[str]] | str | Path | None = None,
         **manager_options: Any,
     ) -> None:
         if isinstance(things.get("things"), Mapping):  # LabThings-FastAPI's ThingServer(config)
@@ -142,7 +173,7 @@ class ThingServer:
         self._active = False
         self.prefix = prefix
         self.application_config = application_config
-        self.manager = ActionManager(instances, **manager_options)
+        self.manager = ActionManager(instances, debug=debug, **manager_options)
         for name, thing in instances.items():
             interface = getattr(thing, "_thing_server_interface", None)
             if interface is None:
@@ -158,9 +189,20 @@ class ThingServer:
             keepalive=keepalive,
             stream_stall_timeout=stream_stall_timeout,
             panel=panel,
+            body_timeout=body_timeout,
+            max_streams=max_streams,
+            stream_lifetime=stream_lifetime,
+            tokens=_token_store(tokens),
         )
+        self.allowed_hosts = AllowedHosts(allowed_hosts)
+        self.connections = ConnectionLimit(max_connections)
         self.app = ThingApp(
-            self.state, prefix=prefix, lifespan=self.lifespan, cors_origins=cors_origins
+            self.state,
+            prefix=prefix,
+            lifespan=self.lifespan,
+            cors_origins=cors_origins,
+            allowed_hosts=self.allowed_hosts,
+            connections=self.connections,
         )
 
     @property
@@ -271,6 +313,18 @@ class ThingServer:
         """
         config = config or Config()
         config.bind = [bind] if isinstance(bind, str) else list(bind)
+        for address in config.bind:
+            if address.startswith(("unix:", "fd://")):
+                continue
+            self.allowed_hosts.add_bind(address)
+            if self.state.tokens is None and _reachable_from_the_network(address):
+                logger.warning(
+                    "serving on %s, which is reachable from the network, WITHOUT "
+                    "AUTHENTICATION: anyone who can reach it can drive the hardware. Give "
+                    "it tokens (labthings-async serve --tokens FILE) and TLS (--certfile, "
+                    "--keyfile), or bind it to 127.0.0.1",
+                    address,
+                )
         if config.errorlog == "-" and logging.getLogger().handlers:
             # The program has configured logging: log through it. hypercorn's own
             # stderr handler would print every line a second time, via the root.
@@ -285,10 +339,16 @@ class ThingServer:
         # Start the Things before binding, so a failing setup is a plain
         # ThingSetupError here rather than a lifespan failure inside hypercorn.
         async with self._run_things(hear_signals=False):  # The trigger hears them.
-            addresses = _bind_now(config)
+            sockets = self._bind_now(config)
             if ready is not None:
-                ready(addresses)
-            await hypercorn.asyncio.serve(app, config, shutdown_trigger=shutdown)
+                ready(_addresses(sockets))
+            # hypercorn.asyncio.serve, given the sockets: bound here, and counting.
+            await worker_serve(
+                wrap_app(app, config.wsgi_max_body_size, None),
+                config,
+                sockets=sockets,
+                shutdown_trigger=shutdown,
+            )
 
     def run(
         self,
@@ -302,6 +362,27 @@ class ThingServer:
         The loop then ends, however user code behaves (see ``run_to_the_end``).
         """
         run_to_the_end(self.serve(f"{host}:{port}", ready=ready))
+
+    def _bind_now(self, config: Config) -> Sockets:
+        """Bind the sockets here, each counting the connections it accepts.
+
+        hypercorn binds only after it has started the app's lifespan, and a bind
+        that fails (a busy port) leaves that lifespan task behind, to be cancelled
+        at loop shutdown with a traceback wall. Bound here, a busy port is a plain
+        ``OSError`` from ``serve()``. The open-file limit is raised first, and
+        the connection limits fitted to it.
+
+        Raises:
+            OSError: A socket cannot be bound.
+        """
+        sockets = config.create_sockets()
+        self.connections.fit_to_process()
+        counting = self.connections.listening
+        return Sockets(
+            secure_sockets=[counting(sock) for sock in sockets.secure_sockets],
+            insecure_sockets=[counting(sock) for sock in sockets.insecure_sockets],
+            quic_sockets=sockets.quic_sockets,
+        )
 
 
 def run_to_the_end(main: Coroutine[Any, Any, None]) -> None:
@@ -345,6 +426,27 @@ async def _end_leftovers() -> set[asyncio.Task[Any]]:
     return pending
 
 
+def _token_store(
+    tokens: TokenStore | Mapping[str, Sequence[str]] | str | Path | None,
+) -> TokenStore | None:
+    if tokens is None or isinstance(tokens, TokenStore):
+        return tokens
+    if isinstance(tokens, str | Path):
+        return TokenStore.from_file(tokens)
+    return TokenStore(tokens)
+
+
+def _reachable_from_the_network(address: str) -> bool:
+    """True if a ``host:port`` bind may be reached from beyond this machine."""
+    host = host_name(address)
+    if host in ("localhost", "ip6-localhost") or host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True  # A name, which may stand for any interface.
+
+
 def _read_config(config: Mapping[str, Any]) -> tuple[dict[str, Thing], dict[str, Any]]:
     """LabThings-FastAPI's ``ThingServer(config)``: the Things made, and the options."""
     # The Things may be given as classes, which a config file cannot hold: made apart.
@@ -360,33 +462,9 @@ def _read_config(config: Mapping[str, Any]) -> tuple[dict[str, Thing], dict[str,
     return things, config_options(parsed)
 
 
-def _bind_now(config: Config) -> list[str]:
-    """Bind the sockets here, handing them to hypercorn as ``fd://N``.
-
-    hypercorn binds only after it has started the app's lifespan, and a bind
-    that fails (a busy port) leaves that lifespan task behind, to be cancelled
-    at loop shutdown with a traceback wall. Bound here, a busy port is a plain
-    ``OSError`` from ``serve()``.
-
-    Returns:
-        The addresses bound, as ``host:port`` (``unix:PATH`` for a Unix socket).
-
-    Raises:
-        OSError: A socket cannot be bound.
-    """
-    sockets = config.create_sockets()
-    addresses = [_address(sock) for sock in (*sockets.secure_sockets, *sockets.insecure_sockets)]
-
-    def handed_over(bound: list[socket.socket]) -> list[str]:
-        return [f"fd://{sock.detach()}" for sock in bound]
-
-    if config.ssl_enabled:
-        config.bind = handed_over(sockets.secure_sockets)
-        config.insecure_bind = handed_over(sockets.insecure_sockets)
-        config.quic_bind = handed_over(sockets.quic_sockets)
-    else:
-        config.bind = handed_over(sockets.insecure_sockets)
-    return addresses
+def _addresses(sockets: Sockets) -> list[str]:
+    """The addresses bound, as ``host:port`` (``unix:PATH`` for a Unix socket)."""
+    return [_address(sock) for sock in (*sockets.secure_sockets, *sockets.insecure_sockets)]
 
 
 def _address(sock: socket.socket) -> str:

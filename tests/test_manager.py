@@ -301,16 +301,22 @@ async def test_max_pending_refuses_without_creating_an_invocation() -> None:
         await finish(*again)
 
 
-async def test_max_pending_does_not_count_async_actions() -> None:
+async def test_max_pending_counts_unfinished_async_invocations_too() -> None:
     gated = Gated()
+    gated.full = Signal()
     counter = Counter()
     async with lt.ActionManager(
-        {"gated": gated, "counter": counter}, max_threads=1, max_pending=1
+        {"gated": gated, "counter": counter}, max_threads=1, max_pending=2
     ) as manager:
         first = manager.invoke_action(gated, "work")
-        on_loop = [manager.invoke_action(counter, "anoop") for _ in range(5)]
+        await gated.full.wait()  # Running in the thread now, so not waiting.
+        on_loop = [manager.invoke_action(counter, "anoop") for _ in range(2)]
+        with pytest.raises(lt.QueueFullError, match="2 async ones unfinished"):
+            manager.invoke_action(counter, "anoop")
+        await finish(*on_loop)
+        again = manager.invoke_action(counter, "anoop")  # Their places were given back.
         gated.gate.set()
-        await finish(first, *on_loop)
+        await finish(first, again)
 
 
 # -- nesting ------------------------------------------------------------------------
@@ -584,7 +590,7 @@ async def test_error_ends_the_invocation_and_others_carry_on(
     gated = Gated()
     gated.full = Signal()
     things = {"faulty": Faulty(), "gated": gated}
-    async with lt.ActionManager(things) as manager:
+    async with lt.ActionManager(things, debug=True) as manager:
         bystander = manager.invoke_action(gated, "work", {"label": "bystander"})
         await gated.full.wait()
         failed = manager.invoke_action("faulty", action)

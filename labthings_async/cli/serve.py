@@ -16,6 +16,7 @@ from typing import Any
 
 from ..config import ServerConfig, load_config, make_things, parse_config, server_options
 from ..errors import ConfigError, ThingSetupError, UnknownOptionError
+from ..tokens import TokenStore
 
 __all__ = ("LOG_LEVELS", "add_serve_command", "banner")
 
@@ -71,6 +72,24 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         help="let web pages from ORIGIN (e.g. http://localhost:8080, or *) call the API; "
         "repeat for more origins",
     )
+    serve.add_argument(
+        "--allowed-host",
+        metavar="NAME",
+        action="append",
+        help="a host name clients may reach the server by (its Host header), besides what "
+        "it is bound to; .example.org allows a domain, * any name; repeat for more",
+    )
+    serve.add_argument(
+        "--tokens",
+        metavar="FILE",
+        help='require bearer tokens: FILE is a JSON object {"operate": [...], "observe": [...]} '
+        "of tokens (or sha256:HEX digests of them); observe reads and watches, operate also "
+        "invokes, writes and cancels",
+    )
+    serve.add_argument(
+        "--certfile", metavar="FILE", help="serve HTTPS with this certificate (PEM) chain"
+    )
+    serve.add_argument("--keyfile", metavar="FILE", help="the certificate's private key (PEM)")
     serve.add_argument(
         "--log-level",
         choices=LOG_LEVELS,
@@ -170,6 +189,10 @@ def _server_options(config: ServerConfig, args: argparse.Namespace) -> dict[str,
         options["debug"] = True
     if args.cors:
         options["cors_origins"] = args.cors
+    if args.allowed_host:
+        options["allowed_hosts"] = args.allowed_host
+    if args.tokens:
+        options["tokens"] = TokenStore.from_file(args.tokens)
     return options
 
 
@@ -211,6 +234,21 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"labthings-async: {error}", file=sys.stderr)
         return EXIT_CONFIG
     hypercorn_config = Config()
+    if bool(args.certfile) != bool(args.keyfile):
+        print("labthings-async: HTTPS needs both --certfile and --keyfile", file=sys.stderr)
+        return EXIT_CONFIG
+    hypercorn_config.certfile = args.certfile
+    hypercorn_config.keyfile = args.keyfile
+    if args.certfile:
+        try:
+            hypercorn_config.create_ssl_context()  # Fails here, in a line, if it cannot work.
+        except OSError as error:
+            print(
+                f"labthings-async: cannot use the certificate {args.certfile!r} and key "
+                f"{args.keyfile!r}: {error.strerror or error}",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
     if args.access_log == "-":
         access = logging.getLogger("hypercorn.access")
         access.setLevel(logging.INFO)  # Asked for: shown whatever --log-level says.

@@ -40,7 +40,7 @@ async def invoke(request: Request, *, thing: Thing, descriptor: ActionDescriptor
     """Invoke the action with the request's body as its input."""
     state = server_state(request)
     query = decode_query(request, InvokeQuery)
-    body = await read_json_body(request, state.body_limit)
+    body = await read_json_body(request, state.body_limit, state.body_timeout)
     invocation = state.manager.invoke_action(thing, descriptor.name, body)
     base = base_url(request)
     href = f"{base}/action_invocations/{invocation.id_text}"

@@ -58,7 +58,8 @@ async def custom_endpoint(
         arguments.update(_fields(_decode(request, descriptor.query_model, "query", what)))
     if descriptor.body is not None:
         parameter, codec = descriptor.body
-        raw = await read_json_body(request, server_state(request).body_limit)
+        state = server_state(request)
+        raw = await read_json_body(request, state.body_limit, state.body_timeout)
         if raw.strip():
             arguments[parameter.name] = codec.decode_json(raw, f"the body of {what}")
         elif parameter.required:

@@ -27,7 +27,7 @@ async def property_endpoint(
     """``GET /{thing}/{property}``: the value; ``PUT``: set it (204)."""
     state = server_state(request)
     if request.method == "PUT":
-        body = await read_json_body(request, state.body_limit)
+        body = await read_json_body(request, state.body_limit, state.body_timeout)
         value = descriptor.decode(body)
         await state.properties.write(descriptor, thing, value)
         return Response(status_code=204)

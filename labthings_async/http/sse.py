@@ -26,6 +26,8 @@ subscription at once, and nothing of its backlog is rendered.
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 
@@ -55,6 +57,14 @@ MAX_PACE = 0.25
 
 _BATCH = 512
 """Most frames in one write (a lagging stream's catch-up comes in writes this size)."""
+
+_CHUNK_BYTES = 256 * 1024
+"""Enough bytes for one write: no more frames are added once a chunk holds this many.
+
+A stream renders only what it writes next, so a client that stops reading
+leaves the rest of its backlog unrendered, and one chunk never holds a
+backlog of large events in memory at once.
+"""
 
 logger = logging.getLogger("labthings_async.server")
 
@@ -97,6 +107,7 @@ async def event_frames(
     keepalive: float = 15.0,
     retry_ms: int = 2000,
     pace: Callable[[], float] = lambda: 0.0,
+    lifetime: float | None = None,
 ) -> AsyncIterator[bytes]:
     """The bytes of an event stream: a greeting, then events and keep-alives.
 
@@ -104,15 +115,21 @@ async def event_frames(
     stream pauses ``pace()`` seconds before it takes more, so while events
     keep coming they go out together; an event after a quiet spell goes at
     once. The subscription is closed when the stream ends for any reason,
-    including a client that goes away while the greeting is being sent.
+    including a client that goes away while the greeting is being sent. With
+    a ``lifetime``, the stream ends after that many seconds; a client
+    reconnects with ``Last-Event-ID`` and misses nothing still buffered.
     """
+    deadline = math.inf if lifetime is None else time.monotonic() + lifetime
     async with subscription:
         yield b"retry: %d\n: connected\n\n" % retry_ms
         while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
             ready = _ready_frames(subscription, render)
             if not ready:
                 next_event: Event | None = None
-                with anyio.move_on_after(keepalive):
+                with anyio.move_on_after(min(keepalive, left)):
                     try:
                         next_event = await anext(subscription)
                     except StopAsyncIteration:
@@ -120,21 +137,29 @@ async def event_frames(
                 if next_event is None:
                     yield KEEPALIVE
                     continue
-                ready = [render(next_event), *_ready_frames(subscription, render)]
+                ready = _ready_frames(subscription, render, [render(next_event)])
             yield b"".join(ready)
             # Also a turn of the loop for the disconnect watch: a client that
             # has gone is noticed here, before another chunk is rendered.
             await anyio.sleep(pace())
 
 
-def _ready_frames(subscription: EventStream, render: Callable[[Event], bytes]) -> list[bytes]:
-    """The frames of the events ready without waiting, at most ``_BATCH``."""
-    ready: list[bytes] = []
-    while len(ready) < _BATCH:
+def _ready_frames(
+    subscription: EventStream, render: Callable[[Event], bytes], ready: list[bytes] | None = None
+) -> list[bytes]:
+    """``ready`` and the frames of the events ready without waiting, for one write.
+
+    At most ``_BATCH`` frames, and no more once they hold ``_CHUNK_BYTES``.
+    """
+    ready = [] if ready is None else ready
+    size = sum(len(frame) for frame in ready)
+    while len(ready) < _BATCH and size < _CHUNK_BYTES:
         event = subscription.next_nowait()
         if event is None:
             break
-        ready.append(render(event))
+        frame = render(event)
+        ready.append(frame)
+        size += len(frame)
     return ready
 
 

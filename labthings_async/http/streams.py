@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..blob import absolute_links
-from ..errors import AffordanceNotFoundError
+from ..errors import AffordanceNotFoundError, TooManyStreamsError
 from ..events import Event, EventStream, Subscription
 from ..multiplex import open_server_events
 from ..properties import PropertyDescriptor
@@ -53,6 +53,7 @@ def open_stream(
         keepalive=state.keepalive,
         retry_ms=state.retry_ms,
         pace=lambda: pace_for(len(state.streams)),
+        lifetime=state.stream_lifetime,
     )
     return stream_response(request, subscription, frames)
 
@@ -72,11 +73,24 @@ def stream_response(
     state = server_state(request)
     if state.closing:
         subscription.close()
+    elif len(state.streams) >= state.max_streams:
+        subscription.close()
+        retry_after = state.stream_throughput.retry_after(
+            len(state.streams) - state.max_streams + 1
+        )
+        raise TooManyStreamsError(
+            f"{len(state.streams)} event streams are open, the most this server serves "
+            f"(max_streams); at the rate streams have been closing, retry in about "
+            f"{retry_after} s",
+            retry_after=retry_after,
+        )
     else:
         state.streams.add(subscription)
 
     def forget() -> None:
-        state.streams.discard(subscription)
+        if subscription in state.streams:
+            state.streams.discard(subscription)
+            state.stream_throughput.record()
         subscription.close()
 
     client = request.client

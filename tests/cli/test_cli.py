@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from serving import free_port
 
 COMMAND = str(Path(sys.executable).with_name("labthings-async"))
 DEADLINE = 20.0
@@ -42,13 +43,6 @@ class Broken(lt.Thing):
     def setup(self) -> None:
         raise OSError("no camera on /dev/video0")
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -177,7 +171,7 @@ def test_serve_with_a_prefix_from_the_command_line(workdir: Path) -> None:
             '{"things": {"a": "greeters:Greeter"}, "options": {"max_thread": 4}}',
             [],
             "config file 'lab.json': ThingServer has no option 'max_thread' "
-            "(did you mean 'max_threads'?); its options are: application_config, body_limit, ",
+            "(did you mean 'max_threads'?); its options are: allowed_hosts, application_config, ",
         ),
         (
             '{"things": {"a": "greeters:Greeter"}, "options": {"prefix": "/api"}}',
