@@ -19,7 +19,7 @@ BROWSER_STAMP := $(VENV)/.installed-browser
 # The fuzz extra: schemathesis, driven by the server's OpenAPI document.
 FUZZ_STAMP := $(VENV)/.installed-fuzz
 
-.PHONY: serve test test-browser check fuzz bench bench-quick clean
+.PHONY: serve test test-faults test-stress test-browser check fuzz bench bench-quick clean
 
 $(SERVE_STAMP): pyproject.toml
 	$(SETUP) $@ examples
@@ -41,6 +41,16 @@ serve: $(SERVE_STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest
+
+# The fault-injection suite: misbehaving Things, shutdown under real server
+# processes (ours, uvicorn, hypercorn). A few minutes.
+test-faults: $(STAMP)
+	$(BIN)/pytest -m faults
+
+# Stress and soak: 10,000 open streams, 100,000 invocations, 100,000 of 1 MiB
+# outputs with 100 subscribers (memory flat). Tens of minutes on 2 cores.
+test-stress: $(STAMP)
+	$(BIN)/pytest -m stress
 
 # The page in a real browser: needs `chromium` on PATH (Debian: apt-get install chromium).
 test-browser: $(BROWSER_STAMP)

@@ -54,6 +54,7 @@ __all__ = (
     "PermissionDeniedError",
     "PropertyAccessError",
     "PropertyNotWritableError",
+    "PropertyTimeoutError",
     "QueueFullError",
     "RangeNotSatisfiableError",
     "ReadOnlyPropertyError",
@@ -450,6 +451,13 @@ class PropertyAccessError(LabThingsError):
 
     title = "Property access failed"
     http_status = 500
+
+
+class PropertyTimeoutError(LabThingsError):
+    """A property's getter or setter took longer than the server waits for one."""
+
+    title = "Property access timed out"
+    http_status = 504
 
 
 class ManagerNotRunningError(LabThingsError, RuntimeError):

@@ -11,8 +11,8 @@ replay buffer, starting after the last event it delivered. So a slow reader
 never blocks a publisher, never grows memory beyond its bound, and loses
 nothing still in the buffer. When events it never saw have left the buffer, it
 yields one ``LostEvent`` saying so, instead of skipping silently. A lost event
-is known by its class (``event.lost``), never by its name, since a property
-may be called ``lost`` too.
+is known by its class (``event.lost``); on the wire, by its name, ``LOST``,
+which no property may have.
 """
 
 from __future__ import annotations
@@ -27,11 +27,9 @@ from typing import Any, ClassVar, Protocol
 import msgspec
 
 from .codec import encode_json
+from .models import LOST
 
 __all__ = ("LOST", "Event", "EventHub", "EventStream", "LostEvent", "Subscription", "Topic")
-
-LOST = "lost"
-"""Name (on the wire) of the event a subscription yields when events it missed are gone."""
 
 
 class Event:

@@ -1,13 +1,20 @@
 """The ActionManager: the asyncio service that runs and tracks invocations.
 
 Layer: domain, its top (anyio, msgspec, the modules below; no starlette). It
-owns the asyncio tasks the invocations run in, the thread-slot limiter for
-threaded actions (its own, never anyio's default, which Starlette shares), the
-table of invocations with its retention bounds (and the blobs their outputs
-hold), the event hub and the bridge that brings events from threads to it
-(camera streams' frame notices too), and the Things' start: their slots
-filled, their settings loaded, their locks made, then their setup; and
-their teardown. Use it as ``async with ActionManager(things={...}) as manager``.
+owns the asyncio tasks the invocations run in, the daemon worker threads
+threaded actions run in and the slots that bound them, the table of
+invocations with its retention bounds (and the blobs their outputs hold),
+the event hub and the bridge that brings events from threads to it (camera
+streams' frame notices too), and the Things' start: their slots filled,
+their settings loaded, their locks made, then their setup; and their
+teardown. Use it as ``async with ActionManager(things={...}) as manager``.
+
+However user code ends (any ``BaseException``, a thread that never returns,
+an async action that swallows its cancellation), it ends only its invocation
+or its Thing's start or close; and shutdown ends within a stated bound:
+``shutdown_grace`` for the actions to stop, then ``teardown_timeout`` for
+each of each Thing's closing hooks, after which what is still running is
+abandoned, named in the log.
 """
 
 from __future__ import annotations
@@ -34,7 +41,6 @@ from .context import bind_invocation, unbind_invocation
 from .errors import (
     BlobNotFoundError,
     InvalidInputError,
-    InvocationCancelledError,
     InvocationNotFoundError,
     LockBusyError,
     ManagerNotRunningError,
@@ -53,6 +59,7 @@ from .slot import SlotTarget, connect_slots
 from .table import InvocationTable
 from .thing import Thing
 from .throughput import Throughput
+from .workers import WorkerThreads, close_coroutine
 
 __all__ = ("ActionManager",)
 
@@ -60,6 +67,14 @@ Status = InvocationStatus
 logger = logging.getLogger("labthings_async.manager")
 
 _THING_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+_STRAGGLERS = 1.0
+"""Seconds shutdown waits for the tasks of abandoned invocations to end.
+
+A threaded action's task ends as soon as it stops waiting for the thread, an
+async action's once its closed coroutine is cancelled: both take a turn or
+two of the loop. Whatever is still there after this is left behind.
+"""
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -85,7 +100,11 @@ class ActionManager:
         event_buffer: Most events the manager-wide topics keep for replay.
         subscriber_queue: Bound of each subscription's queue.
         expiry_interval: Seconds between expiry runs.
-        shutdown_grace: Seconds running actions get to stop at shutdown.
+        shutdown_grace: Seconds running actions get to stop at shutdown;
+            those still running after it are abandoned.
+        teardown_timeout: Seconds each of a Thing's closing hooks (``teardown``,
+            ``__exit__``) may take at shutdown; one still running after it is
+            abandoned, and the next one runs.
         debug: Keep tracebacks and the server's file names in invocation logs,
             which clients read; off, a log record keeps the exception's type
             and message only (the server's own log keeps it whole).
@@ -121,6 +140,7 @@ class ActionManager:
         subscriber_queue: int = 1000,
         expiry_interval: float = 1.0,
         shutdown_grace: float = 5.0,
+        teardown_timeout: float = 10.0,
         debug: bool = False,
         clock: Clock | None = None,
         settings_folder: str | Path | None = "./settings",
@@ -151,6 +171,7 @@ class ActionManager:
         self.subscriber_queue = subscriber_queue
         self.expiry_interval = expiry_interval
         self.shutdown_grace = shutdown_grace
+        self.teardown_timeout = teardown_timeout
         self.debug = debug
         self.clock = clock or SystemClock()
         self.settings_folder = settings_folder
@@ -168,10 +189,9 @@ class ActionManager:
         self._pending_threaded = 0
         self._unfinished_async = 0
         self.throughput = Throughput()
-        # Admits invocations to the pool; run_sync needs a limiter of its own,
-        # equally sized and so never contended, to keep off anyio's default.
+        # Admits threaded invocations to the threads, max_threads at a time.
         self._slots = anyio.CapacityLimiter(max_threads)
-        self._thread_limiter = anyio.CapacityLimiter(max_threads)
+        self.threads = WorkerThreads("labthings_async worker")
         # Plain asyncio tasks, not an anyio task group: spawning through a task
         # group costs several times more, on the path of every invocation.
         self._tasks: set[asyncio.Task[None]] = set()
@@ -250,12 +270,12 @@ class ActionManager:
             self._make_locks()
             # Before any setup: setup may read the settings, and a setting it
             # assigns must not overwrite the saved file with defaults.
-            await anyio.to_thread.run_sync(self._load_settings, limiter=self._thread_limiter)
+            await self.threads.run(self._load_settings)
             for thing in self._things.values():
                 thing.observe_properties(self._publish_property)
                 for stream in thing.camera_streams().values():
                     stream.attach(self.bridge, thing.name)
-                await start_thing(thing, self._thread_limiter)
+                await start_thing(thing, self.threads)
                 self._started.append(thing)
         except BaseException as error:
             with anyio.CancelScope(shield=True):
@@ -288,11 +308,16 @@ class ActionManager:
     async def shutdown(self, error: BaseException | None = None) -> None:
         """Stop: cancel what is pending, ask what runs to stop, end every stream.
 
-        Running actions get ``shutdown_grace`` seconds; a threaded action still
-        running after that is marked ``cancelled`` and left to finish on its
-        own, since a thread cannot be killed. Every invocation ends terminal,
-        each with a detail saying how. Then the Things are closed, the last
-        opened first.
+        Running actions get ``shutdown_grace`` seconds to stop. Any still
+        running after that is abandoned: marked ``cancelled`` with a detail
+        saying so, and named in a warning on the server's log. A threaded
+        one's thread is left to finish on its own (a thread cannot be killed;
+        it is a daemon thread, so it does not hold the process at exit); an
+        async one that ignored its cancellation has its coroutine closed.
+        Then the Things are closed, the last opened first, each closing hook
+        (``teardown``, ``__exit__``) given at most ``teardown_timeout``
+        seconds. So shutdown takes at most ``shutdown_grace``, plus
+        ``teardown_timeout`` for each hook, and a moment.
 
         Args:
             error: What ended the block the manager ran in, if anything did;
@@ -304,7 +329,7 @@ class ActionManager:
         unfinished = self._table.unfinished()
         # Shielded: a host that is itself being cancelled (Ctrl-C, a timeout)
         # must still stop every invocation and release the hardware. The grace
-        # keeps the wait bounded.
+        # and the time limits keep the wait bounded.
         with anyio.CancelScope(shield=True):
             try:
                 for invocation in unfinished:
@@ -313,13 +338,16 @@ class ActionManager:
                 with anyio.move_on_after(self.shutdown_grace):
                     for invocation in unfinished:
                         await invocation.wait()
+                self._abandon([invocation for invocation in unfinished if not invocation.finished])
                 for task in tuple(self._tasks):
-                    task.cancel()  # Abandons threads that did not stop; ends the timer.
+                    task.cancel()  # Stops waiting for abandoned threads; ends the timer.
                 if self._tasks:
-                    await asyncio.wait(tuple(self._tasks))
-                for invocation in unfinished:
-                    # Its task ended without ending it (a BaseException in the action).
-                    invocation.finish(error=asyncio.CancelledError())
+                    await asyncio.wait(tuple(self._tasks), timeout=_STRAGGLERS)
+                if self._tasks:
+                    logger.warning(
+                        "%d task(s) of abandoned invocations did not end; leaving them",
+                        len(self._tasks),
+                    )
             finally:
                 self._expiry_task = None
                 self.bridge.close()
@@ -328,6 +356,27 @@ class ActionManager:
                     for stream in thing.camera_streams().values():
                         stream.detach()
                 await self._stop_things(error)
+
+    def _abandon(self, invocations: list[Invocation]) -> None:
+        """Give up on invocations that did not stop within the grace; say which."""
+        if not invocations:
+            return
+        logger.warning(
+            "shutdown: abandoning %d invocation(s) still running %g s after they were "
+            "asked to stop: %s",
+            len(invocations),
+            self.shutdown_grace,
+            ", ".join(
+                f"{invocation.action_path} {invocation.id_text} "
+                f"({'async' if invocation.action.is_async else 'threaded'})"
+                for invocation in invocations
+            ),
+        )
+        for invocation in invocations:
+            task = invocation.task
+            invocation.abandon()
+            if task is not None and invocation.action.is_async:
+                close_coroutine(task, f"action {invocation.action_path}")
 
     def _make_locks(self) -> None:
         """Give each Thing the locks its actions and property writes take (fresh each start)."""
@@ -350,7 +399,7 @@ class ActionManager:
     async def _stop_things(self, error: BaseException | None) -> None:
         while self._started:
             thing = self._started.pop()
-            await stop_thing(thing, self._thread_limiter, error)
+            await stop_thing(thing, self.threads, error, limit=self.teardown_timeout)
             thing.observe_properties(None)
 
     # -- invoking -----------------------------------------------------------------
@@ -470,22 +519,14 @@ class ActionManager:
                 return
             invocation.transition(Status.RUNNING)
             try:
-                outcome = await anyio.to_thread.run_sync(
-                    _call_in_thread,
-                    [invocation],
-                    # The task is cancelled only at shutdown, to stop waiting
-                    # for a thread that will not stop; clients cancel threaded
-                    # actions cooperatively, through the cancel hook.
-                    abandon_on_cancel=True,
-                    limiter=self._thread_limiter,
-                )
-            except (Exception, asyncio.CancelledError) as error:
+                # The task is cancelled only at shutdown, to stop waiting for a
+                # thread that will not stop; clients cancel threaded actions
+                # cooperatively, through the cancel hook.
+                output = await self.threads.run(_call_in_thread, invocation)
+            except BaseException as error:  # Every way user code ends.
                 invocation.finish(error=error)
             else:
-                if isinstance(outcome, BaseException):
-                    invocation.finish(error=outcome)
-                else:
-                    invocation.finish(outcome)
+                invocation.finish(output)
         finally:
             slots.release_on_behalf_of(invocation)
 
@@ -497,14 +538,17 @@ class ActionManager:
         if invocation.status is not Status.PENDING:
             return  # Cancelled before it started.
         invocation.transition(Status.RUNNING)
-        token = bind_invocation(invocation)
+        # The task's own context, which ends with it: nothing to restore. (An
+        # abandoned coroutine is closed from another task's context, where
+        # resetting a token of this one would fail.)
+        bind_invocation(invocation)
         try:
             output = await invocation.action.call(invocation.thing, invocation.input)
-        except (Exception, asyncio.CancelledError, InvocationCancelledError) as error:
-            unbind_invocation(token)
+        except BaseException as error:  # Every way user code ends.
+            # Caught here, before asyncio sees it: a SystemExit or
+            # KeyboardInterrupt reaching the task would stop the event loop.
             invocation.finish(error=error)
         else:
-            unbind_invocation(token)
             invocation.finish(output)
 
     # -- bookkeeping (called by Invocation.transition) -------------------------------
@@ -718,16 +762,13 @@ def _tag_filter(thing: str | None, affordance: str | None) -> Any:
     return accept
 
 
-def _call_in_thread(handoff: list[Invocation]) -> msgspec.Raw | BaseException:
-    """Run a threaded action in its worker thread: its output, encoded, or what it raised.
+def _call_in_thread(invocation: Invocation) -> msgspec.Raw:
+    """Run a threaded action in its worker thread; its output, checked and encoded.
 
-    Checking and encoding a large output takes time; done here, it keeps the loop free.
-    anyio's worker thread keeps its last job's arguments, result and exception
-    until its next job, so nothing it keeps may lead to the invocation: it
-    comes in a list emptied at once, and an exception comes back as the
-    result, since raised on, its traceback would take in the manager's frames.
+    Checking and encoding a large output takes time; done here, it keeps the
+    loop free. Whatever the action raises, any ``BaseException``, the worker
+    thread hands back to the loop as it is.
     """
-    invocation = handoff.pop()
     token = bind_invocation(invocation)
     try:
         action = invocation.action
@@ -736,10 +777,5 @@ def _call_in_thread(handoff: list[Invocation]) -> msgspec.Raw | BaseException:
         if attachments:
             invocation.attachments = tuple(attachments)
         return encoded
-    except (Exception, InvocationCancelledError) as error:
-        # A cancellation is a BaseException, which anyio would re-raise
-        # through the loop's task; it is an outcome like any other.
-        return error
     finally:
         unbind_invocation(token)
-        del invocation  # The traceback of an exception returned keeps this frame.

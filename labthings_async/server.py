@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import signal
+import os
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,15 +40,22 @@ from .http.limits import ConnectionLimit
 from .http.state import ServerState
 from .manager import ActionManager
 from .server_interface import ThingServerInterface
+from .signals import SHUTDOWN_SIGNALS, shutdown_signals
 from .thing import Thing
 from .tokens import TokenStore
 
 if TYPE_CHECKING:
     from .http.testing import TestClient
 
-__all__ = ("ThingServer",)
+__all__ = ("ThingServer", "run_to_the_end")
 
 ShutdownTrigger = Callable[[], Awaitable[Any]]
+
+LEFTOVERS_TIMEOUT = 1.0
+"""Seconds the tasks still on the loop after shutdown get to end once cancelled."""
+
+EXIT_FAILED = 1
+
 logger = logging.getLogger("labthings_async.server")
 
 
@@ -60,9 +68,14 @@ class ThingServer:
         body_limit: Largest request body accepted, in bytes.
         max_wait: Cap on ``Prefer: wait=N``, in seconds.
         sync_timeout: Longest wait for a ``?reply=output`` invocation.
+        property_timeout: Longest wait for a functional property's getter or
+            setter; a slower one is answered 504, and its thread abandoned.
         debug: Put tracebacks in 500 responses and in invocation logs.
         cors_origins: Origins whose web pages may call the API.
         keepalive: Seconds between keep-alive comments on idle event streams.
+        stream_stall_timeout: Seconds an event stream waits for a client that
+            has stopped reading; then it is cut off (the client, if it wakes,
+            reconnects and resumes).
         panel: Serve the page for people: a live control panel at ``/`` (and
             each Thing's panel at its URL, to browsers) and API docs at
             ``/docs``. False serves the API alone.
@@ -120,9 +133,11 @@ class ThingServer:
         body_limit: int = 1024 * 1024,
         max_wait: float = 30.0,
         sync_timeout: float = 300.0,
+        property_timeout: float = 60.0,
         debug: bool = False,
         cors_origins: Sequence[str] = (),
         keepalive: float = 15.0,
+        stream_stall_timeout: float = 30.0,
         panel: bool = True,
         application_config: Mapping[str, Any] | None = None,
         allowed_hosts: Sequence[str] | None = None,
@@ -169,8 +184,10 @@ class ThingServer:
             body_limit=body_limit,
             max_wait=max_wait,
             sync_timeout=sync_timeout,
+            property_timeout=property_timeout,
             debug=debug,
             keepalive=keepalive,
+            stream_stall_timeout=stream_stall_timeout,
             panel=panel,
             body_timeout=body_timeout,
             max_streams=max_streams,
@@ -243,21 +260,31 @@ class ThingServer:
         state = "running" if self._active else "not running"
         return f"<ThingServer of {sorted(self.manager.things)} at {self.prefix or '/'} ({state})>"
 
-    @asynccontextmanager
-    async def lifespan(self) -> AsyncIterator[None]:
+    def lifespan(self) -> AbstractAsyncContextManager[None]:
         """Run the manager (and so the Things' setup and teardown) around the app.
 
         Re-entering while it is already running does nothing, so ``serve()``
         can start the Things itself, before binding, and the app's own
         lifespan inside hypercorn then finds them running.
+
+        In a host app, it also hears the SIGINT or SIGTERM the host handles
+        (see ``signals.py``): event streams and held requests end at once, so
+        the host, which waits for open connections before the lifespan's
+        shutdown, is not held up by them.
         """
+        return self._run_things(hear_signals=True)
+
+    @asynccontextmanager
+    async def _run_things(self, *, hear_signals: bool) -> AsyncIterator[None]:
         if self._active:
             yield
             return
         self._active = True
+        self.state.closing = False  # Served again after a shutdown.
         try:
-            async with self.manager:
-                yield
+            with shutdown_signals(self.begin_shutdown) if hear_signals else nullcontext():
+                async with self.manager:
+                    yield
         finally:
             self._active = False
 
@@ -311,7 +338,7 @@ class ThingServer:
         app: ASGIFramework = self.app  # type: ignore[assignment]
         # Start the Things before binding, so a failing setup is a plain
         # ThingSetupError here rather than a lifespan failure inside hypercorn.
-        async with self.lifespan():
+        async with self._run_things(hear_signals=False):  # The trigger hears them.
             sockets = self._bind_now(config)
             if ready is not None:
                 ready(_addresses(sockets))
@@ -330,8 +357,11 @@ class ThingServer:
         *,
         ready: Callable[[list[str]], object] | None = None,
     ) -> None:
-        """Serve on ``host:port`` until SIGINT or SIGTERM (blocking); ``ready`` as in ``serve``."""
-        asyncio.run(self.serve(f"{host}:{port}", ready=ready))
+        """Serve on ``host:port`` until SIGINT or SIGTERM (blocking); ``ready`` as in ``serve``.
+
+        The loop then ends, however user code behaves (see ``run_to_the_end``).
+        """
+        run_to_the_end(self.serve(f"{host}:{port}", ready=ready))
 
     def _bind_now(self, config: Config) -> Sockets:
         """Bind the sockets here, each counting the connections it accepts.
@@ -353,6 +383,47 @@ class ThingServer:
             insecure_sockets=[counting(sock) for sock in sockets.insecure_sockets],
             quic_sockets=sockets.quic_sockets,
         )
+
+
+def run_to_the_end(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on a new event loop, then end, even if tasks will not.
+
+    ``asyncio.run`` cancels the tasks still on the loop when ``main`` ends,
+    then waits for every one of them: a task user code started that ignores
+    its cancellation would keep the process alive for good. The server has
+    shut down by then (its abandoned invocations closed, its threads daemon
+    threads); what remains gets ``LEFTOVERS_TIMEOUT`` seconds, and if any is
+    still there the process exits at once, saying so.
+    """
+    runner = asyncio.Runner()
+    try:
+        runner.run(main)
+    finally:
+        stuck = runner.run(_end_leftovers())
+        if stuck:
+            logger.warning(
+                "%d task(s) left on the event loop ignored their cancellation; exiting "
+                "without them: %s",
+                len(stuck),
+                ", ".join(sorted(task.get_name() for task in stuck)),
+            )
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_FAILED if sys.exc_info()[0] is not None else 0)
+        runner.close()
+
+
+async def _end_leftovers() -> set[asyncio.Task[Any]]:
+    """Cancel every other task on the loop; those still running ``LEFTOVERS_TIMEOUT`` s later."""
+    this = asyncio.current_task()
+    leftovers = {task for task in asyncio.all_tasks() if task is not this}
+    for task in leftovers:
+        task.cancel()
+    if not leftovers:
+        return set()
+    _, pending = await asyncio.wait(leftovers, timeout=LEFTOVERS_TIMEOUT)
+    return pending
 
 
 def _token_store(
@@ -410,12 +481,12 @@ def _signal_trigger() -> ShutdownTrigger:
     async def wait_for_signal() -> None:
         loop = asyncio.get_running_loop()
         received = asyncio.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in SHUTDOWN_SIGNALS:
             loop.add_signal_handler(signum, received.set)
         try:
             await received.wait()
         finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in SHUTDOWN_SIGNALS:
                 loop.remove_signal_handler(signum)
 
     return wait_for_signal

@@ -495,14 +495,22 @@ async def test_a_stopped_action_says_who_asked_and_how_long_it_took(
     assert 0 <= stopped_after(invocation.error.detail) < TIMEOUT
 
 
-async def test_a_threaded_action_abandoned_at_shutdown_says_so() -> None:
-    invocation = running(Host())
+@pytest.mark.parametrize(
+    ("action", "left"), [("run", "its thread may still run"), ("prime", "its coroutine was closed")]
+)
+async def test_an_action_abandoned_at_shutdown_says_so(
+    action: str, left: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    invocation = running(Host(), action)
     invocation.cancel(by_shutdown=True)
-    invocation.finish(error=asyncio.CancelledError())  # Its task stopped waiting for the thread.
+    with caplog.at_level(logging.INFO, logger="labthings_async.things"):
+        invocation.abandon()
     assert invocation.status is Status.CANCELLED
     assert invocation.error is not None
     assert invocation.error.detail.startswith("the server shut down and the action was still")
-    assert "abandoned" in invocation.error.detail
+    assert invocation.error.detail.endswith(f"so it was abandoned ({left})")
+    [line] = [r for r in caplog.records if r.name == "labthings_async.things.pump"]
+    assert line.levelname == "WARNING"
 
 
 async def test_a_cancellation_nobody_asked_for_keeps_its_own_message() -> None:

@@ -2,13 +2,13 @@
 
 Layer: cli (imports the server to serve; never the manager or routes
 directly). Startup problems print one line saying what is wrong and exit
-non-zero; no traceback wall.
+non-zero; no traceback wall. SIGINT and SIGTERM shut the server down; the
+process then exits, whatever user code left behind (``run_to_the_end``).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from collections.abc import Sequence
@@ -22,6 +22,7 @@ __all__ = ("LOG_LEVELS", "add_serve_command", "banner")
 
 EXIT_CONFIG = 2
 EXIT_STARTUP = 1
+EXIT_INTERRUPTED = 130
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -205,7 +206,7 @@ def _where(args: argparse.Namespace) -> str:
 def _serve(args: argparse.Namespace) -> int:
     from hypercorn.config import Config  # Imported here: `--help` stays fast.
 
-    from ..server import ThingServer
+    from ..server import ThingServer, run_to_the_end
 
     if args.fallback:
         print(
@@ -262,9 +263,12 @@ def _serve(args: argparse.Namespace) -> int:
         print(text, flush=True)
 
     try:
-        asyncio.run(
+        run_to_the_end(
             server.serve(f"{config.host}:{config.port}", config=hypercorn_config, ready=show_banner)
         )
+    except KeyboardInterrupt:  # Ctrl-C before the server was up: setup was cancelled.
+        print("labthings-async: interrupted while starting", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except ThingSetupError as error:
         print(f"labthings-async: cannot start: {error}", file=sys.stderr)
         return EXIT_STARTUP

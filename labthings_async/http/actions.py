@@ -81,6 +81,17 @@ async def _output_reply(
         return json_response(invocation.output_at(base), 200, headers)
     if invocation.error is not None:
         return problem_response(invocation.error, headers)
+    if state.closing:  # Released by the shutdown, not by the time limit.
+        problem = ProblemDetails(
+            title="Server shutting down",
+            status=503,
+            detail=(
+                f"the server is shutting down and the invocation is still "
+                f"{invocation.status.value}; it is being asked to stop ({href})"
+            ),
+            instance=href,
+        )
+        return problem_response(problem, headers)
     problem = ProblemDetails(
         title="Invocation still running",
         status=504,

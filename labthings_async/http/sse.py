@@ -1,15 +1,31 @@
-"""Server-Sent Events on Starlette: framing, keep-alive, and the streaming response.
+"""Server-Sent Events on Starlette: framing, keep-alive, pacing, and the streaming response.
 
 Layer: HTTP (starlette, anyio, the hub). Implemented here rather than with
 sse-starlette, whose shutdown handling assumes uvicorn. Frames are built once
 per event and shared by every subscriber (cached on the event); frames that
-are ready together go out in one write. The response watches for the client
-going away, so a dropped connection frees its subscription at once, not at the
-next keep-alive.
+are ready together go out in one write.
+
+Many streams must not slow the server: while events keep coming, a stream
+pauses between writes, each write carrying everything that arrived
+meanwhile. The pause grows with the number of open streams
+(``WRITE_SHARE`` seconds each, up to ``MAX_PACE``), so however many there
+are, together they make at most some 1 / ``WRITE_SHARE`` writes a second,
+rather than one per event each; one stream alone hardly pauses. A quiet
+stream's next event goes at once.
+
+A client that stops reading costs nothing for long: once the server has
+nowhere to put more of its stream, the stream waits, its subscription falls
+behind (marked lagged, which costs a publisher nothing), and after
+``stall_timeout`` seconds it is cut off, letting go of the events it held. If
+the client wakes, its ``EventSource`` reconnects with ``Last-Event-ID`` and
+catches up, with the ``lost`` event if the buffer has moved on. The response
+watches for the client going away, so a dropped connection frees its
+subscription at once, and nothing of its backlog is rendered.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -22,15 +38,35 @@ from starlette.types import Receive, Scope, Send
 from ..events import Event, EventStream
 
 __all__ = (
+    "MAX_PACE",
+    "WRITE_SHARE",
     "EventStreamResponse",
     "event_frames",
     "named_frame",
+    "pace_for",
     "unnamed_frame",
 )
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 KEEPALIVE = b": keep-alive\n\n"
-_BATCH = 64
+WRITE_SHARE = 0.00025
+"""Seconds of pause between two writes of a busy stream, per open stream."""
+
+MAX_PACE = 0.25
+"""The longest pause between two writes of a busy stream, however many are open."""
+
+_BATCH = 512
+"""Most frames in one write (a lagging stream's catch-up comes in writes this size)."""
+
+_CHUNK_BYTES = 256 * 1024
+"""Enough bytes for one write: no more frames are added once a chunk holds this many.
+
+A stream renders only what it writes next, so a client that stops reading
+leaves the rest of its backlog unrendered, and one chunk never holds a
+backlog of large events in memory at once.
+"""
+
+logger = logging.getLogger("labthings_async.server")
 
 
 def named_frame(event: Event) -> bytes:
@@ -46,11 +82,22 @@ def named_frame(event: Event) -> bytes:
 
 
 def unnamed_frame(event: Event) -> bytes:
-    """``id:`` and ``data:`` only: a default ``message`` event, for node-wot 0.9."""
+    """``id:`` and ``data:`` only: a default ``message`` event, for node-wot 0.9.
+
+    The ``lost`` notice keeps its name, so a reader of values (which reads
+    only unnamed events) never takes it for one.
+    """
+    if event.lost:
+        return named_frame(event)
     frame = event.cache_unnamed
     if frame is None:
         frame = event.cache_unnamed = b"id: %d\ndata: %s\n\n" % (event.id, event.data)
     return frame
+
+
+def pace_for(streams: int) -> float:
+    """Seconds between two writes of a busy stream, when ``streams`` are open."""
+    return min(MAX_PACE, streams * WRITE_SHARE)
 
 
 async def event_frames(
@@ -59,13 +106,17 @@ async def event_frames(
     render: Callable[[Event], bytes] = named_frame,
     keepalive: float = 15.0,
     retry_ms: int = 2000,
+    pace: Callable[[], float] = lambda: 0.0,
     lifetime: float | None = None,
 ) -> AsyncIterator[bytes]:
     """The bytes of an event stream: a greeting, then events and keep-alives.
 
-    The subscription is closed when the stream ends for any reason, including
-    a client that goes away while the greeting is being sent. With a
-    ``lifetime``, the stream ends after that many seconds; a client
+    Each chunk holds every event ready when it is made. After each, the
+    stream pauses ``pace()`` seconds before it takes more, so while events
+    keep coming they go out together; an event after a quiet spell goes at
+    once. The subscription is closed when the stream ends for any reason,
+    including a client that goes away while the greeting is being sent. With
+    a ``lifetime``, the stream ends after that many seconds; a client
     reconnects with ``Last-Event-ID`` and misses nothing still buffered.
     """
     deadline = math.inf if lifetime is None else time.monotonic() + lifetime
@@ -75,22 +126,41 @@ async def event_frames(
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            ready: list[bytes] = []
-            while len(ready) < _BATCH:
-                event = subscription.next_nowait()
-                if event is None:
-                    break
-                ready.append(render(event))
-            if ready:
-                yield b"".join(ready)
-                continue
-            next_event: Event | None = None
-            with anyio.move_on_after(min(keepalive, left)):
-                try:
-                    next_event = await anext(subscription)
-                except StopAsyncIteration:
-                    return
-            yield KEEPALIVE if next_event is None else render(next_event)
+            ready = _ready_frames(subscription, render)
+            if not ready:
+                next_event: Event | None = None
+                with anyio.move_on_after(min(keepalive, left)):
+                    try:
+                        next_event = await anext(subscription)
+                    except StopAsyncIteration:
+                        return
+                if next_event is None:
+                    yield KEEPALIVE
+                    continue
+                ready = _ready_frames(subscription, render, [render(next_event)])
+            yield b"".join(ready)
+            # Also a turn of the loop for the disconnect watch: a client that
+            # has gone is noticed here, before another chunk is rendered.
+            await anyio.sleep(pace())
+
+
+def _ready_frames(
+    subscription: EventStream, render: Callable[[Event], bytes], ready: list[bytes] | None = None
+) -> list[bytes]:
+    """``ready`` and the frames of the events ready without waiting, for one write.
+
+    At most ``_BATCH`` frames, and no more once they hold ``_CHUNK_BYTES``.
+    """
+    ready = [] if ready is None else ready
+    size = sum(len(frame) for frame in ready)
+    while len(ready) < _BATCH and size < _CHUNK_BYTES:
+        event = subscription.next_nowait()
+        if event is None:
+            break
+        frame = render(event)
+        ready.append(frame)
+        size += len(frame)
+    return ready
 
 
 class EventStreamResponse(Response):
@@ -108,6 +178,9 @@ class EventStreamResponse(Response):
             shut down. While a write waits for the client to take more bytes,
             its scope is in this set, so a client that has stopped reading
             cannot hold up the shutdown.
+        stall_timeout: Seconds a write may wait for the client to take more
+            bytes; then the stream is cut off.
+        client: Who the stream is for, as the log names them.
     """
 
     media_type = "text/event-stream"
@@ -120,8 +193,12 @@ class EventStreamResponse(Response):
         headers: Mapping[str, str] | None = None,
         on_close: Callable[[], object] | None = None,
         shutdown_scopes: set[anyio.CancelScope] | None = None,
+        stall_timeout: float = 30.0,
+        client: str = "a client",
     ) -> None:
         self.frames = frames
+        self.stall_timeout = stall_timeout
+        self.client = client
         self.head_only = head_only
         self.on_close = on_close
         self.shutdown_scopes = shutdown_scopes if shutdown_scopes is not None else set()
@@ -164,18 +241,28 @@ class EventStreamResponse(Response):
             task_group.cancel_scope.cancel()
 
     async def _write(self, send: Send, body: bytes, *, more_body: bool) -> bool:
-        """Send one chunk; False if the server's shutdown interrupted the write.
+        """Send one chunk; False if the stream is to end: shutdown, or a stalled client.
 
         hypercorn's write waits until the client has taken most of what was
         sent before. A client that stopped reading (asleep, or wedged) makes it
         wait for good; hypercorn would then wait for that connection at
         shutdown, and a cancellation arriving there later leaves its own
-        close waiting on the same full buffer, indefinitely.
+        close waiting on the same full buffer, indefinitely. So the write is
+        cancelled at shutdown, and after ``stall_timeout`` seconds.
         """
-        with anyio.CancelScope() as scope:
+        # One scope for both: the shutdown cancels it, the deadline is the stall's.
+        with anyio.CancelScope(deadline=anyio.current_time() + self.stall_timeout) as scope:
             self.shutdown_scopes.add(scope)
             try:
                 await send({"type": "http.response.body", "body": body, "more_body": more_body})
             finally:
                 self.shutdown_scopes.discard(scope)
-        return not scope.cancelled_caught
+        if not scope.cancelled_caught:
+            return True
+        if anyio.current_time() >= scope.deadline:
+            logger.info(
+                "cut off the event stream of %s: it took nothing for %g s",
+                self.client,
+                self.stall_timeout,
+            )
+        return False

@@ -15,6 +15,7 @@ from starlette.requests import HTTPConnection
 
 from ..events import EventStream
 from ..manager import ActionManager
+from ..property_access import PropertyAccess
 from ..throughput import Throughput
 from ..tokens import StreamTokens, TokenStore
 
@@ -33,9 +34,13 @@ class ServerState:
         sync_timeout: How long a ``?reply=output`` invocation may take before
             the reply gives up (504) and points at the invocation instead.
         debug: Put tracebacks in 500 responses.
-        property_limiter: Bounds the threads that run functional property
-            getters and setters (which may block on hardware).
+        property_timeout: Seconds a request waits for a functional property's
+            getter or setter (which may block on hardware) before a 504.
+        properties: Runs those getters and setters, in the manager's worker
+            threads, eight at a time.
         keepalive: Seconds between keep-alive comments on idle event streams.
+        stream_stall_timeout: Seconds an event stream waits for a client that
+            has stopped reading before it cuts the stream off.
         retry_ms: Reconnection delay suggested to event-stream clients.
         streams: The subscriptions of open event streams.
         max_streams: Most event streams open at once; beyond it, 503.
@@ -59,10 +64,10 @@ class ServerState:
     max_wait: float = 30.0
     sync_timeout: float = 300.0
     debug: bool = False
-    property_limiter: anyio.CapacityLimiter = field(
-        default_factory=lambda: anyio.CapacityLimiter(8)
-    )
+    property_timeout: float = 60.0
+    properties: PropertyAccess = field(init=False)
     keepalive: float = 15.0
+    stream_stall_timeout: float = 30.0
     retry_ms: int = 2000
     streams: set[EventStream] = field(default_factory=set)
     max_streams: int = 1000
@@ -73,6 +78,9 @@ class ServerState:
     panel: bool = True
     tokens: TokenStore | None = None
     stream_tokens: StreamTokens = field(default_factory=StreamTokens)
+
+    def __post_init__(self) -> None:
+        self.properties = PropertyAccess(self.manager.threads, timeout=self.property_timeout)
 
     def begin_shutdown(self) -> None:
         """Close every event stream and answer every held request, now.

@@ -24,7 +24,7 @@ from ..multiplex import open_server_events
 from ..properties import PropertyDescriptor
 from ..thing import Thing
 from .query import ServerEventsQuery, StreamQuery, decode_query, last_event_id
-from .sse import EventStreamResponse, event_frames, named_frame, unnamed_frame
+from .sse import EventStreamResponse, event_frames, named_frame, pace_for, unnamed_frame
 from .state import server_state
 from .wire import base_url
 
@@ -52,6 +52,7 @@ def open_stream(
         render=render,
         keepalive=state.keepalive,
         retry_ms=state.retry_ms,
+        pace=lambda: pace_for(len(state.streams)),
         lifetime=state.stream_lifetime,
     )
     return stream_response(request, subscription, frames)
@@ -92,11 +93,14 @@ def stream_response(
             state.stream_throughput.record()
         subscription.close()
 
+    client = request.client
     return response_class(
         chunks,
         head_only=request.method == "HEAD",
         on_close=forget,
         shutdown_scopes=state.held,
+        stall_timeout=state.stream_stall_timeout,
+        client=f"{client.host}:{client.port}" if client else "a client",
     )
 
 

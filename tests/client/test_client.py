@@ -623,6 +623,27 @@ async def test_observe_property_yields_each_new_value(
     assert values == [4.0, 5.0]
 
 
+async def test_a_lost_notice_on_a_property_stream_is_recovered_by_reading_the_property(
+    serve_things: ServeThings, recorder: Recorder
+) -> None:
+    bench = await serve_bench(serve_things, event_buffer=8, subscriber_queue=1)
+    opened = asyncio.Event()
+    recorder.on_response.append(when_path_ends("/speed/events", opened))
+    speeds = [step / 2 for step in range(1, 21)]
+    async with await AsyncThingClient.from_url(bench.url, http=recorder.http) as client:
+        recorder.forget()
+        async with asyncio.timeout(TIMEOUT), client.observe_property("speed") as observed:
+            first = asyncio.ensure_future(anext(observed))
+            await opened.wait()
+            for speed in speeds:
+                # Set on the loop, so all are published before the stream is read:
+                # its queue of one overflows, and the buffer of 8 moves on.
+                bench.lab.speed = speed
+            values = [await first, await anext(observed)]
+    assert values == [0.5, 10.0]  # The first change, then the value read after `lost`.
+    assert recorder.seen() == ["GET /lab/speed/events", "GET /lab/speed"]
+
+
 async def test_sync_observe_property(bench: Bench) -> None:
     loop = asyncio.get_running_loop()
     opened = asyncio.Event()
