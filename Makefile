@@ -16,8 +16,10 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 # The browser extra: Playwright (it drives the system's Chromium; it downloads no browser).
 BROWSER_STAMP := $(VENV)/.installed-browser
+# The fuzz extra: schemathesis, driven by the server's OpenAPI document.
+FUZZ_STAMP := $(VENV)/.installed-fuzz
 
-.PHONY: serve test test-browser check bench bench-quick clean
+.PHONY: serve test test-faults test-stress test-browser check fuzz bench bench-quick clean
 
 $(SERVE_STAMP): pyproject.toml
 	$(SETUP) $@ examples
@@ -31,11 +33,24 @@ $(BENCH_STAMP): pyproject.toml
 $(BROWSER_STAMP): pyproject.toml
 	$(SETUP) $@ test browser
 
+$(FUZZ_STAMP): pyproject.toml
+	$(SETUP) $@ test fuzz
+
 serve: $(SERVE_STAMP)
 	$(BIN)/labthings-async serve labthings_async/examples/rig.json --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/pytest
+
+# The fault-injection suite: misbehaving Things, shutdown under real server
+# processes (ours, uvicorn, hypercorn). A few minutes.
+test-faults: $(STAMP)
+	$(BIN)/pytest -m faults
+
+# Stress and soak: 10,000 open streams, 100,000 invocations, 100,000 of 1 MiB
+# outputs with 100 subscribers (memory flat). Tens of minutes on 2 cores.
+test-stress: $(STAMP)
+	$(BIN)/pytest -m stress
 
 # The page in a real browser: needs `chromium` on PATH (Debian: apt-get install chromium).
 test-browser: $(BROWSER_STAMP)
@@ -43,6 +58,10 @@ test-browser: $(BROWSER_STAMP)
 
 check: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/check
+
+# schemathesis's full pass over the OpenAPI document, against a real server.
+fuzz: $(FUZZ_STAMP)
+	$(BIN)/pytest -m fuzz tests/security/test_fuzz.py
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks --json benchmarks/results/latest-full.json

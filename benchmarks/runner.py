@@ -63,6 +63,7 @@ TOPICS = (
     Topic("settings", "9 settings saves and kill -9"),
     Topic("camera_stream", "10 camera stream to 1, 10 and 100 viewers"),
     Topic("blob_download", "11 blob download against FileResponse"),
+    Topic("stalled_streams", "12 event-stream clients that stop reading"),
 )
 
 

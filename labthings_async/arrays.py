@@ -19,18 +19,30 @@ server checks on input::
 A large array is better sent as a file than as JSON: ``NpyBlob.from_array``
 makes a blob of it in numpy's own ``.npy`` format (``application/x-npy``),
 which ``numpy.load`` reads back.
+
+LabThings' helpers for arrays inside other data are here too, for
+``labthings_async.types.numpy``: ``denumpify`` and ``DenumpifyingDict``.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from typing import Any, Self, TypeAlias
 
 import numpy
 
 from .blob import Blob
 
-__all__ = ("Array", "NDArray", "NpyBlob")
+__all__ = (
+    "Array",
+    "DenumpifyingDict",
+    "NDArray",
+    "NpyBlob",
+    "denumpify",
+    "listoflists_to_np",
+    "np_to_listoflists",
+)
 
 NDArray: TypeAlias = numpy.ndarray[Any, numpy.dtype[Any]]
 """Any numpy array, as nested lists in JSON (LabThings' ``NDArray``)."""
@@ -160,3 +172,77 @@ class NpyBlob(Blob):
         """The array back, read from the bytes."""
         loaded: NDArray = numpy.load(io.BytesIO(self.content), allow_pickle=False)
         return loaded
+
+
+def np_to_listoflists(array: NDArray) -> Any:
+    """An array as nested lists of numbers (LabThings' name for ``array.tolist()``)."""
+    return array.tolist()
+
+
+def listoflists_to_np(values: Any) -> NDArray:
+    """Nested lists of numbers (or an array, passed through) as an array."""
+    return numpy.asarray(values)
+
+
+def denumpify(value: Any) -> Any:
+    """``value`` with every array in it, at any depth of dicts and lists, as nested lists.
+
+    Mappings become dicts and other sequences lists, as in LabThings; strings
+    and bytes stay as they are (LabThings' own recurses into a string's
+    characters without end).
+    """
+    if isinstance(value, numpy.ndarray | numpy.generic):
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return {key: denumpify(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [denumpify(item) for item in value]
+    return value
+
+
+class DenumpifyingDict:
+    """A dict whose arrays travel as nested lists (LabThings' ``DenumpifyingDict``).
+
+    As in LabThings, ``DenumpifyingDict(results).model_dump()`` is ``results``
+    with its arrays as lists, fit for a settings file or ``json.dump``; as an
+    action's return type it is a JSON object. Any dict an action returns
+    here travels that way already: the type is for code written for
+    LabThings.
+
+    Args:
+        root: The mapping.
+
+    Attributes:
+        root: The mapping, as given.
+    """
+
+    def __init__(self, root: Mapping[str, Any]) -> None:
+        self.root = root
+
+    def __repr__(self) -> str:
+        return f"DenumpifyingDict({self.root!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DenumpifyingDict) and denumpify(self.root) == denumpify(other.root)
+
+    __hash__ = None  # type: ignore[assignment]  # Mutable, as the dict it holds.
+
+    def model_dump(self) -> dict[str, Any]:
+        """The mapping with its arrays as nested lists."""
+        dumped: dict[str, Any] = denumpify(self.root)
+        return dumped
+
+    @classmethod
+    def __labthings_decode__(cls, value: Any) -> Self:
+        if isinstance(value, cls):  # An action's output, checked against its annotation.
+            return value
+        if not isinstance(value, Mapping):
+            raise ValueError(f"Expected `object`, got `{type(value).__name__}`")
+        return cls(value)
+
+    def __labthings_encode__(self) -> Any:
+        return self.model_dump()
+
+    @classmethod
+    def __labthings_schema__(cls) -> dict[str, Any]:
+        return {"type": "object", "description": "An object; arrays in it as nested lists"}

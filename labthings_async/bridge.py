@@ -17,7 +17,6 @@ came before it.
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -27,12 +26,9 @@ from .events import Event, EventHub, Topic
 
 __all__ = ("EventBridge", "EventBuilder")
 
-logger = logging.getLogger("labthings_async.bridge")
-
 _Parcel = list[Any]
 """``[item, topic, build, also]``: the event (or with ``build`` the payload to build
-it from), its topic, and the shared topics that get the same event; or, for a
-``call``, ``[argument, None, function, ()]``.
+it from), its topic, and the shared topics that get the same event.
 
 A list, so a newer report can replace the payload of one still queued.
 """
@@ -47,15 +43,7 @@ class EventBridge:
         hub: Publishes the events (gives them their IDs) on the loop thread.
     """
 
-    __slots__ = (
-        "_coalescible",
-        "_flushing",
-        "_hub",
-        "_lock",
-        "_loop",
-        "_loop_thread_id",
-        "_outbox",
-    )
+    __slots__ = ("_coalescible", "_hub", "_lock", "_loop", "_loop_thread_id", "_outbox")
 
     def __init__(self, hub: EventHub) -> None:
         self._hub = hub
@@ -65,7 +53,6 @@ class EventBridge:
         self._coalescible: dict[Topic, _Parcel] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread_id = 0
-        self._flushing = False
 
     def open(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start carrying events to ``loop`` (call on the loop's thread)."""
@@ -112,24 +99,6 @@ class EventBridge:
         """
         self._send(payload, topic, build, also)
 
-    def call(self, function: Callable[[Any], object], argument: Any) -> None:
-        """Run ``function(argument)`` on the loop, after everything sent before it (worker thread).
-
-        How a worker thread hands back its result: the call joins the
-        outbox, so it costs no wake-up of its own when events or other
-        results are already waiting. Dropped once the bridge has closed.
-        """
-        with self._lock:
-            loop = self._loop
-            if loop is None:
-                return
-            if self._coalescible:
-                self._coalescible = {}  # A report queued before must not be overtaken.
-            first = not self._outbox
-            self._outbox.append([argument, None, function, ()])
-        if first:
-            self._wake(loop)
-
     def _send(
         self, item: Any, topic: Topic, build: EventBuilder | None, also: tuple[Topic, ...]
     ) -> None:
@@ -157,24 +126,16 @@ class EventBridge:
             first = not self._outbox
             self._outbox.append(parcel)
         if first:
-            self._wake(loop)
-
-    def _wake(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Schedule the flush of an outbox that was empty (worker thread)."""
-        try:
-            loop.call_soon_threadsafe(self.flush)
-        except RuntimeError:  # The loop has closed under a thread the server abandoned.
-            with self._lock:
-                self._outbox.clear()
-                self._coalescible.clear()
+            try:
+                loop.call_soon_threadsafe(self.flush)
+            except RuntimeError:  # The loop has closed under a thread the server abandoned.
+                with self._lock:
+                    self._outbox.clear()
+                    self._coalescible.clear()
 
     def flush(self) -> None:
-        """Publish every queued event and run every queued call now, oldest first (loop thread).
-
-        A call may publish or flush in turn; a flush inside a flush does
-        nothing, so what the outer one has yet to deliver keeps its place.
-        """
-        if not self._outbox or self._flushing:
+        """Publish every queued event now, oldest first (loop thread only)."""
+        if not self._outbox:
             # Read without the lock: what a thread queued before it handed its
             # result to the loop is seen here; anything later is the next flush's.
             return
@@ -184,15 +145,6 @@ class EventBridge:
             if self._coalescible:
                 self._coalescible = {}
         publish = self._hub.publish
-        self._flushing = True
-        try:
-            for item, topic, build, also in batch:
-                if topic is None:
-                    try:
-                        build(item)
-                    except Exception:  # The rest of the batch must still go out.
-                        logger.exception("a call handed to the event loop failed")
-                elif not topic.closed:
-                    publish(item if build is None else build(item), topic, *also)
-        finally:
-            self._flushing = False
+        for item, topic, build, also in batch:
+            if not topic.closed:
+                publish(item if build is None else build(item), topic, *also)

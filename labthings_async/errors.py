@@ -29,8 +29,11 @@ __all__ = (
     "ActionCancelledError",
     "ActionDefinitionError",
     "AffordanceNotFoundError",
+    "AuthenticationError",
+    "BodyTimeoutError",
     "BlobNotFoundError",
     "BodyTooLargeError",
+    "CapacityError",
     "ConfigError",
     "IllegalTransitionError",
     "InvalidArgumentsError",
@@ -48,8 +51,10 @@ __all__ = (
     "MediaTypeMismatchError",
     "NoInvocationContextError",
     "NotFoundError",
+    "PermissionDeniedError",
     "PropertyAccessError",
     "PropertyNotWritableError",
+    "PropertyTimeoutError",
     "QueueFullError",
     "RangeNotSatisfiableError",
     "ReadOnlyPropertyError",
@@ -58,6 +63,7 @@ __all__ = (
     "ThingNotConnectedError",
     "ThingNotFoundError",
     "ThingSetupError",
+    "TooManyStreamsError",
     "ThingSlotError",
     "UnknownOptionError",
     "UnsupportedFeatureError",
@@ -195,11 +201,32 @@ class BodyTooLargeError(LabThingsError):
     http_status = 413
 
 
+class BodyTimeoutError(LabThingsError):
+    """The request body did not arrive in time (a client sending it a byte at a time)."""
+
+    title = "Request body too slow"
+    http_status = 408
+
+
 class UnsupportedMediaTypeError(LabThingsError):
     """The request body is not declared as JSON."""
 
     title = "Unsupported media type"
     http_status = 415
+
+
+class AuthenticationError(LabThingsError):
+    """The server wants a token, and the request had none, or one it does not accept."""
+
+    title = "Not authenticated"
+    http_status = 401
+
+
+class PermissionDeniedError(LabThingsError, PermissionError):
+    """The request is not allowed: its token's role does not cover it, or another site sent it."""
+
+    title = "Not allowed"
+    http_status = 403
 
 
 class NotFoundError(LabThingsError, LookupError):
@@ -376,19 +403,32 @@ class UnsupportedFeatureError(LabThingsError, NotImplementedError):
     title = "Not available in labthings_async"
 
 
-class QueueFullError(LabThingsError):
-    """Too many invocations are waiting for a worker thread.
+class CapacityError(LabThingsError):
+    """The server has no room for this request now: the family of every "come back later".
 
     Attributes:
-        retry_after: Seconds after which a retry is sensible.
+        retry_after: Seconds after which a retry is sensible, estimated from
+            how fast room has been freed lately.
     """
 
-    title = "Invocation queue full"
+    title = "Server busy"
     http_status = 503
 
     def __init__(self, detail: str, retry_after: int = 1) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class QueueFullError(CapacityError):
+    """Too many invocations are waiting (``max_pending``)."""
+
+    title = "Invocation queue full"
+
+
+class TooManyStreamsError(CapacityError):
+    """Too many event streams are open (``max_streams``)."""
+
+    title = "Too many event streams"
 
 
 class ReadOnlyPropertyError(LabThingsError, AttributeError):
@@ -411,6 +451,13 @@ class PropertyAccessError(LabThingsError):
 
     title = "Property access failed"
     http_status = 500
+
+
+class PropertyTimeoutError(LabThingsError):
+    """A property's getter or setter took longer than the server waits for one."""
+
+    title = "Property access timed out"
+    http_status = 504
 
 
 class ManagerNotRunningError(LabThingsError, RuntimeError):

@@ -11,8 +11,8 @@ replay buffer, starting after the last event it delivered. So a slow reader
 never blocks a publisher, never grows memory beyond its bound, and loses
 nothing still in the buffer. When events it never saw have left the buffer, it
 yields one ``LostEvent`` saying so, instead of skipping silently. A lost event
-is known by its class (``event.lost``), never by its name, since a property
-may be called ``lost`` too.
+is known by its class (``event.lost``); on the wire, by its name, ``LOST``,
+which no property may have.
 """
 
 from __future__ import annotations
@@ -27,11 +27,9 @@ from typing import Any, ClassVar, Protocol
 import msgspec
 
 from .codec import encode_json
+from .models import LOST
 
 __all__ = ("LOST", "Event", "EventHub", "EventStream", "LostEvent", "Subscription", "Topic")
-
-LOST = "lost"
-"""Name (on the wire) of the event a subscription yields when events it missed are gone."""
 
 
 class Event:
@@ -331,23 +329,14 @@ class Subscription:
             event = self.next_nowait()
             if event is not None:
                 return event
-            if self.ended:
+            if self._finished or (self._topic.closed and not self._lagged):
                 self.close()
                 raise StopAsyncIteration
-            await self.wait()
-
-    @property
-    def ended(self) -> bool:
-        """True once ``next_nowait`` has nothing left to give, ever."""
-        return self._finished or (self._topic.closed and not self._lagged and not self._queue)
-
-    async def wait(self) -> None:
-        """Wait until an event may be ready, the subscription may have ended, or ``wake()``."""
-        self._waiter = asyncio.get_running_loop().create_future()
-        try:
-            await self._waiter
-        finally:
-            self._waiter = None
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
 
     def next_nowait(self) -> Event | None:
         """The next event if one is ready without waiting, else None."""
@@ -388,16 +377,6 @@ class EventStream(Protocol):
 
     def next_nowait(self) -> Event | None:
         """The next event if one is ready without waiting, else None."""
-
-    @property
-    def ended(self) -> bool:
-        """True once ``next_nowait`` has nothing left to give, ever."""
-
-    async def wait(self) -> None:
-        """Wait until an event may be ready, the stream may have ended, or ``wake()``."""
-
-    def wake(self) -> None:
-        """End a ``wait()`` now (a reader's own timer, say)."""
 
     def __aiter__(self) -> EventStream: ...
 

@@ -22,6 +22,7 @@ import functools
 import logging
 import struct
 import time
+import traceback
 import uuid
 from collections import deque
 from collections.abc import Sequence
@@ -46,7 +47,7 @@ from .errors import (
 )
 from .events import Event, EventHub, Topic
 from .extensions import encode_value
-from .logs import NOT_CAPTURED, exception_entry, invocation_logger
+from .logs import NOT_CAPTURED, exception_entry, invocation_logger, without_server_details
 from .models import (
     FinalStatus,
     InvocationResponse,
@@ -94,6 +95,10 @@ class InvocationHost(Protocol):
     def clock(self) -> Clock:
         """Stamps its times."""
 
+    @property
+    def debug(self) -> bool:
+        """Keep tracebacks and the server's file names in its log, which clients read."""
+
     def status_changed(self, invocation: Invocation, old: Status) -> None:
         """Bookkeeping after a transition (queue counts, retention)."""
 
@@ -109,7 +114,13 @@ def _cancelled_problem(detail: str) -> ProblemDetails:
 
 
 def problem_from_exception(error: BaseException) -> ProblemDetails:
-    """Problem details describing an exception raised by an action."""
+    """Problem details describing an exception raised by an action.
+
+    A ``BaseException`` that is not an ``Exception`` (``SystemExit``,
+    ``KeyboardInterrupt``, ``GeneratorExit``, a class of the action's own)
+    would stop a program; here it ends only its invocation, and the detail
+    says so, since its message alone (an exit code, or nothing) explains little.
+    """
     if isinstance(error, InvocationCancelledError):
         return _cancelled_problem(str(error) or "the invocation was cancelled")
     cls = type(error)
@@ -118,7 +129,14 @@ def problem_from_exception(error: BaseException) -> ProblemDetails:
     else:
         kind = "about:blank"
     status = error.http_status if isinstance(error, LabThingsError) else 500
-    return ProblemDetails(type=kind, title=cls.__name__, status=status, detail=str(error))
+    detail = str(error)
+    if not isinstance(error, Exception):
+        said = f" ({detail})" if detail else ""
+        detail = (
+            f"the action raised {cls.__name__}{said}, which would stop a program; "
+            "it ended this invocation instead, and the server carries on"
+        )
+    return ProblemDetails(type=kind, title=cls.__name__, status=status, detail=detail)
 
 
 @functools.cache
@@ -145,6 +163,10 @@ def _expiry(finished: datetime, retention: float) -> datetime:
         return finished + _retention_delta(retention)
     except OverflowError:  # A huge or infinite retention: keep it (max_retained still bounds).
         return _NEVER
+
+
+class _AbandonedError(Exception):
+    """How ``abandon`` tells ``finish`` that the server gave up waiting for the action."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,9 +486,12 @@ class Invocation:
         JSON cannot carry, ends it in ``error``; a cancellation
         (raised by the action, or its task's ``CancelledError``) in
         ``cancelled``, with a detail saying who asked, and how long the action
-        took to stop or whether it was abandoned; any other exception in
-        ``error``. A cancellation or failure gets one line on the server's
-        console. Finishing a finished invocation does nothing.
+        took to stop or whether it was abandoned; anything else the action
+        raised, any ``BaseException`` (``SystemExit``, ``KeyboardInterrupt``,
+        ``GeneratorExit``, a class of its own), in ``error``: user code ends
+        its invocation, never the server. A cancellation or failure gets one
+        line on the server's console. Finishing a finished invocation does
+        nothing.
 
         Args:
             output: What the action returned (already encoded, or encoded here).
@@ -488,9 +513,10 @@ class Invocation:
                 self.transition(Status.COMPLETED, output=encoded)
                 return
         logger = self.thing.logger
-        if isinstance(error, InvocationCancelledError | asyncio.CancelledError):
+        if isinstance(error, InvocationCancelledError | asyncio.CancelledError | _AbandonedError):
             detail = self._cancellation(error)
-            logger.info(
+            log = logger.warning if isinstance(error, _AbandonedError) else logger.info
+            log(
                 "action %s cancelled (invocation %s): %s",
                 self.action.name,
                 self.id_text,
@@ -501,8 +527,17 @@ class Invocation:
             return
         message = f"action {self.action.name} failed: {type(error).__name__}: {error}"
         self.add_log(exception_entry(logger, message, error))
-        logger.error("%s", message, extra=NOT_CAPTURED)
-        logger.debug("traceback of invocation %s", self.id_text, exc_info=error, extra=NOT_CAPTURED)
+        # The server's log keeps the traceback, at the level the failure is
+        # logged (clients see it only in debug mode: ``add_log``). As text: a
+        # record holding the traceback itself would keep the invocation alive
+        # for as long as a handler keeps the record.
+        logger.error(
+            "%s (invocation %s)\n%s",
+            message,
+            self.id_text,
+            "".join(traceback.format_exception(error)).rstrip(),
+            extra=NOT_CAPTURED,
+        )
         self.transition(Status.ERROR, error=problem_from_exception(error), exception=error)
 
     def _cancellation(self, error: BaseException) -> str:
@@ -516,14 +551,25 @@ class Invocation:
                 return "the server shut down before the invocation started"
             return "the invocation was cancelled before it started"
         waited = time.monotonic() - request.asked_at
-        if isinstance(error, asyncio.CancelledError) and not self.action.is_async:
-            # Only a shutdown cancels the task of a threaded action, when its grace is over.
+        if isinstance(error, _AbandonedError):
+            left = (
+                "its coroutine was closed" if self.action.is_async else "its thread may still run"
+            )
             return (
                 f"the server shut down and the action was still running {waited:.2f} s "
-                "after it was asked to stop, so it was abandoned (its thread may still run)"
+                f"after it was asked to stop, so it was abandoned ({left})"
             )
         asker = "the server shut down" if request.by_shutdown else "the invocation was cancelled"
         return f"{asker}; the action stopped {waited:.2f} s after it was asked to"
+
+    def abandon(self) -> None:
+        """End a running invocation that did not stop when the shutdown asked (loop thread).
+
+        It ends ``cancelled``, through ``finish``, with a detail saying it was
+        abandoned. Its thread, if it has one, may still run; the manager
+        closes the coroutine of an async one.
+        """
+        self.finish(error=_AbandonedError())
 
     def cancel(self, *, by_shutdown: bool = False) -> None:
         """Cancel the invocation (loop thread only).
@@ -559,7 +605,13 @@ class Invocation:
     # -- log and progress (any thread) -----------------------------------------
 
     def add_log(self, entry: LogEntry) -> None:
-        """Append a log record and publish it (any thread)."""
+        """Append a log record and publish it (any thread).
+
+        Outside debug mode the record loses its traceback and source file
+        first: clients read this log.
+        """
+        if not self._host.debug:
+            entry = without_server_details(entry)
         log = self._log
         if log is None:
             log = self._log = deque(maxlen=self._log_len)

@@ -7,6 +7,10 @@ thread or task (a context variable, so concurrent invocations of one Thing keep
 separate logs). Records logged outside any invocation pass through untouched,
 and so do records tagged ``NOT_CAPTURED``: lines for the server's console
 about an invocation, rather than lines of it.
+
+What a captured record carries to clients is decided here too: unless the
+server is in debug mode, no traceback and no name of a server file (the
+server's own log keeps the record whole).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import traceback
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from .context import current_invocation
 from .models import LogEntry
@@ -28,6 +34,7 @@ __all__ = (
     "install_log_capture",
     "invocation_logger",
     "log_entry",
+    "without_server_details",
 )
 
 _TAG = "labthings_invocation"
@@ -57,6 +64,17 @@ def log_entry(record: logging.LogRecord) -> LogEntry:
         exception_type=exception_type,
         traceback=formatted,
     )
+
+
+def without_server_details(entry: LogEntry) -> LogEntry:
+    """``entry`` as a client may see it outside debug mode: no traceback, no file, no line.
+
+    The exception's type and the message stay: they say what went wrong
+    without showing how the server's code is laid out.
+    """
+    if entry.traceback is None and not entry.filename and not entry.lineno:
+        return entry
+    return msgspec.structs.replace(entry, filename="", lineno=0, traceback=None)
 
 
 def exception_entry(logger: logging.Logger, message: str, error: BaseException) -> LogEntry:

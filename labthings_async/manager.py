@@ -1,24 +1,29 @@
 """The ActionManager: the asyncio service that runs and tracks invocations.
 
 Layer: domain, its top (anyio, msgspec, the modules below; no starlette). It
-owns the asyncio tasks the invocations run in, the thread-slot limiter for
-threaded actions (its own, never anyio's default, which Starlette shares), the
-table of invocations with its retention bounds (and the blobs their outputs
-hold), the event hub and the bridge that brings events from threads to it
-(camera streams' frame notices too), and the Things' start: their slots
-filled, their settings loaded, their locks made, then their setup; and
-their teardown. Use it as ``async with ActionManager(things={...}) as manager``.
+owns the asyncio tasks the invocations run in, the daemon worker threads
+threaded actions run in and the slots that bound them, the table of
+invocations with its retention bounds (and the blobs their outputs hold),
+the event hub and the bridge that brings events from threads to it (camera
+streams' frame notices too), and the Things' start: their slots filled,
+their settings loaded, their locks made, then their setup; and their
+teardown. Use it as ``async with ActionManager(things={...}) as manager``.
+
+However user code ends (any ``BaseException``, a thread that never returns,
+an async action that swallows its cancellation), it ends only its invocation
+or its Thing's start or close; and shutdown ends within a stated bound:
+``shutdown_grace`` for the actions to stop, then ``teardown_timeout`` for
+each of each Thing's closing hooks, after which what is still running is
+abandoned, named in the log.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import itertools
 import logging
 import re
 import uuid
-from collections import deque
 from collections.abc import Coroutine, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -36,7 +41,6 @@ from .context import bind_invocation, unbind_invocation
 from .errors import (
     BlobNotFoundError,
     InvalidInputError,
-    InvocationCancelledError,
     InvocationNotFoundError,
     LockBusyError,
     ManagerNotRunningError,
@@ -54,7 +58,8 @@ from .settings_store import SettingsStore, settings_path
 from .slot import SlotTarget, connect_slots
 from .table import InvocationTable
 from .thing import Thing
-from .workers import WorkerPool
+from .throughput import Throughput
+from .workers import WorkerThreads, close_coroutine
 
 __all__ = ("ActionManager",)
 
@@ -62,6 +67,14 @@ Status = InvocationStatus
 logger = logging.getLogger("labthings_async.manager")
 
 _THING_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+_STRAGGLERS = 1.0
+"""Seconds shutdown waits for the tasks of abandoned invocations to end.
+
+A threaded action's task ends as soon as it stops waiting for the thread, an
+async action's once its closed coroutine is cancelled: both take a turn or
+two of the loop. Whatever is still there after this is left behind.
+"""
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -73,8 +86,11 @@ class ActionManager:
         things: The Things to manage, by name (the name is their URL segment).
         max_threads: Most threaded actions running at once; the rest wait as
             ``pending``.
-        max_pending: Most invocations waiting for a thread; beyond it
-            ``invoke_action`` raises ``QueueFullError``.
+        max_pending: Most invocations accepted and waiting: threaded ones not
+            yet given a thread, and async ones not finished (they take no
+            thread, but each holds memory and a task). Beyond it
+            ``invoke_action`` raises ``QueueFullError``, with a ``retry_after``
+            worked out from how fast invocations have been finishing.
         retention: Default seconds a finished invocation is kept.
         max_retained: Most finished invocations kept; the soonest to expire go
             first.
@@ -84,7 +100,14 @@ class ActionManager:
         event_buffer: Most events the manager-wide topics keep for replay.
         subscriber_queue: Bound of each subscription's queue.
         expiry_interval: Seconds between expiry runs.
-        shutdown_grace: Seconds running actions get to stop at shutdown.
+        shutdown_grace: Seconds running actions get to stop at shutdown;
+            those still running after it are abandoned.
+        teardown_timeout: Seconds each of a Thing's closing hooks (``teardown``,
+            ``__exit__``) may take at shutdown; one still running after it is
+            abandoned, and the next one runs.
+        debug: Keep tracebacks and the server's file names in invocation logs,
+            which clients read; off, a log record keeps the exception's type
+            and message only (the server's own log keeps it whole).
         clock: Stamps the invocations' times and paces expiry; real time
             unless a test hands in a clock it moves itself.
         settings_folder: Where the Things' settings files are kept
@@ -117,6 +140,8 @@ class ActionManager:
         subscriber_queue: int = 1000,
         expiry_interval: float = 1.0,
         shutdown_grace: float = 5.0,
+        teardown_timeout: float = 10.0,
+        debug: bool = False,
         clock: Clock | None = None,
         settings_folder: str | Path | None = "./settings",
         thing_slots: Mapping[str, Mapping[str, SlotTarget]] | None = None,
@@ -146,6 +171,8 @@ class ActionManager:
         self.subscriber_queue = subscriber_queue
         self.expiry_interval = expiry_interval
         self.shutdown_grace = shutdown_grace
+        self.teardown_timeout = teardown_timeout
+        self.debug = debug
         self.clock = clock or SystemClock()
         self.settings_folder = settings_folder
         self.thing_slots = {name: dict(slots) for name, slots in (thing_slots or {}).items()}
@@ -160,14 +187,11 @@ class ActionManager:
         self._table = InvocationTable(max_retained, self.clock, on_forget=self._forget)
         self._sequence = itertools.count(1).__next__
         self._pending_threaded = 0
-        # Threaded actions run in a pool of its own (see workers.py for why not
-        # anyio's); invocations wait here, pending, for one of its threads.
-        self._pool = WorkerPool(self.bridge, max_threads)
-        self._waiting: deque[tuple[Invocation, contextvars.Context]] = deque()
-        self._dispatch_scheduled = False
-        # The Things' start and stop run through anyio's threads, on a limiter
-        # of their own, never anyio's default.
-        self._thread_limiter = anyio.CapacityLimiter(max_threads)
+        self._unfinished_async = 0
+        self.throughput = Throughput()
+        # Admits threaded invocations to the threads, max_threads at a time.
+        self._slots = anyio.CapacityLimiter(max_threads)
+        self.threads = WorkerThreads("labthings_async worker")
         # Plain asyncio tasks, not an anyio task group: spawning through a task
         # group costs several times more, on the path of every invocation.
         self._tasks: set[asyncio.Task[None]] = set()
@@ -246,12 +270,12 @@ class ActionManager:
             self._make_locks()
             # Before any setup: setup may read the settings, and a setting it
             # assigns must not overwrite the saved file with defaults.
-            await anyio.to_thread.run_sync(self._load_settings, limiter=self._thread_limiter)
+            await self.threads.run(self._load_settings)
             for thing in self._things.values():
                 thing.observe_properties(self._publish_property)
                 for stream in thing.camera_streams().values():
                     stream.attach(self.bridge, thing.name)
-                await start_thing(thing, self._thread_limiter)
+                await start_thing(thing, self.threads)
                 self._started.append(thing)
         except BaseException as error:
             with anyio.CancelScope(shield=True):
@@ -284,11 +308,16 @@ class ActionManager:
     async def shutdown(self, error: BaseException | None = None) -> None:
         """Stop: cancel what is pending, ask what runs to stop, end every stream.
 
-        Running actions get ``shutdown_grace`` seconds; a threaded action still
-        running after that is marked ``cancelled`` and left to finish on its
-        own, since a thread cannot be killed. Every invocation ends terminal,
-        each with a detail saying how. Then the Things are closed, the last
-        opened first.
+        Running actions get ``shutdown_grace`` seconds to stop. Any still
+        running after that is abandoned: marked ``cancelled`` with a detail
+        saying so, and named in a warning on the server's log. A threaded
+        one's thread is left to finish on its own (a thread cannot be killed;
+        it is a daemon thread, so it does not hold the process at exit); an
+        async one that ignored its cancellation has its coroutine closed.
+        Then the Things are closed, the last opened first, each closing hook
+        (``teardown``, ``__exit__``) given at most ``teardown_timeout``
+        seconds. So shutdown takes at most ``shutdown_grace``, plus
+        ``teardown_timeout`` for each hook, and a moment.
 
         Args:
             error: What ended the block the manager ran in, if anything did;
@@ -300,7 +329,7 @@ class ActionManager:
         unfinished = self._table.unfinished()
         # Shielded: a host that is itself being cancelled (Ctrl-C, a timeout)
         # must still stop every invocation and release the hardware. The grace
-        # keeps the wait bounded.
+        # and the time limits keep the wait bounded.
         with anyio.CancelScope(shield=True):
             try:
                 for invocation in unfinished:
@@ -309,25 +338,45 @@ class ActionManager:
                 with anyio.move_on_after(self.shutdown_grace):
                     for invocation in unfinished:
                         await invocation.wait()
+                self._abandon([invocation for invocation in unfinished if not invocation.finished])
                 for task in tuple(self._tasks):
-                    task.cancel()  # Stops async actions that did not stop; ends the timer.
+                    task.cancel()  # Stops waiting for abandoned threads; ends the timer.
                 if self._tasks:
-                    await asyncio.wait(tuple(self._tasks))
-                for invocation in unfinished:
-                    # A threaded action still running is abandoned (its thread
-                    # cannot be stopped); an async one's task ended without
-                    # ending it (a BaseException in the action).
-                    invocation.finish(error=asyncio.CancelledError())
+                    await asyncio.wait(tuple(self._tasks), timeout=_STRAGGLERS)
+                if self._tasks:
+                    logger.warning(
+                        "%d task(s) of abandoned invocations did not end; leaving them",
+                        len(self._tasks),
+                    )
             finally:
                 self._expiry_task = None
-                self._waiting.clear()
-                self._pool.close()
                 self.bridge.close()
                 self.hub.close()
                 for thing in self._things.values():
                     for stream in thing.camera_streams().values():
                         stream.detach()
                 await self._stop_things(error)
+
+    def _abandon(self, invocations: list[Invocation]) -> None:
+        """Give up on invocations that did not stop within the grace; say which."""
+        if not invocations:
+            return
+        logger.warning(
+            "shutdown: abandoning %d invocation(s) still running %g s after they were "
+            "asked to stop: %s",
+            len(invocations),
+            self.shutdown_grace,
+            ", ".join(
+                f"{invocation.action_path} {invocation.id_text} "
+                f"({'async' if invocation.action.is_async else 'threaded'})"
+                for invocation in invocations
+            ),
+        )
+        for invocation in invocations:
+            task = invocation.task
+            invocation.abandon()
+            if task is not None and invocation.action.is_async:
+                close_coroutine(task, f"action {invocation.action_path}")
 
     def _make_locks(self) -> None:
         """Give each Thing the locks its actions and property writes take (fresh each start)."""
@@ -350,7 +399,7 @@ class ActionManager:
     async def _stop_things(self, error: BaseException | None) -> None:
         while self._started:
             thing = self._started.pop()
-            await stop_thing(thing, self._thread_limiter, error)
+            await stop_thing(thing, self.threads, error, limit=self.teardown_timeout)
             thing.observe_properties(None)
 
     # -- invoking -----------------------------------------------------------------
@@ -371,7 +420,7 @@ class ActionManager:
             ThingNotFoundError: No such Thing.
             AffordanceNotFoundError: No such action.
             InvalidInputError: The input does not fit; no invocation is made.
-            QueueFullError: ``max_pending`` invocations already wait for a thread.
+            QueueFullError: ``max_pending`` invocations already wait.
             LockBusyError: A lock the action takes is held by another invocation
                 or a client's property write; no invocation is made.
             ManagerNotRunningError: The manager is not running.
@@ -387,10 +436,15 @@ class ActionManager:
         for name, value in arguments.items():
             if isinstance(value, Blob):
                 arguments[name] = self._resolve_blob(descriptor.name, name, value)
-        if not descriptor.is_async and self._pending_threaded >= self.max_pending:
+        waiting = self._pending_threaded + self._unfinished_async
+        if waiting >= self.max_pending:
+            retry_after = self.throughput.retry_after(waiting)
             raise QueueFullError(
-                f"{self._pending_threaded} invocations are already waiting for one of "
-                f"{self.max_threads} threads; retry later"
+                f"{waiting} invocations are already waiting ({self._pending_threaded} for one "
+                f"of {self.max_threads} threads, {self._unfinished_async} async ones "
+                f"unfinished), the most this server takes (max_pending); at the rate "
+                f"invocations have been finishing, that is about {retry_after} s of work",
+                retry_after=retry_after,
             )
         invocation = Invocation(
             self,
@@ -405,12 +459,8 @@ class ActionManager:
         if target._locks is not None and not descriptor.wait_for_lock:
             self._lock_now(invocation, target._locks.needed_by(descriptor))
         self._track(invocation)
-        if descriptor.is_async:
-            invocation.task = self._spawn(self._run_async(invocation))
-        elif target._locks is not None and descriptor.wait_for_lock:
-            invocation.task = self._spawn(self._lock_then_queue(invocation))
-        else:
-            self._queue_threaded(invocation)
+        run = self._run_async if descriptor.is_async else self._run_threaded
+        invocation.task = self._spawn(run(invocation))
         return invocation
 
     def _lock_now(self, invocation: Invocation, locks: tuple[InvocationLock, ...]) -> None:
@@ -454,45 +504,38 @@ class ActionManager:
         for lock in reversed(self._held.pop(invocation, ())):
             lock.release_all(invocation)
 
-    async def _lock_then_queue(self, invocation: Invocation) -> None:
-        """A threaded ``wait_for_lock`` action: wait, pending, for its locks, then for a thread."""
+    async def _run_threaded(self, invocation: Invocation) -> None:
+        slots = self._slots
         try:
             await self._wait_for_locks(invocation)
+            try:
+                slots.acquire_on_behalf_of_nowait(invocation)
+            except anyio.WouldBlock:
+                await slots.acquire_on_behalf_of(invocation)
         except asyncio.CancelledError:
             return  # Cancelled while pending: cancel() has already finished it.
-        if invocation.status is Status.PENDING:
-            self._queue_threaded(invocation)
-
-    def _queue_threaded(self, invocation: Invocation) -> None:
-        """Queue a pending threaded invocation for a thread; it starts on the loop's next pass.
-
-        It runs in a copy of the context it was invoked in, as a task would.
-        """
-        self._waiting.append((invocation, contextvars.copy_context()))
-        if not self._dispatch_scheduled:
-            self._dispatch_scheduled = True
-            asyncio.get_running_loop().call_soon(self._dispatch)
-
-    def _dispatch(self) -> None:
-        """Start the waiting threaded invocations, oldest first, while a thread is free."""
-        self._dispatch_scheduled = False
-        waiting = self._waiting
-        pool = self._pool
-        while waiting and not pool.full:
-            invocation, context = waiting.popleft()
+        try:
             if invocation.status is not Status.PENDING:
-                continue  # Cancelled while it waited.
+                return
             invocation.transition(Status.RUNNING)
-            pool.submit(_call_in_thread, invocation, self._threaded_done, context)
-
-    def _threaded_done(self, invocation: Invocation, outcome: msgspec.Raw | BaseException) -> None:
-        """A threaded action has returned (or raised): end its invocation, start the next."""
-        if isinstance(outcome, BaseException):
-            invocation.finish(error=outcome)
-        else:
-            invocation.finish(outcome)
-        if self._waiting:
-            self._dispatch()
+            try:
+                # The task is cancelled only at shutdown, to stop waiting for a
+                # thread that will not stop; clients cancel threaded actions
+                # cooperatively, through the cancel hook.
+                output, error = await self.threads.submit(_call_in_thread, invocation)
+            except asyncio.CancelledError as cancelled:
+                invocation.finish(error=cancelled)
+                return
+            # What the action raised comes back as a value, not raised here: its
+            # traceback would then hold this frame, and so the invocation keeping
+            # it, in a cycle only a garbage collection frees.
+            if error is None:
+                invocation.finish(output)
+            else:
+                invocation.finish(error=error)
+                del error
+        finally:
+            slots.release_on_behalf_of(invocation)
 
     async def _run_async(self, invocation: Invocation) -> None:
         try:
@@ -502,26 +545,37 @@ class ActionManager:
         if invocation.status is not Status.PENDING:
             return  # Cancelled before it started.
         invocation.transition(Status.RUNNING)
-        token = bind_invocation(invocation)
+        # The task's own context, which ends with it: nothing to restore. (An
+        # abandoned coroutine is closed from another task's context, where
+        # resetting a token of this one would fail.)
+        bind_invocation(invocation)
         try:
             output = await invocation.action.call(invocation.thing, invocation.input)
-        except (Exception, asyncio.CancelledError, InvocationCancelledError) as error:
-            unbind_invocation(token)
+        except BaseException as error:  # Every way user code ends.
+            # Caught here, before asyncio sees it: a SystemExit or
+            # KeyboardInterrupt reaching the task would stop the event loop.
             invocation.finish(error=error)
             # The exception it keeps holds this frame in its traceback: without
             # this, the two would keep each other alive until a garbage collection.
             del invocation
         else:
-            unbind_invocation(token)
             invocation.finish(output)
+        finally:
+            # Those waiting for it may run before this task's context is freed;
+            # it must not keep the invocation alive past what the table retains.
+            bind_invocation(None)
 
     # -- bookkeeping (called by Invocation.transition) -------------------------------
 
     def status_changed(self, invocation: Invocation, old: Status) -> None:
-        """Keep the pending count, the retention queue, the locks and the served blobs current."""
-        if old is Status.PENDING and not invocation.action.is_async:
+        """Keep the waiting counts, finishing rate, retention queue, locks and blobs current."""
+        is_async = invocation.action.is_async
+        if old is Status.PENDING and not is_async:
             self._pending_threaded -= 1
         if invocation.finished:
+            if is_async:
+                self._unfinished_async -= 1
+            self.throughput.record()
             if invocation.attachments:
                 self.blobs.add(invocation.attachments)
             if self._held:
@@ -628,7 +682,10 @@ class ActionManager:
 
     def _track(self, invocation: Invocation) -> None:
         """Keep a new invocation and announce it (the path of every ``invoke_action``)."""
-        if not invocation.action.is_async and invocation.status is Status.PENDING:
+        if invocation.action.is_async:
+            if not invocation.finished:
+                self._unfinished_async += 1  # Until it finishes: see status_changed.
+        elif invocation.status is Status.PENDING:
             self._pending_threaded += 1  # Until it runs: see status_changed.
         self._table.add(invocation)
         invocation.publish_created()
@@ -719,13 +776,12 @@ def _tag_filter(thing: str | None, affordance: str | None) -> Any:
     return accept
 
 
-def _call_in_thread(invocation: Invocation) -> msgspec.Raw | BaseException:
-    """Run a threaded action in its worker thread: its output, encoded, or what it raised.
+def _call_in_thread(invocation: Invocation) -> msgspec.Raw:
+    """Run a threaded action in its worker thread; its output, checked and encoded.
 
     Checking and encoding a large output takes time; done here, it keeps the
-    loop free. An exception comes back as the result: raised on, its
-    traceback would take in the worker's frames, and a cancellation (a
-    ``BaseException``) is an outcome like any other.
+    loop free. Whatever the action raises, any ``BaseException``, the worker
+    thread hands back to the loop as it is.
     """
     token = bind_invocation(invocation)
     try:
@@ -735,8 +791,6 @@ def _call_in_thread(invocation: Invocation) -> msgspec.Raw | BaseException:
         if attachments:
             invocation.attachments = tuple(attachments)
         return encoded
-    except (Exception, InvocationCancelledError) as error:
-        return error
     finally:
         unbind_invocation(token)
-        del invocation  # The traceback of an exception returned keeps this frame.
+        del invocation  # The traceback of what the action raised keeps this frame.

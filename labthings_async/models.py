@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 __all__ = (
+    "LOST",
     "FieldIssue",
     "InvocationResponse",
     "InvocationStatus",
@@ -25,6 +26,15 @@ __all__ = (
     "StatusChange",
     "FinalStatus",
 )
+
+
+LOST = "lost"
+"""The name, on the wire, of the event saying that events a stream's reader never saw are gone.
+
+Property streams name each event after its property, so no property may be
+called this (``Thing`` refuses one when the class is defined): a client can
+tell the notice by its name.
+"""
 
 
 class InvocationStatus(enum.StrEnum):

@@ -106,7 +106,7 @@ class Multiplex:
             _Reader(
                 source,
                 source.topic.subscribe(
-                    after=after, accept=source.accept, maxsize=maxsize, on_wake=self.wake
+                    after=after, accept=source.accept, maxsize=maxsize, on_wake=self._wake
                 ),
             )
             for source in sources
@@ -114,8 +114,7 @@ class Multiplex:
         self.last_id = after if after is not None else 0
         """ID of the last event delivered (or the resume point)."""
 
-    def wake(self) -> None:
-        """End a ``wait()`` now."""
+    def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -140,9 +139,7 @@ class Multiplex:
             return event if view is None or event.lost else view(event)
         return None
 
-    @property
-    def ended(self) -> bool:
-        """True once ``next_nowait`` has nothing left to give, ever."""
+    def _ended(self) -> bool:
         # The hub closes its topics together, at shutdown: one closed is the end.
         return self._finished or any(
             reader.source.topic.closed and not reader.subscription.lagged
@@ -157,18 +154,14 @@ class Multiplex:
             event = self.next_nowait()
             if event is not None:
                 return event
-            if self.ended:
+            if self._ended():
                 self.close()
                 raise StopAsyncIteration
-            await self.wait()
-
-    async def wait(self) -> None:
-        """Wait until an event may be ready, the stream may have ended, or ``wake()``."""
-        self._waiter = asyncio.get_running_loop().create_future()
-        try:
-            await self._waiter
-        finally:
-            self._waiter = None
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
 
     def close(self) -> None:
         """Stop reading every topic and forget the subscriptions (idempotent)."""
@@ -177,7 +170,7 @@ class Multiplex:
             reader.subscription.close()
             reader.ready.clear()
             reader.newest.clear()
-        self.wake()
+        self._wake()
 
     async def __aenter__(self) -> Multiplex:
         return self

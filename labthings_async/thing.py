@@ -23,7 +23,7 @@ from .errors import ActionDefinitionError, AffordanceNotFoundError, NoInvocation
 from .hints import class_annotation
 from .lock import ThingLocks
 from .mjpeg import MJPEGStream, MJPEGStreamDescriptor
-from .models import LogEntry
+from .models import LOST, LogEntry
 from .properties import PropertyDescriptor
 from .schema import SchemaError, data_schema
 from .server_interface import ThingServerInterface
@@ -328,6 +328,13 @@ def _check_names(
             raise ActionDefinitionError(
                 f"Thing {cls.__name__}: {kind} {name!r} would hide Thing.{name}, which "
                 f"the framework relies on; give the {kind} another name"
+            )
+        if kind == "property" and name == LOST:
+            raise ActionDefinitionError(
+                f"Thing {cls.__name__}: property {name!r} would send its changes as events "
+                f"named {LOST!r}, which is what an event stream calls its notice that events "
+                "were lost, so clients could not tell the two apart; give the property "
+                "another name"
             )
         if served and name in ROUTE_WORDS:
             raise ActionDefinitionError(

@@ -114,20 +114,102 @@ def _children(schema: Mapping[str, Any], field: str | None, index: str | None) -
 
 
 def decode_json(raw: bytes, type_: type[T] | Any, what: str) -> T:
-    """Decode JSON bytes into ``type_``, raising ``InvalidInputError`` on failure."""
+    """Decode JSON bytes into ``type_``, raising ``InvalidInputError`` on failure.
+
+    A body that is not JSON at all (bad syntax, a string that is not UTF-8,
+    arrays or objects nested deeper than the decoder goes) is malformed: 400.
+    """
     try:
         result: T = msgspec.json.decode(raw, type=type_, dec_hook=decode_hook)
     except msgspec.ValidationError as error:
         # msgspec stops at the first problem, so `[1, ` against an `int` reads
         # as a wrong type; a body that is not JSON at all is reported as such.
         try:
-            msgspec.json.decode(raw)
+            plain = msgspec.json.decode(raw)
         except msgspec.DecodeError as syntax:
             raise invalid_input(syntax, what) from None
+        except (UnicodeDecodeError, RecursionError) as undecodable:
+            raise _undecodable(undecodable, what) from None
+        whole: T | None = _with_whole_numbers(plain, type_, error)
+        if whole is not None:
+            return whole
         raise invalid_input(error, what, type_) from None
     except msgspec.MsgspecError as error:
         raise invalid_input(error, what, type_) from None
+    except (UnicodeDecodeError, RecursionError) as error:
+        raise _undecodable(error, what) from None
     return result
+
+
+_FLOAT_FOR_INT = "Expected `int`, got `float`"
+
+
+def _with_whole_numbers(value: Any, type_: Any, error: msgspec.ValidationError) -> Any:
+    """``value`` decoded as ``type_`` once each whole ``5.0`` where an int goes is ``5``; or None.
+
+    JSON has one kind of number: ``5.0`` is the integer 5 to JSON Schema, and
+    so to the schemas the server publishes, but msgspec refuses it for an
+    ``int``. Only the values msgspec names, one at a time, are changed, so a
+    ``5.0`` anywhere else stays as it was sent; a ``5.5`` is still refused.
+    """
+    for _ in range(64):  # Each round fixes one number; a body with more is refused.
+        reason, _, at = str(error).rpartition(_AT)
+        if not reason:  # The value itself, not one inside it.
+            if str(error) != _FLOAT_FOR_INT or not float(value).is_integer():
+                return None
+            value = int(value)
+        elif reason != _FLOAT_FOR_INT or not _set_whole(value, at.rstrip("`")):
+            return None
+        try:
+            return msgspec.json.decode(msgspec.json.encode(value), type=type_, dec_hook=decode_hook)
+        except msgspec.ValidationError as again:
+            error = again
+    return None
+
+
+def _set_whole(root: Any, path: str) -> bool:
+    """Replace the whole float at ``path`` (msgspec's) in ``root`` by its int; False if none."""
+    steps = list(_PATH_STEP.finditer(path.removeprefix("$")))
+    if not steps or "".join(step.group(0) for step in steps) != path.removeprefix("$"):
+        return False
+    container = root
+    for step in steps[:-1]:
+        container = _child(container, step)
+        if container is None:
+            return False
+    last = steps[-1]
+    key: Any = last.group(1) if last.group(1) is not None else last.group(2)
+    if key is None:
+        return False  # A dict's key ([...]): msgspec does not say which.
+    if isinstance(container, list):
+        key = int(key)
+        if key >= len(container):
+            return False
+    elif not isinstance(container, dict) or key not in container:
+        return False
+    number = container[key]
+    if not isinstance(number, float) or not number.is_integer():
+        return False
+    container[key] = int(number)
+    return True
+
+
+def _child(container: Any, step: re.Match[str]) -> Any:
+    field, index = step.group(1), step.group(2)
+    if field is not None and isinstance(container, dict):
+        return container.get(field)
+    if index is not None and isinstance(container, list) and int(index) < len(container):
+        return container[int(index)]
+    return None
+
+
+def _undecodable(error: UnicodeDecodeError | RecursionError, what: str) -> InvalidInputError:
+    """A body msgspec could not decode as JSON text at all: invalid UTF-8, or nested too deep."""
+    if isinstance(error, UnicodeDecodeError):
+        reason = f"a string in it is not UTF-8 (it holds byte {error.object[error.start]:#04x})"
+    else:
+        reason = "its arrays or objects are nested too deep"
+    return InvalidInputError(f"{what} is not valid JSON: {reason}", malformed=True)
 
 
 def convert_value(value: Any, type_: type[T] | Any, what: str) -> T:

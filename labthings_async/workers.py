@@ -1,137 +1,220 @@
-"""The worker threads threaded actions run in, and how each result gets back to the loop.
+"""Running user code so that, however it ends, it ends only itself.
 
-Layer: domain (stdlib, the bridge). A ``WorkerPool`` runs at most
-``max_threads`` jobs at once, each in a copy of the context it was submitted
-from, starting a thread only when none is free; a job's result comes back
-through the manager's ``EventBridge``, behind the events the job sent.
+Layer: domain (stdlib, asyncio). Three means, one for each way user code
+runs. Blocking code (threaded actions, functional property getters and
+setters, plain ``setup``/``teardown``/``__exit__`` methods) runs in
+``WorkerThreads``. A coroutine of user code awaited by a task of its own
+runs under ``outcome_of``, so nothing it raises reaches asyncio. And one
+that will not stop when cancelled is closed by ``close_coroutine``.
 
-Why not ``anyio.to_thread.run_sync``: per call it passes through the loop
-once before starting (a checkpoint), enters a cancel scope and a capacity
-limiter, makes a future and writes the loop's self-pipe for every result. Here
-a job is a queue entry, and results (with events) that arrive together cost
-the loop one wake-up. Measured on the ``Prefer: wait`` noop (benchmarks
-README): fewer context switches and instructions per invocation.
+anyio's worker threads (``anyio.to_thread.run_sync``) are not daemon threads,
+and the interpreter joins every non-daemon thread as it exits: one blocked in
+a driver call, or in ``time.sleep(3600)``, would hold the process long after
+the server had shut down, so a SIGTERM would never end it. ``WorkerThreads``
+are daemon threads, and die with the process.
+
+Whoever awaits a call may stop waiting at any time (a cancelled task, a
+timeout): the thread runs on, and what it returns is dropped. A thread cannot
+be interrupted, only abandoned. A finished call comes back to the loop with
+one ``call_soon_threadsafe``, as anyio's do; events a call publishes on the
+way go through the manager's ``EventBridge``, as before.
+
+Each call runs in a copy of the caller's context (``contextvars``), as
+anyio's do. Idle threads wait ``idle_timeout`` seconds for another call, then
+end.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import contextvars
+import inspect
+import logging
 import queue
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
-from .bridge import EventBridge
+__all__ = ("WorkerThreads", "cancelled_from_outside", "close_coroutine", "outcome_of")
 
-__all__ = ("WorkerPool",)
+T = TypeVar("T")
 
-Job = tuple[contextvars.Context, Callable[[Any], Any], Any, Callable[[Any, Any], None]]
-"""``(context, function, argument, done)``."""
+logger = logging.getLogger("labthings_async.manager")
+
+_Job = tuple[
+    contextvars.Context,
+    Callable[..., Any],
+    tuple[Any, ...],
+    "asyncio.Future[_Outcome]",
+    asyncio.AbstractEventLoop,
+]
+_Outcome = tuple[Any, BaseException | None]
+"""What a call returned, or what it raised (any ``BaseException``)."""
 
 
-class WorkerPool:
-    """Runs ``function(argument)`` in worker threads, then ``done(argument, result)`` on the loop.
+def cancelled_from_outside(error: BaseException) -> bool:
+    """True if ``error`` is the cancellation of the running task, not user code's own.
 
-    ``submit`` and everything on the loop side run on the loop thread. A
-    function must not raise: it returns what went wrong (as
-    ``ActionManager`` does with an action's exception).
+    User code may raise ``CancelledError`` (or catch one and raise it again
+    later); only a cancellation someone asked of the task awaiting it must
+    propagate as such.
+    """
+    if not isinstance(error, asyncio.CancelledError):
+        return False
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+class _Worker(threading.Thread):
+    """One daemon thread, running the calls put in its queue, one at a time."""
+
+    def __init__(self, pool: WorkerThreads, name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self.pool = pool
+        self.jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+
+    def run(self) -> None:
+        pool = self.pool
+        while True:
+            try:
+                job = self.jobs.get(timeout=pool.idle_timeout)
+            except queue.Empty:
+                if pool.retire(self):
+                    return
+                continue  # It was handed a call as it timed out.
+            context, func, args, future, loop = job
+            del job
+            result: Any = None
+            error: BaseException | None = None
+            try:
+                result = context.run(func, *args)
+            except BaseException as raised:  # User code: every way it ends.
+                error = raised
+            pool.idle(self)
+            # A closed loop (RuntimeError) has nobody left waiting for an abandoned call.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_deliver, future, (result, error))
+            # Nothing of the call may stay alive in an idle thread.
+            del context, func, args, future, loop, result, error
+
+
+def _deliver(future: asyncio.Future[_Outcome], outcome: _Outcome) -> None:
+    if not future.done():
+        future.set_result(outcome)
+
+
+class WorkerThreads:
+    """A pool of daemon threads for blocking user code, reused between calls.
+
+    It does not bound how many threads run: its callers do (the manager's
+    slots for threaded actions, the server's property limiter), since an
+    abandoned call must keep counting against the bound it was admitted by.
 
     Args:
-        bridge: Carries each result to the loop.
-        max_threads: Most jobs running at once, and so most threads started.
-        name: The worker threads' name.
+        name: Name of the threads (as ``threading`` and debuggers show them).
+        idle_timeout: Seconds an idle thread waits for another call before it ends.
     """
 
-    __slots__ = ("_bridge", "_busy", "_generation", "_jobs", "_threads", "max_threads", "name")
-
-    def __init__(
-        self, bridge: EventBridge, max_threads: int, name: str = "labthings-async worker"
-    ) -> None:
-        self._bridge = bridge
-        self.max_threads = max_threads
+    def __init__(self, name: str = "labthings_async worker", *, idle_timeout: float = 10.0) -> None:
         self.name = name
-        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
-        # Jobs submitted whose result the loop has not had yet.
-        self._busy = 0
-        # Counts closes: a result from before the last one no longer counts as busy.
-        self._generation = 0
+        self.idle_timeout = idle_timeout
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        self._threads: set[_Worker] = set()
+
+    def __repr__(self) -> str:
+        return f"<WorkerThreads {self.name!r}: {self.busy} busy, {len(self._idle)} idle>"
 
     @property
     def busy(self) -> int:
-        """Jobs running, or finished with their result still on its way to the loop."""
-        return self._busy
+        """How many threads are running a call now (abandoned ones included)."""
+        with self._lock:
+            return len(self._threads) - len(self._idle)
 
-    @property
-    def full(self) -> bool:
-        """True when ``max_threads`` jobs are running: the next must wait."""
-        return self._busy >= self.max_threads
+    def submit(self, func: Callable[..., Any], *args: Any) -> asyncio.Future[_Outcome]:
+        """Start ``func(*args)`` in a thread (loop thread only).
 
-    @property
-    def threads(self) -> int:
-        """How many worker threads have been started."""
-        return len(self._threads)
+        Returns:
+            A future of ``(result, None)`` or ``(None, error)``, resolved when
+            the call ends, whether or not anyone still waits for it. It never
+            holds an exception itself, so a call nobody waits for logs nothing.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[_Outcome] = loop.create_future()
+        with self._lock:
+            worker = self._idle.pop() if self._idle else None
+            if worker is None:
+                worker = _Worker(self, self.name)
+                self._threads.add(worker)
+        if not worker.is_alive():
+            worker.start()
+        worker.jobs.put((contextvars.copy_context(), func, args, future, loop))
+        return future
 
-    def submit(
-        self,
-        function: Callable[[Any], Any],
-        argument: Any,
-        done: Callable[[Any, Any], None],
-        context: contextvars.Context | None = None,
-    ) -> None:
-        """Run ``function(argument)`` in a thread; then ``done(argument, result)`` on the loop.
-
-        Args:
-            function: What to run; it returns what goes wrong rather than raise.
-            argument: Its one argument.
-            done: Called on the loop with the argument and the result.
-            context: The context to run it in (a copy of the caller's if None).
+    async def run(self, func: Callable[..., T], *args: Any) -> T:
+        """Call ``func(*args)`` in a thread and return what it returns.
 
         Raises:
-            RuntimeError: ``max_threads`` jobs are running already.
+            BaseException: Whatever ``func`` raised, as it is.
+            asyncio.CancelledError: The caller was cancelled; the thread runs
+                on, abandoned.
         """
-        if self._busy >= self.max_threads:
-            raise RuntimeError(f"all {self.max_threads} worker threads are busy")
-        self._busy += 1
-        # A thread that has handed back its result is on its way to take the
-        # next job: start another only when every one has a job.
-        if self._busy > len(self._threads):
-            thread = threading.Thread(
-                target=self._work, args=(self._jobs, self._generation), name=self.name, daemon=True
-            )
-            self._threads.append(thread)
-            thread.start()
-        if context is None:
-            context = contextvars.copy_context()
-        self._jobs.put((context, function, argument, done))
+        result, error = await self.submit(func, *args)
+        if error is not None:
+            try:
+                raise error
+            finally:
+                del error  # The traceback would keep this frame, and the frame the error.
+        return result  # type: ignore[no-any-return]
 
-    def _work(self, jobs: queue.SimpleQueue[Job | None], generation: int) -> None:
-        """A worker thread: take a job, run it, hand its result to the loop; until told to stop."""
-        take = jobs.get
-        call = self._bridge.call
-        finished = self._finished
-        while (job := take()) is not None:
-            context, function, argument, done = job
-            result = context.run(function, argument)
-            call(finished, (generation, done, argument, result))
-            # Nothing of the job may stay alive in an idle thread.
-            del job, context, function, argument, done, result
+    def idle(self, worker: _Worker) -> None:
+        """Take ``worker`` back for another call (from the worker's thread)."""
+        with self._lock:
+            self._idle.append(worker)
 
-    def _finished(self, outcome: tuple[int, Callable[[Any, Any], None], Any, Any]) -> None:
-        generation, done, argument, result = outcome
-        if generation == self._generation:
-            self._busy -= 1
-        done(argument, result)
+    def retire(self, worker: _Worker) -> bool:
+        """Let an idle ``worker`` end; False if it has just been handed a call."""
+        with self._lock:
+            if worker not in self._idle:
+                return False
+            self._idle.remove(worker)
+            self._threads.discard(worker)
+            return True
 
-    def close(self) -> None:
-        """Let every thread end once it is idle; a busy one ends after its job (loop thread).
 
-        The pool may be used again: later jobs go to new threads, on a queue
-        of their own, so none waits behind a thread that was abandoned busy.
-        """
-        for _ in self._threads:
-            self._jobs.put(None)
-        self._jobs = queue.SimpleQueue()
-        self._threads = []
-        self._busy = 0
-        self._generation += 1
+async def outcome_of(coroutine: Coroutine[Any, Any, Any]) -> tuple[Any, BaseException | None]:
+    """Await user code: ``(result, None)``, or ``(None, error)`` for anything it raised.
+
+    The task running it then never ends in an exception (a ``SystemExit``
+    reaching asyncio would stop the loop), unless it is cancelled from outside.
+    """
+    try:
+        return await coroutine, None
+    except BaseException as error:  # Every way user code ends.
+        if cancelled_from_outside(error):
+            raise
+        return None, error
+
+
+def close_coroutine(task: asyncio.Task[Any], what: str) -> None:
+    """Stop the user coroutine a task awaits, one that ignores cancellation; cancel the task.
+
+    ``close()`` raises ``GeneratorExit`` where the user's coroutine waits, so
+    its ``finally`` blocks run (without awaiting). The task's own coroutine
+    (ours, which catches whatever user code raises) then meets the closed
+    one when the task is cancelled, ends as it ends for any error of user
+    code, and so no longer holds the loop's shutdown (``asyncio.run`` waits
+    for every task it cancels).
+
+    Args:
+        task: The task, running ``outcome_of(...)`` or an invocation.
+        what: What the coroutine is, as the log names it.
+    """
+    awaited = task.get_coro().cr_await  # type: ignore[union-attr]
+    if inspect.iscoroutine(awaited):
+        try:
+            awaited.close()
+        except Exception as error:  # It awaited again instead of ending, or its clean-up failed.
+            logger.warning("%s did not close cleanly: %s: %s", what, type(error).__name__, error)
+    task.cancel()

@@ -88,11 +88,21 @@ def page(context: Any) -> Any:
     return context.new_page()
 
 
-def screenshot(page: Any, name: str, *, full_page: bool = False) -> Path:
-    """Save a screenshot as a test artefact; returns its path."""
+def screenshot(
+    page: Any, name: str, *, full_page: bool = False, height: float | None = None
+) -> Path:
+    """Save a screenshot as a test artefact; returns its path.
+
+    ``height``: the page's top that tall (CSS pixels), however tall the window.
+    """
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
+    if height is None:
+        page.screenshot(path=str(path), full_page=full_page)
+    else:
+        width = page.viewport_size["width"]
+        clip = {"x": 0, "y": 0, "width": width, "height": height}
+        page.screenshot(path=str(path), full_page=True, clip=clip)
     return path
 
 

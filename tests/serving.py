@@ -9,7 +9,7 @@ import socket
 
 from hypercorn.config import Config
 
-__all__ = ("bound_socket", "quiet_config")
+__all__ = ("bound_socket", "free_port", "quiet_config")
 
 
 def bound_socket() -> tuple[str, int]:
@@ -21,6 +21,14 @@ def bound_socket() -> tuple[str, int]:
     # hypercorn wraps the descriptor in a socket of its own and closes it at
     # shutdown, so ownership is handed over rather than shared.
     return f"fd://{sock.detach()}", port
+
+
+def free_port() -> int:
+    """A loopback port free a moment ago, for a server run as a command (which binds itself)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def quiet_config() -> Config:

@@ -32,7 +32,7 @@ def test_a_misspelt_option_is_refused_naming_the_valid_ones_and_the_nearest() ->
     assert (error.option, error.suggestion) == ("max_thread", "max_threads")
     assert str(error).startswith(
         "ThingServer has no option 'max_thread' (did you mean 'max_threads'?); "
-        "its options are: application_config, body_limit, clock, cors_origins, debug, "
+        "its options are: allowed_hosts, application_config, body_limit, body_timeout, "
     )
     assert set(error.accepted) == set(
         keyword_options(lt.ThingServer, lt.ActionManager, leave_out=["things"])

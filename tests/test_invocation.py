@@ -64,6 +64,7 @@ class Host:
         self.bridge = EventBridge(self.hub)
         self.bridge.open(asyncio.get_running_loop())
         self.clock = FakeClock()
+        self.debug = True
         self.changes: list[tuple[Status, Status]] = []
 
     def status_changed(self, invocation: Invocation, old: Status) -> None:
@@ -442,7 +443,7 @@ async def test_result_of_error_without_exception_raises_labthings_error() -> Non
         invocation.result()
 
 
-async def test_a_failure_is_one_console_line_and_a_full_record_in_the_log(
+async def test_a_failure_is_one_console_record_with_its_traceback_and_a_full_record_in_the_log(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     install_log_capture()
@@ -454,12 +455,14 @@ async def test_a_failure_is_one_console_line_and_a_full_record_in_the_log(
     finally:
         unbind_invocation(token)
     console = [r for r in caplog.records if r.name == "labthings_async.things.pump"]
-    assert [(r.levelname, r.getMessage()) for r in console] == [
-        ("ERROR", "action run failed: ValueError: clogged"),
-        ("DEBUG", f"traceback of invocation {invocation.id_text}"),
-    ]
-    assert console[0].exc_info is None
-    assert console[1].exc_info is not None
+    [line] = console
+    first, _, traceback = line.getMessage().partition("\n")
+    assert (line.levelname, first) == (
+        "ERROR",
+        f"action run failed: ValueError: clogged (invocation {invocation.id_text})",
+    )
+    assert traceback.startswith("Traceback")
+    assert traceback.endswith("ValueError: clogged")
     [entry] = invocation.log
     assert (entry.levelname, entry.message) == ("ERROR", "action run failed: ValueError: clogged")
     assert entry.exception_type == "ValueError"
@@ -549,14 +552,22 @@ async def test_a_stopped_action_says_who_asked_and_how_long_it_took(
     assert 0 <= stopped_after(invocation.error.detail) < TIMEOUT
 
 
-async def test_a_threaded_action_abandoned_at_shutdown_says_so() -> None:
-    invocation = running(Host())
+@pytest.mark.parametrize(
+    ("action", "left"), [("run", "its thread may still run"), ("prime", "its coroutine was closed")]
+)
+async def test_an_action_abandoned_at_shutdown_says_so(
+    action: str, left: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    invocation = running(Host(), action)
     invocation.cancel(by_shutdown=True)
-    invocation.finish(error=asyncio.CancelledError())  # Its task stopped waiting for the thread.
+    with caplog.at_level(logging.INFO, logger="labthings_async.things"):
+        invocation.abandon()
     assert invocation.status is Status.CANCELLED
     assert invocation.error is not None
     assert invocation.error.detail.startswith("the server shut down and the action was still")
-    assert "abandoned" in invocation.error.detail
+    assert invocation.error.detail.endswith(f"so it was abandoned ({left})")
+    [line] = [r for r in caplog.records if r.name == "labthings_async.things.pump"]
+    assert line.levelname == "WARNING"
 
 
 async def test_a_cancellation_nobody_asked_for_keeps_its_own_message() -> None:

@@ -184,5 +184,7 @@ async def test_a_failing_exit_is_logged_and_the_others_still_close(
         pass
     assert journal == ["a.__enter__", "b.__enter__", "b.__exit__", "a.__exit__"]
     failures = [record for record in caplog.records if record.levelno == logging.ERROR]
-    assert [record.getMessage() for record in failures] == ["closing Thing 'b' failed"]
+    assert [record.getMessage() for record in failures] == [
+        "__exit__ of Thing 'b' (ExitFails) failed: RuntimeError: the port would not close"
+    ]
     assert "the port would not close" in str(failures[0].exc_info[1])  # type: ignore[index]

@@ -14,7 +14,7 @@ from things import TIMEOUT, wait_for_status
 
 import labthings_async as lt
 from labthings_async.lock import InvocationLock
-from labthings_async.property_access import write_property
+from labthings_async.property_access import PropertyAccess
 
 Status = lt.InvocationStatus
 
@@ -319,15 +319,15 @@ async def test_nested_calls_re_enter_the_locks_their_invocation_holds() -> None:
 
 async def test_a_client_property_write_is_refused_while_an_action_holds_the_lock() -> None:
     stage = Stage()
-    limiter = anyio.CapacityLimiter(2)
     async with lt.ActionManager({"stage": stage}) as manager:
+        properties = PropertyAccess(manager.threads, max_threads=2)
         moving = await held(stage, manager)
         with pytest.raises(lt.LockBusyError, match=r"^a client's write of property 'position'"):
-            await write_property(Stage.properties["position"], stage, 9, limiter)
-        await write_property(Stage.properties["speed"], stage, 5, limiter)  # Opted out.
+            await properties.write(Stage.properties["position"], stage, 9)
+        await properties.write(Stage.properties["speed"], stage, 5)  # Opted out.
         stage.hold.set()
         await moving.wait()
-        await write_property(Stage.properties["position"], stage, 9, limiter)
+        await properties.write(Stage.properties["position"], stage, 9)
     assert (stage.position, stage.speed) == (9, 5)
 
 
@@ -335,9 +335,8 @@ async def test_a_property_write_holds_the_lock_while_its_setter_runs() -> None:
     stage = Stage()
     stage.hold.clear()
     async with lt.ActionManager({"stage": stage}) as manager:
-        writing = asyncio.create_task(
-            write_property(Stage.properties["mode"], stage, "slow", anyio.CapacityLimiter(1))
-        )
+        properties = PropertyAccess(manager.threads, max_threads=1)
+        writing = asyncio.create_task(properties.write(Stage.properties["mode"], stage, "slow"))
         await anyio.to_thread.run_sync(stage.holding.wait, TIMEOUT)
         with pytest.raises(lt.LockBusyError, match=r"which a client's write of property 'mode'"):
             manager.invoke_action(stage, "move", {"to": 1})

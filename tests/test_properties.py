@@ -331,25 +331,6 @@ async def test_changes_from_a_thread_arrive_in_the_order_they_were_made() -> Non
     assert received == list(range(-100, 101))
 
 
-async def test_a_property_called_lost_is_delivered_once_after_a_lag() -> None:
-    class Alarm(lt.Thing):
-        lost: int = lt.property(default=0)
-
-    alarm = Alarm()
-    async with lt.ActionManager({"alarm": alarm}, subscriber_queue=2) as manager:
-        subscription = manager.subscribe_properties(thing="alarm")
-        for count in range(1, 11):
-            alarm.lost = count  # Faster than the subscriber reads: it lags.
-        received: list[lt.Event] = []
-        # Bounded: a subscription that re-delivers would otherwise never run dry.
-        while len(received) < 30 and (event := subscription.next_nowait()) is not None:
-            received.append(event)
-        subscription.close()
-    assert [event.json() for event in received] == list(range(1, 11))
-    assert [event.name for event in received] == ["lost"] * 10
-    assert not any(event.lost for event in received)
-
-
 async def test_changes_outside_a_running_manager_go_nowhere() -> None:
     stage = Stage()
     stage.position = 1

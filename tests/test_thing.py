@@ -79,7 +79,19 @@ def test_overriding_setup_and_teardown_plainly_is_the_point() -> None:
     assert Lamp.actions == {}
 
 
-@pytest.mark.parametrize("name", ["lost", "status", "log", "progress", "value", "run"])
+@pytest.mark.parametrize("name", ["status", "log", "progress", "value", "run"])
 def test_names_the_event_stream_uses_are_fine_for_affordances(name: str) -> None:
     assert list(define_with_action(name).actions) == [name]
     assert list(define_with_property(name).properties) == [name]
+
+
+def test_an_action_may_be_called_lost_but_a_property_may_not() -> None:
+    # An action's name never names an SSE event; a property's names its changes.
+    assert list(define_with_action("lost").actions) == ["lost"]
+    with pytest.raises(lt.ActionDefinitionError) as refused:
+        define_with_property("lost")
+    assert str(refused.value) == (
+        "Thing Stage: property 'lost' would send its changes as events named 'lost', "
+        "which is what an event stream calls its notice that events were lost, so clients "
+        "could not tell the two apart; give the property another name"
+    )

@@ -1,168 +1,154 @@
-"""Tests for labthings_async.workers: the threads threaded actions run in."""
+"""The daemon worker threads that run blocking user code (labthings_async.workers)."""
+
+from __future__ import annotations
 
 import asyncio
 import contextvars
+import subprocess
+import sys
+import textwrap
 import threading
-import weakref
-from typing import Any
 
 import pytest
-from things import TIMEOUT
 
-from labthings_async.bridge import EventBridge
-from labthings_async.events import Event, EventHub, Topic
-from labthings_async.workers import WorkerPool
+from labthings_async.workers import WorkerThreads, cancelled_from_outside
 
-colour: contextvars.ContextVar[str] = contextvars.ContextVar("colour", default="none")
+TIMEOUT = 10.0
 
-
-class Results:
-    """Collects what ``done`` receives, and wakes a waiter per result."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[Any, Any]] = []
-        self.changed = asyncio.Event()
-
-    def done(self, argument: Any, result: Any) -> None:
-        self.received.append((argument, result))
-        self.changed.set()
-
-    async def wait_for(self, count: int) -> None:
-        async with asyncio.timeout(TIMEOUT):
-            while len(self.received) < count:
-                self.changed.clear()
-                await self.changed.wait()
+request_name: contextvars.ContextVar[str] = contextvars.ContextVar("request_name", default="")
 
 
-@pytest.fixture
-async def bridge() -> EventBridge:
-    bridge = EventBridge(EventHub())
-    bridge.open(asyncio.get_running_loop())
-    return bridge
+class Stop(BaseException):
+    """A BaseException of user code's own."""
 
 
-async def test_a_result_comes_back_after_the_events_its_job_sent(bridge: EventBridge) -> None:
-    topic = Topic(100)
-    pool = WorkerPool(bridge, 4)
-    seen_at_done: list[int] = []
+async def test_a_call_returns_its_result_from_a_daemon_thread() -> None:
+    threads = WorkerThreads("test worker")
 
-    def job(count: int) -> str:
-        for n in range(count):
-            bridge.send(Event.encode("log", n), topic)
-        return f"sent {count}"
+    def where() -> tuple[str, bool]:
+        current = threading.current_thread()
+        return current.name, current.daemon
 
-    def done(argument: int, result: str) -> None:
-        seen_at_done.append(len(topic))
-        results.done(argument, result)
-
-    results = Results()
-    pool.submit(job, 50, done)
-    await results.wait_for(1)
-    assert results.received == [(50, "sent 50")]
-    assert seen_at_done == [50]  # every event was published before the result
-    pool.close()
+    assert await threads.run(where) == ("test worker", True)
 
 
-async def test_a_thread_is_started_only_when_every_one_is_busy(bridge: EventBridge) -> None:
-    pool = WorkerPool(bridge, 3)
-    results = Results()
-    for n in range(5):  # One after another: one thread does them all.
-        pool.submit(lambda n: n * 2, n, results.done)
-        await results.wait_for(n + 1)
-    assert [result for _, result in results.received] == [0, 2, 4, 6, 8]
-    assert pool.threads == 1
-    assert pool.busy == 0
-    gate = threading.Event()
-    for n in range(3):
-        pool.submit(lambda n: gate.wait(TIMEOUT) and n, n, results.done)
-    assert pool.full
-    assert pool.threads == 3
-    with pytest.raises(RuntimeError, match="all 3 worker threads are busy"):
-        pool.submit(lambda n: n, 0, results.done)
-    gate.set()
-    await results.wait_for(8)
-    assert sorted(result for _, result in results.received[5:]) == [0, 1, 2]
-    assert not pool.full
-    pool.close()
+@pytest.mark.parametrize(
+    "error", [ValueError("bad"), SystemExit(3), KeyboardInterrupt(), GeneratorExit(), Stop()]
+)
+async def test_whatever_a_call_raises_comes_back_as_it_is(error: BaseException) -> None:
+    threads = WorkerThreads()
+
+    def fail() -> None:
+        raise error
+
+    with pytest.raises(type(error)) as raised:
+        await threads.run(fail)
+    assert raised.value is error
+    assert await threads.run(lambda: "still serving") == "still serving"
 
 
-async def test_a_job_runs_in_a_copy_of_the_context_it_came_from(bridge: EventBridge) -> None:
-    pool = WorkerPool(bridge, 1)
-    results = Results()
-
-    def paint(new: str) -> str:
-        old = colour.get()
-        colour.set(new)
-        return old
-
-    colour.set("blue")
-    pool.submit(paint, "red", results.done)
-    await results.wait_for(1)
-    pool.submit(paint, "green", results.done)
-    await results.wait_for(2)
-    # Each job saw the submitter's value; what a job set stayed in its own copy.
-    assert results.received == [("red", "blue"), ("green", "blue")]
-    assert colour.get() == "blue"
-    assert pool.threads == 1
-    pool.close()
+async def test_threads_are_reused_one_call_after_another() -> None:
+    threads = WorkerThreads()
+    names = {await threads.run(threading.get_ident) for _ in range(20)}
+    assert len(names) == 1
 
 
-async def test_nothing_of_a_finished_job_stays_alive(bridge: EventBridge) -> None:
-    class Payload:
-        pass
+async def test_a_call_runs_in_a_copy_of_the_callers_context() -> None:
+    threads = WorkerThreads()
+    request_name.set("mine")
 
-    pool = WorkerPool(bridge, 2)
-    results = Results()
-    payload = Payload()
-    alive = weakref.ref(payload)
-    pool.submit(lambda payload: None, payload, results.done)
-    del payload
-    await results.wait_for(1)
-    results.received.clear()
-    # Freed by reference counting alone: no idle thread or queue keeps it.
-    assert alive() is None
-    pool.close()
+    def read_and_change() -> str:
+        seen = request_name.get()
+        request_name.set("changed in the thread")
+        return seen
+
+    assert await threads.run(read_and_change) == "mine"
+    assert request_name.get() == "mine"
 
 
-async def test_closing_ends_the_idle_threads_and_a_later_job_gets_a_new_one(
-    bridge: EventBridge,
-) -> None:
-    pool = WorkerPool(bridge, 2, name="closing test worker")
-    results = Results()
-    pool.submit(lambda n: n, 1, results.done)
-    await results.wait_for(1)
-    before = {thread for thread in threading.enumerate() if thread.name == pool.name}
-    assert len(before) == 1
-    pool.close()
-    for thread in before:
-        thread.join(TIMEOUT)
-        assert not thread.is_alive()
-    pool.submit(lambda n: n, 2, results.done)
-    await results.wait_for(2)
-    assert results.received[-1] == (2, 2)
-    assert pool.threads == 1
-    pool.close()
+async def test_a_cancelled_caller_abandons_the_call_and_the_thread_runs_on() -> None:
+    threads = WorkerThreads()
+    started, release, finished = threading.Event(), threading.Event(), threading.Event()
 
-
-async def test_a_result_after_the_bridge_closed_is_dropped(bridge: EventBridge) -> None:
-    pool = WorkerPool(bridge, 1, name="abandoned test worker")
-    results = Results()
-    gate = threading.Event()
-    finished = threading.Event()
-
-    def job(n: int) -> int:
-        gate.wait(TIMEOUT)
+    def blocked() -> str:
+        started.set()
+        release.wait(TIMEOUT)
         finished.set()
-        return n
+        return "late"
 
-    pool.submit(job, 1, results.done)
-    threads = [thread for thread in threading.enumerate() if thread.name == pool.name]
-    bridge.close()  # The manager stopped while the job ran: it is abandoned.
-    pool.close()
-    gate.set()
-    for thread in threads:  # It hands back its result, then ends.
-        await asyncio.to_thread(thread.join, TIMEOUT)
-        assert not thread.is_alive()
-    assert finished.is_set()
-    await asyncio.sleep(0)  # Anything scheduled on the loop would run now.
-    assert results.received == []
+    waiting = asyncio.create_task(threads.run(blocked))
+    assert await asyncio.to_thread(started.wait, TIMEOUT)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert threads.busy == 1  # Abandoned, still running.
+    # Meanwhile another call gets a thread of its own.
+    assert await threads.run(lambda: "meanwhile") == "meanwhile"
+    release.set()
+    assert await asyncio.to_thread(finished.wait, TIMEOUT)
+    async with asyncio.timeout(TIMEOUT):
+        # The thread takes itself back just after the call returns: a count, nothing to wait on.
+        while threads.busy:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+async def test_idle_threads_end_after_their_idle_timeout() -> None:
+    threads = WorkerThreads(idle_timeout=0.05)
+    ident = await threads.run(threading.get_ident)
+    [worker] = [thread for thread in threading.enumerate() if thread.ident == ident]
+    await asyncio.to_thread(worker.join, TIMEOUT)
+    assert not worker.is_alive()
+    assert await threads.run(lambda: "a new thread") == "a new thread"
+
+
+async def test_many_calls_at_once_each_get_a_thread() -> None:
+    threads = WorkerThreads()
+    barrier = threading.Barrier(8, timeout=TIMEOUT)
+    results = await asyncio.gather(*(threads.run(barrier.wait) for _ in range(8)))
+    assert sorted(results) == list(range(8))
+
+
+async def test_cancelled_from_outside_tells_a_cancellation_from_user_codes_own() -> None:
+    own = asyncio.CancelledError()
+    assert not cancelled_from_outside(own)
+    assert not cancelled_from_outside(ValueError())
+
+    async def cancelled() -> bool:
+        try:
+            await asyncio.sleep(TIMEOUT)
+        except asyncio.CancelledError as error:
+            return cancelled_from_outside(error)
+        return False
+
+    task = asyncio.create_task(cancelled())
+    await asyncio.sleep(0)
+    task.cancel()
+    assert await task
+
+
+def test_a_blocked_thread_does_not_hold_the_process_at_exit() -> None:
+    # anyio's worker threads are joined at exit: this script would sleep an hour.
+    script = textwrap.dedent(
+        """
+        import asyncio, threading, time
+        from labthings_async.workers import WorkerThreads
+
+        async def main():
+            threads = WorkerThreads()
+            started = threading.Event()
+            def block():
+                started.set()
+                time.sleep(3600)
+            task = asyncio.create_task(threads.run(block))
+            await asyncio.to_thread(started.wait, 10)
+            task.cancel()
+            print("abandoned", flush=True)
+
+        asyncio.run(main())
+        """
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout == "abandoned\n"

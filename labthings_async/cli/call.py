@@ -18,6 +18,7 @@ from .command import (
     EXIT_TERMINATED,
     EXIT_USAGE,
     PROG,
+    add_token_argument,
     fail,
     guarded,
     http_url,
@@ -58,6 +59,7 @@ def add_call_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     call.add_argument("url", metavar="URL", type=http_url, help="the Thing's URL")
     call.add_argument("action", metavar="ACTION", help="the action's name")
     call.add_argument("arguments", metavar="KEY=VALUE", nargs="*", help="the action's arguments")
+    add_token_argument(call)
     call.set_defaults(run=_call)
 
 
@@ -69,7 +71,7 @@ def _call(args: argparse.Namespace) -> int:
     with sigterm_as_ctrl_c() as terminated:
         try:
             with (
-                ThingClient.from_url(args.url, cancel_wait=CANCEL_WAIT) as thing,
+                ThingClient.from_url(args.url, cancel_wait=CANCEL_WAIT, token=args.token) as thing,
                 display.client_messages(),
             ):
                 return _invoke(thing, args, display, terminated)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -36,7 +37,9 @@ __all__ = (
     "EXIT_UNAVAILABLE",
     "EXIT_USAGE",
     "PROG",
+    "TOKEN_VARIABLE",
     "Command",
+    "add_token_argument",
     "connect",
     "connect_or_index",
     "fail",
@@ -133,6 +136,20 @@ def fail(message: str, status: int) -> int:
     return status
 
 
+TOKEN_VARIABLE = "LABTHINGS_TOKEN"
+"""The environment variable a client command reads its token from, without ``--token``."""
+
+
+def add_token_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--token`` to a client command (its default: ``LABTHINGS_TOKEN``, if set)."""
+    parser.add_argument(
+        "--token",
+        default=os.environ.get(TOKEN_VARIABLE) or None,
+        help=f"the bearer token for a server that wants one (default: ${TOKEN_VARIABLE}); "
+        "the environment keeps it out of the shell's history and the process list",
+    )
+
+
 def connect(url: str, **options: Any) -> ThingClient:
     """A blocking client for the Thing at ``url``."""
     from ..client._sync import ThingClient
@@ -153,7 +170,7 @@ def connect_or_index(url: str, **options: Any) -> ThingClient | dict[str, str]:
     try:
         return connect(url, **options)
     except (NotFoundError, RequestFailedError) as not_a_thing:
-        things = server_things(url)
+        things = server_things(url, options.get("token"))
         if things is None:
             raise NotFoundError(
                 f"{url} is neither a Thing (no Thing Description) nor a server (no "
@@ -163,7 +180,7 @@ def connect_or_index(url: str, **options: Any) -> ThingClient | dict[str, str]:
         return things
 
 
-def server_things(url: str) -> dict[str, str] | None:
+def server_things(url: str, token: str | None = None) -> dict[str, str] | None:
     """The Things of the server whose root is ``url`` (name to URL), or None if it is not one.
 
     Raises:
@@ -172,10 +189,12 @@ def server_things(url: str) -> dict[str, str] | None:
     import httpx2
 
     from ..client._drivers import SyncDriver
-    from ..client._sansio import ClientSettings, Request, http_limits
+    from ..client._sansio import ClientSettings, Request, auth_headers, http_limits
 
-    settings = ClientSettings()
-    with httpx2.Client(timeout=settings.timeout, limits=http_limits()) as http:
+    settings = ClientSettings(token=token)
+    with httpx2.Client(
+        timeout=settings.timeout, limits=http_limits(), headers=auth_headers(token)
+    ) as http:
         response = SyncDriver(http, settings).send(Request("GET", f"{_slashed(url)}things/"))
     try:
         index = response.json() if response.status_code == 200 else None

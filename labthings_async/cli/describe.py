@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .command import connect_or_index, guarded, http_url, print_json
+from .command import add_token_argument, connect_or_index, guarded, http_url, print_json
 
 __all__ = ("add_describe_command", "describe_schema", "describe_server", "describe_thing")
 
@@ -33,14 +33,15 @@ def add_describe_command(commands: argparse._SubParsersAction[argparse.ArgumentP
         action="store_true",
         help="print the Thing Description (for a server: every Thing's) as JSON",
     )
+    add_token_argument(describe)
     describe.set_defaults(run=_describe)
 
 
 @guarded
 def _describe(args: argparse.Namespace) -> int:
-    target = connect_or_index(args.url)
+    target = connect_or_index(args.url, token=args.token)
     if isinstance(target, dict):
-        descriptions = {name: _description(url) for name, url in target.items()}
+        descriptions = {name: _description(url, args.token) for name, url in target.items()}
         if args.json:
             print_json(descriptions)
         else:
@@ -54,10 +55,10 @@ def _describe(args: argparse.Namespace) -> int:
     return 0
 
 
-def _description(url: str) -> dict[str, Any]:
+def _description(url: str, token: str | None) -> dict[str, Any]:
     from .command import connect
 
-    with connect(url) as thing:
+    with connect(url, token=token) as thing:
         return thing.description
 
 

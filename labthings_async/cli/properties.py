@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from .command import connect, guarded, http_url, parse_value, print_json
+from .command import add_token_argument, connect, guarded, http_url, parse_value, print_json
 
 __all__ = ("add_property_commands",)
 
@@ -25,6 +25,7 @@ def add_property_commands(commands: argparse._SubParsersAction[argparse.Argument
     )
     get.add_argument("url", metavar="URL", type=http_url, help="the Thing's URL")
     get.add_argument("property", metavar="PROPERTY", nargs="?", help="the property's name")
+    add_token_argument(get)
     get.set_defaults(run=_get)
 
     put = commands.add_parser(
@@ -42,12 +43,13 @@ def add_property_commands(commands: argparse._SubParsersAction[argparse.Argument
     put.add_argument("url", metavar="URL", type=http_url, help="the Thing's URL")
     put.add_argument("property", metavar="PROPERTY", help="the property's name")
     put.add_argument("value", metavar="VALUE", help="the new value")
+    add_token_argument(put)
     put.set_defaults(run=_set)
 
 
 @guarded
 def _get(args: argparse.Namespace) -> int:
-    with connect(args.url) as thing:
+    with connect(args.url, token=args.token) as thing:
         if args.property is not None:
             print_json(thing.read_property(args.property))
             return 0
@@ -62,7 +64,7 @@ def _get(args: argparse.Namespace) -> int:
 
 @guarded
 def _set(args: argparse.Namespace) -> int:
-    with connect(args.url) as thing:
+    with connect(args.url, token=args.token) as thing:
         schema = thing.thing.property_affordance(args.property)
         thing.write_property(args.property, parse_value(args.value, schema))
     return 0

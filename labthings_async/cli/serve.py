@@ -2,7 +2,8 @@
 
 Layer: cli (imports the server to serve; never the manager or routes
 directly). Startup problems print one line saying what is wrong and exit
-non-zero; no traceback wall.
+non-zero; no traceback wall. SIGINT and SIGTERM shut the server down; the
+process then exits, whatever user code left behind (``run_to_the_end``).
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from typing import Any
 
 from ..config import ServerConfig, load_config, make_things, parse_config, server_options
 from ..errors import ConfigError, ThingSetupError, UnknownOptionError
+from ..tokens import TokenStore
 
 __all__ = ("LOG_LEVELS", "add_serve_command", "banner")
 
 EXIT_CONFIG = 2
 EXIT_STARTUP = 1
+EXIT_INTERRUPTED = 130
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -69,6 +72,24 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         help="let web pages from ORIGIN (e.g. http://localhost:8080, or *) call the API; "
         "repeat for more origins",
     )
+    serve.add_argument(
+        "--allowed-host",
+        metavar="NAME",
+        action="append",
+        help="a host name clients may reach the server by (its Host header), besides what "
+        "it is bound to; .example.org allows a domain, * any name; repeat for more",
+    )
+    serve.add_argument(
+        "--tokens",
+        metavar="FILE",
+        help='require bearer tokens: FILE is a JSON object {"operate": [...], "observe": [...]} '
+        "of tokens (or sha256:HEX digests of them); observe reads and watches, operate also "
+        "invokes, writes and cancels",
+    )
+    serve.add_argument(
+        "--certfile", metavar="FILE", help="serve HTTPS with this certificate (PEM) chain"
+    )
+    serve.add_argument("--keyfile", metavar="FILE", help="the certificate's private key (PEM)")
     serve.add_argument(
         "--log-level",
         choices=LOG_LEVELS,
@@ -175,6 +196,10 @@ def _server_options(config: ServerConfig, args: argparse.Namespace) -> dict[str,
         options["debug"] = True
     if args.cors:
         options["cors_origins"] = args.cors
+    if args.allowed_host:
+        options["allowed_hosts"] = args.allowed_host
+    if args.tokens:
+        options["tokens"] = TokenStore.from_file(args.tokens)
     return options
 
 
@@ -188,7 +213,7 @@ def _where(args: argparse.Namespace) -> str:
 def _serve(args: argparse.Namespace) -> int:
     from hypercorn.config import Config  # Imported here: `--help` stays fast.
 
-    from ..server import ThingServer, run_event_loop
+    from ..server import ThingServer, run_to_the_end
 
     if args.fallback:
         print(
@@ -216,6 +241,21 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"labthings-async: {error}", file=sys.stderr)
         return EXIT_CONFIG
     hypercorn_config = Config()
+    if bool(args.certfile) != bool(args.keyfile):
+        print("labthings-async: HTTPS needs both --certfile and --keyfile", file=sys.stderr)
+        return EXIT_CONFIG
+    hypercorn_config.certfile = args.certfile
+    hypercorn_config.keyfile = args.keyfile
+    if args.certfile:
+        try:
+            hypercorn_config.create_ssl_context()  # Fails here, in a line, if it cannot work.
+        except OSError as error:
+            print(
+                f"labthings-async: cannot use the certificate {args.certfile!r} and key "
+                f"{args.keyfile!r}: {error.strerror or error}",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
     if args.access_log == "-":
         access = logging.getLogger("hypercorn.access")
         access.setLevel(logging.INFO)  # Asked for: shown whatever --log-level says.
@@ -230,7 +270,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(text, flush=True)
 
     try:
-        run_event_loop(
+        run_to_the_end(
             server.serve(
                 f"{config.host}:{config.port}", config=hypercorn_config, ready=show_banner
             ),
@@ -239,6 +279,9 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as error:  # The loop asked for is not installed.
         print(f"labthings-async: {error}", file=sys.stderr)
         return EXIT_CONFIG
+    except KeyboardInterrupt:  # Ctrl-C before the server was up: setup was cancelled.
+        print("labthings-async: interrupted while starting", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except ThingSetupError as error:
         print(f"labthings-async: cannot start: {error}", file=sys.stderr)
         return EXIT_STARTUP

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from .command import EXIT_USAGE, PROG, connect_or_index, fail, guarded, http_url
+from .command import EXIT_USAGE, PROG, add_token_argument, connect_or_index, fail, guarded, http_url
 
 if TYPE_CHECKING:
     import httpx2
@@ -38,6 +38,7 @@ def add_watch_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "--only-this-thing", action="store_true", help="only this Thing's invocations"
     )
     watch.add_argument("--action", help="only the invocations of this action")
+    add_token_argument(watch)
     watch.set_defaults(run=_watch)
 
 
@@ -48,13 +49,16 @@ def _watch(args: argparse.Namespace) -> int:
     from ..client._drivers import SyncDriver
     from ..client._observation import Observation
     from ..client._observe import invocations_stream_url, observe_invocations_flow, thing_name
-    from ..client._sansio import ClientSettings, http_limits
+    from ..client._sansio import ClientSettings, auth_headers, http_limits
 
-    settings = ClientSettings()
+    settings = ClientSettings(token=args.token)
     with httpx2.Client(
-        timeout=settings.timeout, limits=http_limits(), event_hooks={"response": [_announce]}
+        timeout=settings.timeout,
+        limits=http_limits(),
+        headers=auth_headers(args.token),
+        event_hooks={"response": [_announce]},
     ) as http:
-        target = connect_or_index(args.url, http=http)
+        target = connect_or_index(args.url, http=http, token=args.token)
         if isinstance(target, dict):
             if args.only_this_thing:
                 return fail(

@@ -42,6 +42,7 @@ from ._observe import (
 from ._sansio import (
     ClientSettings,
     Request,
+    auth_headers,
     http_limits,
 )
 from ._thing import (
@@ -367,4 +368,6 @@ def remote_output(state: InvocationState, http: httpx2.AsyncClient) -> Any:
 
 
 def _new_http(settings: ClientSettings) -> httpx2.AsyncClient:
-    return httpx2.AsyncClient(timeout=settings.timeout, limits=http_limits())
+    return httpx2.AsyncClient(
+        timeout=settings.timeout, limits=http_limits(), headers=auth_headers(settings.token)
+    )

@@ -24,7 +24,7 @@ import httpx2
 import msgspec
 
 from ..errors import InvocationNotFoundError
-from ..models import InvocationStatus, LogEntry, ProblemDetails, Progress
+from ..models import LOST, InvocationStatus, LogEntry, ProblemDetails, Progress
 from ._replies import checked
 from ._sansio import (
     ClientSettings,
@@ -397,7 +397,7 @@ def follow_invocation(state: InvocationState, settings: ClientSettings) -> Proto
             state.observe_event(event)
             if state.finished:
                 return None
-            if event.type == "lost":
+            if event.type == LOST:
                 return _reread(state)
             return iter(())
 

@@ -16,7 +16,7 @@ import httpx2
 import msgspec
 
 from ..errors import AffordanceNotFoundError
-from ..models import StatusChange
+from ..models import LOST, StatusChange
 from ._replies import error_for
 from ._sansio import (
     ClientSettings,
@@ -80,9 +80,12 @@ def observe_property_flow(thing: RemoteThing, name: str, settings: ClientSetting
         yield Emit(property_value(response, name))
 
     def handle(event: SSEEvent) -> Iterator[Step]:
+        # No property is called LOST (the server refuses one), so the names never clash.
+        if event.type == LOST:
+            return reread()
         if event.type == name:
             return iter((Emit(json.loads(event.data)),))
-        return reread() if event.type == "lost" else iter(())
+        return iter(())
 
     try:
         yield from read_stream(url, StreamCursor(), handle, settings)

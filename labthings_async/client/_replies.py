@@ -18,7 +18,13 @@ from typing import Any
 import httpx2
 import msgspec
 
-from ..errors import LabThingsError, LockBusyError, NotFoundError
+from ..errors import (
+    AuthenticationError,
+    LabThingsError,
+    LockBusyError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from ..models import FieldIssue, ProblemDetails
 from .errors import (
     ClientError,
@@ -92,6 +98,14 @@ def error_for(
         return invalid_arguments(what, problem.errors or [FieldIssue("$", detail)], problem=problem)
     if status == 404:
         return missing(f"{what}: {detail}", problem=problem)
+    if status == 401:
+        return AuthenticationError(
+            f"{what}: {detail} (give the client a token: token=..., or the command line's "
+            "--token or LABTHINGS_TOKEN)",
+            problem=problem,
+        )
+    if status == 403:
+        return PermissionDeniedError(f"{what}: {detail}", problem=problem)
     if status == 409 and problem.title == LockBusyError.title:
         return LockBusyError(f"{what}: {detail}", problem=problem)
     if status == 503:

@@ -45,6 +45,7 @@ __all__ = (
     "Stepper",
     "StreamCursor",
     "StreamRefusedError",
+    "auth_headers",
     "http_limits",
     "is_event_stream",
     "json_request",
@@ -75,6 +76,9 @@ class ClientSettings:
             end with nothing, tolerated before ``ServerUnavailableError``.
         cancel_wait: Seconds a blocking call interrupted by Ctrl-C waits, once
             it has asked the server to cancel, for the invocation to end.
+        token: A bearer token, for a server that wants one (sent as
+            ``Authorization: Bearer TOKEN`` on every request, event streams
+            included); None sends none.
     """
 
     timeout: float = 10.0
@@ -84,6 +88,7 @@ class ClientSettings:
     use_event_streams: bool = True
     reconnect_attempts: int = 8
     cancel_wait: float = 10.0
+    token: str | None = field(default=None, repr=False)
 
     def reconnect_delay(self, failures: int) -> float:
         """Seconds to wait before the next attempt, after ``failures`` in a row."""
@@ -204,6 +209,11 @@ def json_request(
         msgspec.json.encode(body),
         {"Content-Type": "application/json", **(headers or {})},
     )
+
+
+def auth_headers(token: str | None) -> dict[str, str]:
+    """The headers that carry a bearer token (none without one)."""
+    return {} if token is None else {"Authorization": f"Bearer {token}"}
 
 
 def http_limits() -> httpx2.Limits:

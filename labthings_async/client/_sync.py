@@ -52,6 +52,7 @@ from ._observe import (
 from ._sansio import (
     ClientSettings,
     Request,
+    auth_headers,
     http_limits,
 )
 from ._thing import (
@@ -428,4 +429,6 @@ class ThingClient(ThingClientBase):
 
 
 def _new_http(settings: ClientSettings) -> httpx2.Client:
-    return httpx2.Client(timeout=settings.timeout, limits=http_limits())
+    return httpx2.Client(
+        timeout=settings.timeout, limits=http_limits(), headers=auth_headers(settings.token)
+    )

@@ -1,8 +1,9 @@
 """Example Things, written as a user would write them (``import labthings_async as lt``).
 
-Serve one with ``labthings-async serve labthings_async.examples.microscope:Microscope``,
-or the whole rig (the microscope, a stage, a camera with a live view, and a
-scanner) with ``labthings-async serve labthings_async/examples/rig.json``.
+Serve the rig (a camera with a live view, a stage and a scanner that uses
+both) with ``make serve``, which runs ``labthings-async serve
+labthings_async/examples/rig.json``, or the simulated microscope alone with
+``labthings-async serve labthings_async.examples.microscope:Microscope``.
 """
 
 __all__ = ()

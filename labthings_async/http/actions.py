@@ -42,7 +42,7 @@ async def invoke(request: Request, *, thing: Thing, descriptor: ActionDescriptor
     """Invoke the action with the request's body as its input."""
     state = server_state(request)
     query = decode_query(request, InvokeQuery)
-    body = await read_json_body(request, state.body_limit)
+    body = await read_json_body(request, state.body_limit, state.body_timeout)
     invocation = state.manager.invoke_action(thing, descriptor.name, body)
     base = base_url(request)
     href = f"{base}/action_invocations/{invocation.id_text}"
@@ -99,6 +99,17 @@ async def _output_reply(
         return json_response(invocation.output_at(base), 200, headers)
     if invocation.error is not None:
         return problem_response(invocation.error, headers)
+    if state.closing:  # Released by the shutdown, not by the time limit.
+        problem = ProblemDetails(
+            title="Server shutting down",
+            status=503,
+            detail=(
+                f"the server is shutting down and the invocation is still "
+                f"{invocation.status.value}; it is being asked to stop ({href})"
+            ),
+            instance=href,
+        )
+        return problem_response(problem, headers)
     problem = ProblemDetails(
         title="Invocation still running",
         status=504,

@@ -21,9 +21,14 @@ from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
+from .auth import AuthGuard, stream_token_endpoint
 from .blobs import blob_routes
+from .crosssite import CrossSiteGuard
 from .documents import document_routes
+from .framing import FramingGuard
+from .hosts import AllowedHosts, HostGuard
 from .invocations import invocation_routes
+from .limits import ConnectionLimit, ConnectionLimitGuard
 from .page import page_routes
 from .problem import EXCEPTION_HANDLERS, answered_fault
 from .state import ServerState, server_state
@@ -43,6 +48,7 @@ RESERVED_NAMES = frozenset(
         "docs",
         "static",
         "blob",
+        "auth",
     }
 )
 """Path segments the server uses itself, so no Thing may be called them."""
@@ -64,6 +70,7 @@ def api_routes(state: ServerState) -> list[BaseRoute]:
         *document_routes(),
         *blob_routes(),
         Route("/events", server_events),
+        Route("/auth/stream-token", stream_token_endpoint, methods=["POST"]),
         *(page_routes() if state.panel else ()),
     ]
 
@@ -94,6 +101,10 @@ class ThingApp(Starlette):
         prefix: Path prefix of every route (e.g. ``/api``), or "".
         lifespan: The app's lifespan, usually ``ThingServer.lifespan``.
         cors_origins: Origins whose pages may call the API (``["*"]`` for any).
+        allowed_hosts: The host names the app answers to (by default, what
+            it is reached at, and ``localhost`` on loopback).
+        connections: The count of the server's connections, which says which
+            are over its limit (``ThingServer.serve`` counts them).
         routes: Makes the API's routes from the state: every route
             (``api_routes``) unless told otherwise.
 
@@ -108,9 +119,18 @@ class ThingApp(Starlette):
         prefix: str = "",
         lifespan: Lifespan | None = None,
         cors_origins: Sequence[str] = (),
+        allowed_hosts: AllowedHosts | None = None,
+        connections: ConnectionLimit | None = None,
         routes: Callable[[ServerState], list[BaseRoute]] = api_routes,
     ) -> None:
-        middleware = []
+        # Outermost first: a connection over the limit, then what makes a
+        # request untrustworthy whoever sent it (its framing, its Host), then
+        # CORS, then who may change state.
+        middleware = [
+            Middleware(ConnectionLimitGuard, connections=connections or ConnectionLimit()),
+            Middleware(FramingGuard),
+            Middleware(HostGuard, allowed=allowed_hosts or AllowedHosts()),
+        ]
         if cors_origins:
             middleware.append(
                 Middleware(
@@ -121,6 +141,9 @@ class ThingApp(Starlette):
                     expose_headers=["Location", "Link", "Retry-After", "Preference-Applied"],
                 )
             )
+        if state.tokens is not None:
+            middleware.append(Middleware(AuthGuard, state=state))
+        middleware.append(Middleware(CrossSiteGuard, allowed_origins=cors_origins))
         served = routes(state)
         if prefix:
             served = [Mount(prefix, app=Router(served, default=_no_such_thing))]

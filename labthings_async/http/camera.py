@@ -29,7 +29,7 @@ from ..events import Subscription
 from ..mjpeg import MEDIA_TYPE, MJPEGStream
 from ..thing import Thing
 from .query import last_event_id
-from .sse import ChunkStreamResponse
+from .sse import EventStreamResponse
 from .streams import open_stream, stream_response
 from .wire import base_url
 
@@ -47,7 +47,7 @@ _VIEWER_QUEUE = 2
 """Notifications a viewer holds while it writes; beyond them it skips to the latest frame."""
 
 
-class MJPEGResponse(ChunkStreamResponse):
+class MJPEGResponse(EventStreamResponse):
     """A ``multipart/x-mixed-replace`` response of JPEG parts, ended like an event stream."""
 
     media_type = MEDIA_TYPE

@@ -4,9 +4,11 @@ Layer: HTTP (starlette, anyio, the declarations). Each endpoint gets a route
 under its Thing's ``Mount``, answering the one method it names. Its path and
 query parameters are decoded from text (``"10"`` is an ``int``), its body as
 JSON, all validated by the types the method declares; what does not fit is
-a 422 naming the parameter. A ``def`` runs in a worker thread of the
-server's property limiter, as property getters do; a Starlette ``Response``
-it returns is sent as it is.
+a 422 naming the parameter. A ``def`` runs in a worker thread, among the
+server's property threads, as property getters do; a Starlette ``Response``
+it returns is sent as it is. A ``BaseException`` it raises that is not an
+``Exception`` (``SystemExit``, say) is a 500 like any other failure: it must
+not reach the server.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import anyio
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,6 +26,7 @@ from ..endpoints import EndpointDescriptor
 from ..errors import InvalidInputError
 from ..models import FieldIssue
 from ..thing import Thing
+from ..workers import cancelled_from_outside
 from .query import decode_path, decode_query
 from .state import server_state
 from .wire import json_response, read_json_body
@@ -56,7 +58,8 @@ async def custom_endpoint(
         arguments.update(_fields(_decode(request, descriptor.query_model, "query", what)))
     if descriptor.body is not None:
         parameter, codec = descriptor.body
-        raw = await read_json_body(request, server_state(request).body_limit)
+        state = server_state(request)
+        raw = await read_json_body(request, state.body_limit, state.body_timeout)
         if raw.strip():
             arguments[parameter.name] = codec.decode_json(raw, f"the body of {what}")
         elif parameter.required:
@@ -69,13 +72,22 @@ async def custom_endpoint(
     for parameter in descriptor.parameters:
         if parameter.source == "request":
             arguments[parameter.name] = request
-    if descriptor.is_async:
-        result = await descriptor.function(thing, **arguments)
-    else:
-        call = functools.partial(descriptor.function, thing, **arguments)
-        result = await anyio.to_thread.run_sync(
-            call, limiter=server_state(request).property_limiter
-        )
+    try:
+        if descriptor.is_async:
+            result = await descriptor.function(thing, **arguments)
+        else:
+            properties = server_state(request).properties
+            async with properties.limiter:
+                call = functools.partial(descriptor.function, thing, **arguments)
+                result = await properties.threads.run(call)
+    except Exception:
+        raise
+    except BaseException as error:
+        if cancelled_from_outside(error):
+            raise
+        raise RuntimeError(
+            f"endpoint {descriptor.name!r} raised {type(error).__name__}: {error}"
+        ) from error
     if isinstance(result, Response):
         return result
     if descriptor.response_class is not None:

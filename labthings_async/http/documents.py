@@ -7,6 +7,8 @@ server's prefix), so a consumer can follow them as given.
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -14,6 +16,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from ..thing import Thing
 from ..wot.openapi import openapi_document
 from ..wot.td import thing_description
+from .auth import ACCESS_TOKEN, request_role
 from .page import thing_panel, wants_html
 from .state import server_state
 from .wire import base_url, json_response
@@ -31,6 +34,25 @@ def _thing_url(request: Request, name: str) -> str:
     return f"{base_url(request)}/{name}/"
 
 
+def _description(request: Request, thing: Thing) -> dict[str, Any]:
+    """The TD of ``thing`` as this request gets it.
+
+    With tokens, it declares the bearer scheme; a client that showed a valid
+    token also gets a read-only stream token in its event-stream hrefs.
+    """
+    state = server_state(request)
+    stream_query = ""
+    if state.tokens is not None and request_role(request.scope) is not None:
+        token, _ = state.stream_tokens.issue()
+        stream_query = f"{ACCESS_TOKEN}={token}"
+    return thing_description(
+        thing,
+        _thing_url(request, thing.name),
+        bearer=state.tokens is not None,
+        stream_query=stream_query,
+    )
+
+
 async def thing_index(request: Request) -> Response:
     """``GET /things/``: each Thing's name and the URL of its Thing Description."""
     names = server_state(request).manager.things
@@ -40,12 +62,7 @@ async def thing_index(request: Request) -> Response:
 async def thing_descriptions(request: Request) -> Response:
     """``GET /thing_descriptions/``: every Thing Description, by Thing name."""
     things = server_state(request).manager.things
-    return json_response(
-        {
-            name: thing_description(thing, _thing_url(request, name))
-            for name, thing in things.items()
-        }
-    )
+    return json_response({name: _description(request, thing) for name, thing in things.items()})
 
 
 async def thing_description_endpoint(request: Request, *, thing: Thing) -> Response:
@@ -59,13 +76,16 @@ async def thing_description_endpoint(request: Request, *, thing: Thing) -> Respo
         if wants_html(request):
             return thing_panel(request, thing)
         headers = {"Vary": "Accept"}
-    return json_response(thing_description(thing, _thing_url(request, thing.name)), headers=headers)
+    return json_response(_description(request, thing), headers=headers)
 
 
 async def openapi(request: Request) -> Response:
     """``GET /openapi.json``: the OpenAPI 3.1 document of every route of this server."""
-    things = server_state(request).manager.things
-    return json_response(openapi_document(things, server_url=base_url(request)))
+    state = server_state(request)
+    document = openapi_document(
+        state.manager.things, server_url=base_url(request), bearer=state.tokens is not None
+    )
+    return json_response(document)
 
 
 def document_routes() -> list[BaseRoute]:

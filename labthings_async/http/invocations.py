@@ -49,7 +49,9 @@ def invocation_list(
     """
     query = decode_query(request, InvocationQuery)
     selected: Iterator[Invocation] = server_state(request).manager.iter_invocations(
-        thing=thing or query.thing, action=action or query.action, status=query.status
+        thing=thing or query.thing,
+        action=action or query.action,
+        status=query.status or None,
     )
     if query.before:
         before = query.before

@@ -23,9 +23,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import (
+    BodyTimeoutError,
+    CapacityError,
     InvalidInputError,
     LabThingsError,
-    QueueFullError,
     RangeNotSatisfiableError,
     ReadOnlyPropertyError,
 )
@@ -85,8 +86,12 @@ async def labthings_error(request: Request, error: Exception) -> Response:
     detail = str(error)
     if error.http_status == 500:  # Something failed in the server, not in the request.
         detail = _server_fault(request, error, detail)
-    if isinstance(error, QueueFullError):
+    if isinstance(error, CapacityError):
         headers["Retry-After"] = str(error.retry_after)
+    elif isinstance(error, BodyTimeoutError):
+        # The rest of the body may still come: the connection cannot carry
+        # another request, so hypercorn closes it after this reply.
+        headers["Connection"] = "close"
     elif isinstance(error, ReadOnlyPropertyError):
         headers["Allow"] = "GET, HEAD"  # A 405 names what is allowed; a property reads.
     elif isinstance(error, RangeNotSatisfiableError):

@@ -14,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..properties import PropertyDescriptor
-from ..property_access import read_property, reset_property_value, write_property
 from ..thing import Thing
 from .state import server_state
 from .wire import json_response, read_json_body
@@ -28,19 +27,19 @@ async def property_endpoint(
     """``GET /{thing}/{property}``: the value; ``PUT``: set it (204)."""
     state = server_state(request)
     if request.method == "PUT":
-        body = await read_json_body(request, state.body_limit)
+        body = await read_json_body(request, state.body_limit, state.body_timeout)
         value = descriptor.decode(body)
-        await write_property(descriptor, thing, value, state.property_limiter)
+        await state.properties.write(descriptor, thing, value)
         return Response(status_code=204)
-    return json_response(await read_property(descriptor, thing, state.property_limiter))
+    return json_response(await state.properties.read(descriptor, thing))
 
 
 async def all_properties(request: Request, *, thing: Thing) -> Response:
     """``GET /{thing}/properties``: every property's value (the TD's ``readallproperties``)."""
-    limiter = server_state(request).property_limiter
+    properties = server_state(request).properties
     values: dict[str, Any] = {}
     for name, descriptor in type(thing).properties.items():
-        values[name] = await read_property(descriptor, thing, limiter)
+        values[name] = await properties.read(descriptor, thing)
     return json_response(values)
 
 
@@ -48,5 +47,5 @@ async def reset_property(
     request: Request, *, thing: Thing, descriptor: PropertyDescriptor
 ) -> Response:
     """``POST /{thing}/{property}/reset``: back to its default (LabThings-FastAPI's route)."""
-    await reset_property_value(descriptor, thing, server_state(request).property_limiter)
+    await server_state(request).properties.reset(descriptor, thing)
     return Response(status_code=204)

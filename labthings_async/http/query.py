@@ -11,6 +11,7 @@ refused before it is used.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -19,6 +20,7 @@ from starlette.requests import Request
 
 from ..errors import InvalidInputError
 from ..models import FieldIssue, InvocationStatus
+from ..wot.openapi import MAX_PAGE_SIZE, MAX_POSITION
 
 __all__ = (
     "MAX_PAGE_SIZE",
@@ -35,14 +37,9 @@ __all__ = (
 PAGE_SIZE = 100
 """Invocations on a list page when the query names no ``limit``."""
 
-MAX_PAGE_SIZE = 10_000
-"""The largest ``limit`` a list accepts."""
 
-_POSITION = Annotated[int, msgspec.Meta(ge=0, le=2**62)]
+_POSITION = Annotated[int, msgspec.Meta(ge=0, le=MAX_POSITION)]
 """A position in the invocation table; no table holds 2**62 invocations."""
-
-_EVENT_ID = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
-"""Event IDs count up from 1; more than an int64 holds is never one we sent."""
 
 Q = TypeVar("Q", bound=msgspec.Struct)
 
@@ -62,7 +59,9 @@ class InvocationQuery(msgspec.Struct, kw_only=True):
 
     thing: str | None = None
     action: str | None = None
-    status: InvocationStatus | None = None
+    # Unset rather than None: with ``strict=False``, msgspec reads the text
+    # "null" as None, so ``?status=null`` would pass for no filter at all.
+    status: InvocationStatus | msgspec.UnsetType = msgspec.UNSET
     limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE
     offset: _POSITION = 0
     before: _POSITION = 0
@@ -73,11 +72,11 @@ class InvokeQuery(msgspec.Struct, kw_only=True):
 
     Attributes:
         reply: ``"output"`` to reply with the output itself once finished (what
-            the TD's first ``invokeaction`` form asks for); None for 201 and
+            the TD's first ``invokeaction`` form asks for); unset for 201 and
             the invocation.
     """
 
-    reply: Literal["output"] | None = None
+    reply: Literal["output"] | msgspec.UnsetType = msgspec.UNSET
 
 
 class StreamQuery(msgspec.Struct, kw_only=True):
@@ -102,8 +101,8 @@ class ServerEventsQuery(msgspec.Struct, kw_only=True):
     thing: str | None = None
 
 
-class _LastEventID(msgspec.Struct):
-    value: _EVENT_ID = msgspec.field(name="Last-Event-ID")
+_EVENT_ID_TEXT = re.compile(r"[0-9]{1,18}")
+"""An event ID as a client sends it back: digits (ours fit in 18; an int64 holds them)."""
 
 
 def decode_query(request: Request, query_type: type[Q]) -> Q:
@@ -130,16 +129,24 @@ def last_event_id(request: Request) -> int | None:
     """Where a reconnecting event-stream client resumes: ``Last-Event-ID``, header or query.
 
     ``EventSource`` sends the header; a client that cannot set headers may
-    use the ``lastEventId`` query parameter. Either way a bad value is
-    reported at ``$.headers.Last-Event-ID``.
+    use the ``lastEventId`` query parameter. Each one given must be an event
+    ID (empty: none); the header wins when both are.
 
     Raises:
-        InvalidInputError: The value is not an event ID this server could have sent.
+        InvalidInputError: A value is not an event ID this server could have sent,
+            reported at ``$.headers.Last-Event-ID`` or ``$.query.lastEventId``.
     """
-    raw = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
-    if not raw:
-        return None
-    return _decode({"Last-Event-ID": raw}, _LastEventID, "headers").value
+    header = request.headers.get("last-event-id")
+    query = request.query_params.get("lastEventId")
+    for raw, where, name in ((query, "query", "lastEventId"), (header, "headers", "Last-Event-ID")):
+        if raw and _EVENT_ID_TEXT.fullmatch(raw) is None:
+            reason = "Expected up to 18 digits, an event ID this server sent"
+            raise InvalidInputError(
+                f"{where} parameter {name!r} is {raw[:40]!r}: {reason}",
+                [FieldIssue(f"$.{where}.{name}", reason)],
+            )
+    raw = header or query
+    return int(raw) if raw else None
 
 
 def _decode(values: Mapping[str, str], struct_type: type[Q], where: str) -> Q:

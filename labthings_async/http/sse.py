@@ -1,42 +1,72 @@
-"""Server-Sent Events on Starlette: framing, keep-alive, and the streaming responses.
+"""Server-Sent Events on Starlette: framing, keep-alive, pacing, and the streaming response.
 
-Layer: HTTP (starlette, asyncio, the hub). Implemented here rather than with
+Layer: HTTP (starlette, anyio, the hub). Implemented here rather than with
 sse-starlette, whose shutdown handling assumes uvicorn. Frames are built once
 per event and shared by every subscriber (cached on the event); frames that
-are ready together go out in one write. The response watches for the client
-going away, so a dropped connection frees its subscription at once, not at the
-next keep-alive.
+are ready together go out in one write.
 
-An event stream's task does nothing per event but take the frames ready and
-write them: no generator between the subscription and the write, no timer
-per wait (one keep-alive timer per stream, moved on only when it fires) and
-no cancel scope per write (a write is interrupted, when the server shuts
-down or the client goes, by cancelling the task while it waits). Measured
-with ``benchmarks/property_fanout.py``: see the benchmarks README.
+Many streams must not slow the server: while events keep coming, a stream
+pauses between writes, each write carrying everything that arrived
+meanwhile. The pause grows with the number of open streams
+(``WRITE_SHARE`` seconds each, up to ``MAX_PACE``), so however many there
+are, together they make at most some 1 / ``WRITE_SHARE`` writes a second,
+rather than one per event each; one stream alone hardly pauses. A quiet
+stream's next event goes at once.
+
+A client that stops reading costs nothing for long: once the server has
+nowhere to put more of its stream, the stream waits, its subscription falls
+behind (marked lagged, which costs a publisher nothing), and after
+``stall_timeout`` seconds it is cut off, letting go of the events it held. If
+the client wakes, its ``EventSource`` reconnects with ``Last-Event-ID`` and
+catches up, with the ``lost`` event if the buffer has moved on. The response
+watches for the client going away, so a dropped connection frees its
+subscription at once, and nothing of its backlog is rendered.
 """
 
 from __future__ import annotations
 
-import asyncio
+import logging
+import math
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 
+import anyio
 from starlette.responses import Response
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from ..events import Event, EventStream
 
 __all__ = (
-    "ChunkStreamResponse",
+    "MAX_PACE",
+    "WRITE_SHARE",
     "EventStreamResponse",
-    "StreamingResponse",
+    "event_frames",
     "named_frame",
+    "pace_for",
     "unnamed_frame",
 )
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 KEEPALIVE = b": keep-alive\n\n"
-_BATCH = 64
+WRITE_SHARE = 0.00025
+"""Seconds of pause between two writes of a busy stream, per open stream."""
+
+MAX_PACE = 0.25
+"""The longest pause between two writes of a busy stream, however many are open."""
+
+_BATCH = 512
+"""Most frames in one write (a lagging stream's catch-up comes in writes this size)."""
+
+_CHUNK_BYTES = 256 * 1024
+"""Enough bytes for one write: no more frames are added once a chunk holds this many.
+
+A stream renders only what it writes next, so a client that stops reading
+leaves the rest of its backlog unrendered, and one chunk never holds a
+backlog of large events in memory at once.
+"""
+
+logger = logging.getLogger("labthings_async.server")
 
 
 def named_frame(event: Event) -> bytes:
@@ -52,245 +82,188 @@ def named_frame(event: Event) -> bytes:
 
 
 def unnamed_frame(event: Event) -> bytes:
-    """``id:`` and ``data:`` only: a default ``message`` event, for node-wot 0.9."""
+    """``id:`` and ``data:`` only: a default ``message`` event, for node-wot 0.9.
+
+    The ``lost`` notice keeps its name, so a reader of values (which reads
+    only unnamed events) never takes it for one.
+    """
+    if event.lost:
+        return named_frame(event)
     frame = event.cache_unnamed
     if frame is None:
         frame = event.cache_unnamed = b"id: %d\ndata: %s\n\n" % (event.id, event.data)
     return frame
 
 
-class StreamingResponse(Response):
-    """A response that streams until it ends, the client goes away, or the server shuts down.
+def pace_for(streams: int) -> float:
+    """Seconds between two writes of a busy stream, when ``streams`` are open."""
+    return min(MAX_PACE, streams * WRITE_SHARE)
 
-    What it streams is ``write_body``'s to say (a subclass's). Writes go through
-    ``write``, which returns False once the stream must stop.
+
+async def event_frames(
+    subscription: EventStream,
+    *,
+    render: Callable[[Event], bytes] = named_frame,
+    keepalive: float = 15.0,
+    retry_ms: int = 2000,
+    pace: Callable[[], float] = lambda: 0.0,
+    lifetime: float | None = None,
+) -> AsyncIterator[bytes]:
+    """The bytes of an event stream: a greeting, then events and keep-alives.
+
+    Each chunk holds every event ready when it is made. After each, the
+    stream pauses ``pace()`` seconds before it takes more, so while events
+    keep coming they go out together; an event after a quiet spell goes at
+    once. The subscription is closed when the stream ends for any reason,
+    including a client that goes away while the greeting is being sent. With
+    a ``lifetime``, the stream ends after that many seconds; a client
+    reconnects with ``Last-Event-ID`` and misses nothing still buffered.
+    """
+    deadline = math.inf if lifetime is None else time.monotonic() + lifetime
+    async with subscription:
+        yield b"retry: %d\n: connected\n\n" % retry_ms
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            ready = _ready_frames(subscription, render)
+            if not ready:
+                next_event: Event | None = None
+                with anyio.move_on_after(min(keepalive, left)):
+                    try:
+                        next_event = await anext(subscription)
+                    except StopAsyncIteration:
+                        return
+                if next_event is None:
+                    yield KEEPALIVE
+                    continue
+                ready = _ready_frames(subscription, render, [render(next_event)])
+            yield b"".join(ready)
+            # Also a turn of the loop for the disconnect watch: a client that
+            # has gone is noticed here, before another chunk is rendered.
+            await anyio.sleep(pace())
+
+
+def _ready_frames(
+    subscription: EventStream, render: Callable[[Event], bytes], ready: list[bytes] | None = None
+) -> list[bytes]:
+    """``ready`` and the frames of the events ready without waiting, for one write.
+
+    At most ``_BATCH`` frames, and no more once they hold ``_CHUNK_BYTES``.
+    """
+    ready = [] if ready is None else ready
+    size = sum(len(frame) for frame in ready)
+    while len(ready) < _BATCH and size < _CHUNK_BYTES:
+        event = subscription.next_nowait()
+        if event is None:
+            break
+        frame = render(event)
+        ready.append(frame)
+        size += len(frame)
+    return ready
+
+
+class EventStreamResponse(Response):
+    """A ``text/event-stream`` response that stops when the client disconnects.
 
     Args:
-        head_only: Answer the headers only (for ``HEAD``).
+        frames: The stream's bytes (see ``event_frames``).
+        head_only: Answer the headers only (for ``HEAD``); ``frames`` is closed.
         headers: Extra headers.
-        on_close: Called once the response is over, however it ends: what
-            the stream holds is released there.
+        on_close: Called once the response is over, however it ends. An async
+            generator that never started runs none of its own clean-up when
+            closed (a ``HEAD``, or a client gone before the first chunk), so
+            whatever the stream holds is released here.
         shutdown_scopes: What the server calls when it starts to shut down.
             While a write waits for the client to take more bytes, what
-            interrupts it is in this set, so a client that has stopped
-            reading cannot hold up the shutdown.
+            cancels it is in this set, so a client that has stopped reading
+            cannot hold up the shutdown.
+        stall_timeout: Seconds a write may wait for the client to take more
+            bytes; then the stream is cut off.
+        client: Who the stream is for, as the log names them.
     """
 
     media_type = "text/event-stream"
 
     def __init__(
         self,
+        frames: AsyncIterator[bytes],
         *,
         head_only: bool = False,
         headers: Mapping[str, str] | None = None,
         on_close: Callable[[], object] | None = None,
         shutdown_scopes: set[Callable[[], object]] | None = None,
+        stall_timeout: float = 30.0,
+        client: str = "a client",
     ) -> None:
+        self.frames = frames
+        self.stall_timeout = stall_timeout
+        self.client = client
         self.head_only = head_only
         self.on_close = on_close
         self.shutdown_scopes = shutdown_scopes if shutdown_scopes is not None else set()
         self.status_code = 200
         self.background = None
         self.init_headers({**SSE_HEADERS, **(headers or {})})
-        self._task: asyncio.Task[object] | None = None
-        self._writing = False
-        self._stopped = False
-        self._cancelled = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Send the stream until it ends, the client goes away or the server shuts down."""
-        watcher: asyncio.Task[None] | None = None
+        """Send the stream until it ends or the client goes away."""
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            if self.head_only:
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-                return
-            self._task = asyncio.current_task()
-            watcher = asyncio.get_running_loop().create_task(self._watch(receive))
-            if await self.write_body(send):
-                await self.write(send, b"", more_body=False)
-        except asyncio.CancelledError:
-            if not self._cancelled or self._task is None:
-                raise
-            self._task.uncancel()  # Our own stop, not the server's: it ends here.
-        except OSError:
-            pass  # The client went away mid-write.
+            async with aclosing(self.frames) as frames:  # type: ignore[type-var]
+                await send(
+                    {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
+                )
+                if self.head_only:
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    return
+                await self._stream(frames, receive, send)
         finally:
-            if watcher is not None:
-                watcher.cancel()
-            self._task = None
             if self.on_close is not None:
                 self.on_close()
 
-    async def write_body(self, send: Send) -> bool:
-        """Write the stream's chunks; True if it ended of itself (rather than was stopped)."""
-        raise NotImplementedError
+    async def _stream(self, frames: AsyncIterator[bytes], receive: Receive, send: Send) -> None:
+        async with anyio.create_task_group() as task_group:
 
-    async def _watch(self, receive: Receive) -> None:
-        """Wait for the client to go away, then stop the stream."""
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        self.stop()
+            async def watch_for_disconnect() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                task_group.cancel_scope.cancel()
 
-    def stop(self) -> None:
-        """Stop the stream: interrupt a write the client is not taking, or an idle wait."""
-        self._stopped = True
-        if self._writing or not self.wake():
-            task = self._task
-            if task is not None and not self._cancelled:
-                self._cancelled = True
-                task.cancel()
+            task_group.start_soon(watch_for_disconnect)
+            try:
+                async for chunk in frames:
+                    if not await self._write(send, chunk, more_body=True):
+                        break
+                else:
+                    await self._write(send, b"", more_body=False)
+            except OSError:
+                pass  # The client went away mid-write.
+            task_group.cancel_scope.cancel()
 
-    def wake(self) -> bool:
-        """Make an idle stream look again at whether it should stop; False if it cannot."""
-        return False
-
-    async def write(self, send: Send, body: bytes, *, more_body: bool = True) -> bool:
-        """Send one chunk; False if the stream was stopped (the chunk may not have gone out).
+    async def _write(self, send: Send, body: bytes, *, more_body: bool) -> bool:
+        """Send one chunk; False if the stream is to end: shutdown, or a stalled client.
 
         hypercorn's write waits until the client has taken most of what was
         sent before. A client that stopped reading (asleep, or wedged) makes it
         wait for good; hypercorn would then wait for that connection at
         shutdown, and a cancellation arriving there later leaves its own
-        close waiting on the same full buffer, indefinitely. So while it
-        waits, ``stop`` is in the server's shutdown set.
+        close waiting on the same full buffer, indefinitely. So the write is
+        cancelled at shutdown, and after ``stall_timeout`` seconds.
         """
-        if self._stopped:
-            return False
-        message: Message = {"type": "http.response.body", "body": body, "more_body": more_body}
-        stop = self.stop
-        self.shutdown_scopes.add(stop)
-        self._writing = True
-        try:
-            await send(message)
-        finally:
-            self._writing = False
-            self.shutdown_scopes.discard(stop)
-        return not self._stopped
-
-
-class EventStreamResponse(StreamingResponse):
-    """A ``text/event-stream`` response: a greeting, then an event stream's frames and keep-alives.
-
-    Args:
-        stream: The events (a subscription, or several merged); closed by
-            ``on_close``, not here.
-        render: An event's frame.
-        keepalive: Seconds of silence after which a keep-alive comment goes out.
-        retry_ms: Reconnection delay suggested to the client.
-        head_only: See ``StreamingResponse``, as are the rest.
-    """
-
-    def __init__(
-        self,
-        stream: EventStream,
-        *,
-        render: Callable[[Event], bytes] = named_frame,
-        keepalive: float = 15.0,
-        retry_ms: int = 2000,
-        head_only: bool = False,
-        headers: Mapping[str, str] | None = None,
-        on_close: Callable[[], object] | None = None,
-        shutdown_scopes: set[Callable[[], object]] | None = None,
-    ) -> None:
-        super().__init__(
-            head_only=head_only, headers=headers, on_close=on_close, shutdown_scopes=shutdown_scopes
-        )
-        self.stream = stream
-        self.frame = render
-        self.keepalive = keepalive
-        self.retry_ms = retry_ms
-        self._last_write = 0.0
-        self._timer: asyncio.TimerHandle | None = None
-        self._keepalive_due = False
-
-    async def write_body(self, send: Send) -> bool:
-        """The greeting, then frames as they come, a keep-alive after each silence."""
-        stream = self.stream
-        render = self.frame
-        loop = asyncio.get_running_loop()
-        if not await self._write_now(send, b"retry: %d\n: connected\n\n" % self.retry_ms, loop):
-            return False
-        self._timer = loop.call_at(self._last_write + self.keepalive, self._tick)
-        try:
-            while True:
-                ready: list[bytes] = []
-                while len(ready) < _BATCH:
-                    event = stream.next_nowait()
-                    if event is None:
-                        break
-                    ready.append(render(event))
-                if ready:
-                    if not await self._write_now(send, b"".join(ready), loop):
-                        return False
-                    continue
-                if stream.ended:
-                    return True
-                if self._stopped:
-                    return False
-                if self._keepalive_due:
-                    self._keepalive_due = False
-                    if not await self._write_now(send, KEEPALIVE, loop):
-                        return False
-                    continue
-                await stream.wait()
-        finally:
-            if self._timer is not None:
-                self._timer.cancel()
-
-    async def _write_now(self, send: Send, body: bytes, loop: asyncio.AbstractEventLoop) -> bool:
-        written = await self.write(send, body)
-        self._last_write = loop.time()
-        return written
-
-    def _tick(self) -> None:
-        """The keep-alive timer: due if the stream has been silent long enough, else later."""
-        loop = asyncio.get_running_loop()
-        due = self._last_write + self.keepalive
-        if loop.time() >= due:
-            self._keepalive_due = True
-            self.stream.wake()
-            due = loop.time() + self.keepalive
-        self._timer = loop.call_at(due, self._tick)
-
-    def wake(self) -> bool:
-        """Make the stream look again at whether it should stop."""
-        self.stream.wake()
-        return True
-
-
-class ChunkStreamResponse(StreamingResponse):
-    """A streaming response of the chunks an async iterator yields (a camera's parts, say).
-
-    Args:
-        chunks: What to send; closed when the response ends.
-        head_only: See ``StreamingResponse``, as are the rest.
-    """
-
-    def __init__(
-        self,
-        chunks: AsyncIterator[bytes],
-        *,
-        head_only: bool = False,
-        headers: Mapping[str, str] | None = None,
-        on_close: Callable[[], object] | None = None,
-        shutdown_scopes: set[Callable[[], object]] | None = None,
-    ) -> None:
-        super().__init__(
-            head_only=head_only, headers=headers, on_close=on_close, shutdown_scopes=shutdown_scopes
-        )
-        self.chunks = chunks
-
-    async def write_body(self, send: Send) -> bool:
-        """Each chunk as it comes."""
-        async with aclosing(self.chunks) as chunks:  # type: ignore[type-var]
-            async for chunk in chunks:
-                if not await self.write(send, chunk):
-                    return False
-        return True
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Send the chunks; a ``HEAD`` closes them unread."""
-        if self.head_only:
-            await self.chunks.aclose()  # type: ignore[attr-defined]
-        await super().__call__(scope, receive, send)
+        # One scope for both: the shutdown cancels it, the deadline is the stall's.
+        with anyio.CancelScope(deadline=anyio.current_time() + self.stall_timeout) as scope:
+            release = scope.cancel
+            self.shutdown_scopes.add(release)
+            try:
+                await send({"type": "http.response.body", "body": body, "more_body": more_body})
+            finally:
+                self.shutdown_scopes.discard(release)
+        if not scope.cancelled_caught:
+            return True
+        if anyio.current_time() >= scope.deadline:
+            logger.info(
+                "cut off the event stream of %s: it took nothing for %g s",
+                self.client,
+                self.stall_timeout,
+            )
+        return False

@@ -18,19 +18,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..blob import absolute_links
-from ..errors import AffordanceNotFoundError
+from ..errors import AffordanceNotFoundError, TooManyStreamsError
 from ..events import Event, EventStream, Subscription
 from ..multiplex import open_server_events
 from ..properties import PropertyDescriptor
 from ..thing import Thing
 from .query import ServerEventsQuery, StreamQuery, decode_query, last_event_id
-from .sse import (
-    ChunkStreamResponse,
-    EventStreamResponse,
-    StreamingResponse,
-    named_frame,
-    unnamed_frame,
-)
+from .sse import EventStreamResponse, event_frames, named_frame, pace_for, unnamed_frame
 from .state import server_state
 from .wire import base_url
 
@@ -53,26 +47,22 @@ def open_stream(
 ) -> Response:
     """The event-stream response for ``subscription``, closed when the server shuts down."""
     state = server_state(request)
-    return _opened(
-        request,
+    frames = event_frames(
         subscription,
-        lambda forget: EventStreamResponse(
-            subscription,
-            render=render,
-            keepalive=state.keepalive,
-            retry_ms=state.retry_ms,
-            head_only=request.method == "HEAD",
-            on_close=forget,
-            shutdown_scopes=state.held,
-        ),
+        render=render,
+        keepalive=state.keepalive,
+        retry_ms=state.retry_ms,
+        pace=lambda: pace_for(len(state.streams)),
+        lifetime=state.stream_lifetime,
     )
+    return stream_response(request, subscription, frames)
 
 
 def stream_response(
     request: Request,
     subscription: EventStream,
     chunks: AsyncIterator[bytes],
-    response_class: type[ChunkStreamResponse] = ChunkStreamResponse,
+    response_class: type[EventStreamResponse] = EventStreamResponse,
 ) -> Response:
     """A streaming response sending ``chunks`` as ``subscription`` delivers, until it ends.
 
@@ -81,38 +71,37 @@ def stream_response(
     forgotten however the response ends.
     """
     state = server_state(request)
-    return _opened(
-        request,
-        subscription,
-        lambda forget: response_class(
-            chunks,
-            head_only=request.method == "HEAD",
-            on_close=forget,
-            shutdown_scopes=state.held,
-        ),
-    )
-
-
-def _opened(
-    request: Request,
-    subscription: EventStream,
-    respond: Callable[[Callable[[], None]], StreamingResponse],
-) -> Response:
-    """``respond(forget)``, with ``subscription`` among the streams the shutdown ends.
-
-    ``forget`` (called when the response is over) lets it go again.
-    """
-    state = server_state(request)
     if state.closing:
         subscription.close()
+    elif len(state.streams) >= state.max_streams:
+        subscription.close()
+        retry_after = state.stream_throughput.retry_after(
+            len(state.streams) - state.max_streams + 1
+        )
+        raise TooManyStreamsError(
+            f"{len(state.streams)} event streams are open, the most this server serves "
+            f"(max_streams); at the rate streams have been closing, retry in about "
+            f"{retry_after} s",
+            retry_after=retry_after,
+        )
     else:
         state.streams.add(subscription)
 
     def forget() -> None:
-        state.streams.discard(subscription)
+        if subscription in state.streams:
+            state.streams.discard(subscription)
+            state.stream_throughput.record()
         subscription.close()
 
-    return respond(forget)
+    client = request.client
+    return response_class(
+        chunks,
+        head_only=request.method == "HEAD",
+        on_close=forget,
+        shutdown_scopes=state.held,
+        stall_timeout=state.stream_stall_timeout,
+        client=f"{client.host}:{client.port}" if client else "a client",
+    )
 
 
 async def invocation_events(request: Request) -> Response:

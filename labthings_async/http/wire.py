@@ -14,13 +14,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import anyio
 import msgspec
 from starlette.datastructures import URL
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Scope
 
-from ..errors import BodyTooLargeError, UnsupportedMediaTypeError
+from ..errors import BodyTimeoutError, BodyTooLargeError, UnsupportedMediaTypeError
 from ..extensions import encode_value
 
 __all__ = (
@@ -50,22 +51,35 @@ def json_response(
     )
 
 
-async def read_json_body(request: Request, limit: int) -> bytes:
+async def read_json_body(request: Request, limit: int, seconds: float = 30.0) -> bytes:
     """The request body, checked to be JSON and at most ``limit`` bytes.
 
     Whether the body is acceptable is decided from the headers first, before
-    a byte of it is read: a body declared as something other than JSON is
-    refused however large it is (only a declared-empty one passes, whatever
-    its type), as is one whose declared length is over ``limit``. A body that
-    declares no length (chunked, as node-wot sends) is counted as it streams.
+    a byte of it is read: a request declared as something other than JSON is
+    refused, even when empty (a form or ``text/plain`` is what another site's
+    page can send without asking: see ``crosssite``), and so is a body with
+    no declared type at all; only a request with no body may leave the type
+    out. A body whose declared length is over ``limit`` is refused unread;
+    one that declares no length (chunked, as node-wot sends) is counted as
+    it streams. The whole body must arrive within ``seconds``: a
+    client sending it a byte at a time would otherwise hold its connection
+    (and a file descriptor) for as long as it liked.
 
     Raises:
-        UnsupportedMediaTypeError: The body is declared as something other than JSON.
+        UnsupportedMediaTypeError: The body is not declared as JSON.
         BodyTooLargeError: The body is over ``limit`` (declared or streamed).
+        BodyTimeoutError: The body took longer than ``seconds`` to arrive (408).
     """
-    content_type = request.headers.get("content-type")
-    declared = request.headers.get("content-length")
-    if content_type is not None and declared != "0" and not _JSON_TYPES.match(content_type):
+    headers = request.headers
+    content_type = headers.get("content-type")
+    declared = headers.get("content-length")
+    if content_type is None:
+        if (declared is not None and declared != "0") or "transfer-encoding" in headers:
+            raise UnsupportedMediaTypeError(
+                "the request has a body but no Content-Type; this endpoint reads JSON: "
+                "send it with `Content-Type: application/json`"
+            )
+    elif not _JSON_TYPES.match(content_type):
         raise UnsupportedMediaTypeError(
             f"the body is {content_type}, but this endpoint reads JSON; send it with "
             "`Content-Type: application/json`"
@@ -77,20 +91,24 @@ async def read_json_body(request: Request, limit: int) -> bytes:
     receive = request.receive
     chunks: list[bytes] = []
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            raise ClientDisconnect()
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLargeError(f"the body is over the {limit}-byte limit of this server")
-        if not message.get("more_body", False):
-            if not chunks:
-                return chunk
+    with anyio.move_on_after(seconds):
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise ClientDisconnect()
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLargeError(f"the body is over the {limit}-byte limit of this server")
+            if not message.get("more_body", False):
+                if not chunks:
+                    return chunk
+                chunks.append(chunk)
+                return b"".join(chunks)
             chunks.append(chunk)
-            return b"".join(chunks)
-        chunks.append(chunk)
+    raise BodyTimeoutError(
+        f"the body did not arrive within {seconds:g} s ({size} bytes came); send it all at once"
+    )
 
 
 def prefer_wait(request: Request, cap: float) -> float:

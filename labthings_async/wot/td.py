@@ -20,6 +20,7 @@ from ..schema import data_schema
 from ..thing import Thing
 
 __all__ = (
+    "BEARER_SECURITY",
     "TD_CONTEXT",
     "action_affordance",
     "frame_event_affordance",
@@ -182,13 +183,38 @@ def _affordances(cls: type[Thing]) -> bytes:
     return msgspec.json.encode(affordances)
 
 
-def thing_description(thing: Thing, thing_url: str) -> dict[str, Any]:
+BEARER_SECURITY: dict[str, Any] = {
+    "scheme": "bearer",
+    "in": "header",
+    "name": "Authorization",
+    "format": "opaque",
+    "description": "A token from the server's token file, sent as `Authorization: Bearer "
+    "TOKEN`. An observe token reads and observes; an operate token also invokes actions, "
+    "writes properties and cancels invocations.",
+}
+"""The security scheme of a server with tokens (TD 1.1 ``BearerSecurityScheme``)."""
+
+
+def thing_description(
+    thing: Thing,
+    thing_url: str,
+    *,
+    bearer: bool = False,
+    stream_query: str = "",
+) -> dict[str, Any]:
     """The Thing Description of ``thing``, served at the absolute ``thing_url``.
 
     Args:
         thing: The Thing.
         thing_url: Absolute URL of the Thing, ending in ``/``; it is the TD's
             ``base``, so every form href is relative to it.
+        bearer: The server wants bearer tokens: the TD declares the scheme
+            (``securityDefinitions``), so W3C consumers send theirs.
+        stream_query: A query parameter (``access_token=...``) to add to every
+            event-stream form's href. Consumers such as node-wot 0.9 open
+            event streams with an ``EventSource``, which sends no header, so a
+            TD given to a client that showed a token carries a read-only
+            stream token in those hrefs.
     """
     # Classes are hashable; mypy 2 checks type objects against Hashable as if
     # their unbound ``__hash__`` were the bound one.
@@ -201,8 +227,12 @@ def thing_description(thing: Thing, thing_url: str) -> dict[str, Any]:
     if thing.description:
         description["description"] = thing.description
     description["base"] = thing_url
-    description["securityDefinitions"] = {"nosec_sc": {"scheme": "nosec"}}
-    description["security"] = ["nosec_sc"]
+    if bearer:
+        description["securityDefinitions"] = {"bearer_sc": BEARER_SECURITY}
+        description["security"] = ["bearer_sc"]
+    else:
+        description["securityDefinitions"] = {"nosec_sc": {"scheme": "nosec"}}
+        description["security"] = ["nosec_sc"]
     description["schemaDefinitions"] = {"invocation": _INVOCATION_SCHEMA}
     description["properties"] = affordances["properties"]
     description["actions"] = affordances["actions"]
@@ -216,4 +246,13 @@ def thing_description(thing: Thing, thing_url: str) -> dict[str, Any]:
         ),
         _form(f"../action_invocations/?thing={thing.name}", "queryallactions", "GET"),
     ]
+    if stream_query:
+        streams = [*description["forms"]]
+        for kind in ("properties", "events"):
+            for affordance in description.get(kind, {}).values():
+                streams += affordance["forms"]
+        for form in streams:
+            if form.get("subprotocol") == "sse":
+                separator = "&" if "?" in form["href"] else "?"
+                form["href"] = f"{form['href']}{separator}{stream_query}"
     return description

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import enum
+import io
+import zipfile
+from pathlib import Path
 from typing import Annotated, Any
 
 import httpx2
 import msgspec
 import pytest
 from browsing import PHONE, WIDE, Serve, open_panel, screenshot
+from example_rig import expected_view, mean_difference, rig_server
+from PIL import Image
 from playwright.sync_api import expect
-from rig import FRAME_COLOURS, Camera, camera_app
 
 import labthings_async as lt
 from labthings_async.examples.microscope import Microscope
 
 pytestmark = pytest.mark.browser
+
+README = {"width": 1280, "height": 1000}
+"""The window of the README's picture of the panel (docs/panel.png)."""
 
 # The machine is shared and slow; each expectation may wait this long.
 expect.set_options(timeout=20_000)
@@ -323,42 +330,74 @@ def test_the_panel_works_with_the_keyboard_and_labels_every_field(page: Any, ser
     expect(page.locator("#announcer")).to_contain_text("capture completed")
 
 
-def test_the_camera_view_shows_changing_frames_and_files_show_as_image_and_link(
-    page: Any, serve: Serve
+GREY_PIXELS = """(image) => {
+    if (!image.complete || !image.naturalWidth) return null;
+    const canvas = document.createElement('canvas');
+    canvas.width = image.naturalWidth; canvas.height = image.naturalHeight;
+    const context = canvas.getContext('2d');
+    context.drawImage(image, 0, 0);
+    const rgba = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    const grey = [];
+    for (let i = 0; i < rgba.length; i += 4) grey.push(rgba[i]);
+    return [canvas.width, canvas.height, grey];
+}"""
+"""The picture an <img> shows now: width, height and its grey levels, row by row."""
+
+
+def shown_picture(image: Any) -> Image.Image | None:
+    """What the live view shows now, as the browser decoded it (None before the first frame)."""
+    shown = image.evaluate(GREY_PIXELS)
+    if shown is None:
+        return None
+    width, height, grey = shown
+    return Image.frombytes("L", (width, height), bytes(grey))
+
+
+def rig_card(page: Any, thing: str, action: str) -> Any:
+    return page.locator(f"#thing-{thing} .action[data-action={action}]")
+
+
+def test_the_rigs_live_view_follows_the_stage_and_outputs_show_as_image_and_link(
+    page: Any, serve: Serve, tmp_path: Path
 ) -> None:
-    camera = Camera()
-    app, before_stop = camera_app(lt.ThingServer({"camera": camera}))
-    url = serve(app=app, before_stop=before_stop)
-    camera.files_url = f"{url}/files"
+    url = serve(rig_server(tmp_path))
     open_panel(page, f"{url}/")
-    frame = page.locator("img.camera-frame")
+    frame = page.locator("#thing-camera img.camera-frame")
+    frame.scroll_into_view_if_needed()  # A view off the screen holds no connection.
     expect(frame).to_have_attribute("src", f"{url}/camera/stream")
-    sample = """(image) => {
-        if (!image.complete || !image.naturalWidth) return null;
-        const canvas = document.createElement('canvas');
-        canvas.width = image.naturalWidth; canvas.height = image.naturalHeight;
-        const context = canvas.getContext('2d');
-        context.drawImage(image, 0, 0);
-        return Array.from(context.getImageData(80, 60, 1, 1).data.slice(0, 3));
-    }"""
-    seen: set[int] = set()
+    # The real camera's frames, each new: its cells wobble from one to the next.
+    seen: set[bytes] = set()
     for _ in range(200):
-        pixel = frame.evaluate(sample)
-        if pixel is not None:
-            # The nearest of the camera's colours (JPEG shifts them a little).
-            seen.add(
-                min(
-                    range(len(FRAME_COLOURS)),
-                    key=lambda i: sum(
-                        (a - b) ** 2 for a, b in zip(pixel, FRAME_COLOURS[i], strict=True)
-                    ),
-                )
-            )
+        shown = shown_picture(frame)
+        if shown is not None:
+            seen.add(shown.tobytes())
         if len(seen) >= 3:
             break
         page.wait_for_timeout(50)
-    assert len(seen) >= 3, f"the live view showed frames {seen} only"
-    screenshot(page, "camera")
+    assert len(seen) >= 3, f"the live view showed {len(seen)} different frames only"
+    first = shown_picture(frame)
+    assert first is not None
+    assert mean_difference(first, expected_view(0, 0)) < 4  # The slide's centre.
+
+    # Moved from the page, the stage takes the live view with it.
+    move = rig_card(page, "stage", "move_to")
+    move.get_by_label("x").fill("600")
+    move.get_by_label("y").fill("-400")
+    move.get_by_role("button", name="Invoke").click()
+    expect(move.locator(".invocation-view .status")).to_have_text("completed")
+    expect(property_value(page, "stage", "position")).to_contain_text('"x": 600')
+    there, origin = expected_view(600, -400), expected_view(0, 0)
+    frame.scroll_into_view_if_needed()  # Back to the view, which plays again.
+    page.wait_for_function(
+        "(image) => image.complete && image.naturalWidth === 320", arg=frame.element_handle()
+    )
+    for _ in range(200):
+        shown = shown_picture(frame)
+        if shown is not None and mean_difference(shown, there) < 4:
+            break
+        page.wait_for_timeout(50)
+    assert shown is not None
+    assert mean_difference(shown, there) < mean_difference(shown, origin) / 4
 
     # Paused, the view lets its connection go; played, it comes back.
     page.get_by_role("button", name="Pause").click()
@@ -366,23 +405,41 @@ def test_the_camera_view_shows_changing_frames_and_files_show_as_image_and_link(
     page.get_by_role("button", name="Play").click()
     expect(frame).to_have_attribute("src", f"{url}/camera/stream")
 
-    snapshot = action_card(page, "snapshot")
-    snapshot.get_by_role("button", name="Invoke").click()
-    image = snapshot.locator(".result img")
-    expect(image).to_be_visible()
-    expect(image).to_have_attribute("alt", "Output (image/png)")
-    page.wait_for_function(
-        "(image) => image.complete && image.naturalWidth === 64", arg=image.element_handle()
-    )
-
-    export = action_card(page, "export")
-    export.get_by_role("button", name="Invoke").click()
-    link = export.locator(".result a[download]")
+    # A scan's ZIP file, a file that is no image, is a download link.
+    scan = rig_card(page, "scanner", "scan")
+    scan.get_by_label("columns").fill("2")
+    scan.get_by_label("rows").fill("2")
+    scan.get_by_label("pitch").fill("300")
+    scan.get_by_role("button", name="Invoke").click()
+    expect(scan.locator(".invocation-view .status")).to_have_text("completed")
+    expect(scan.locator(".progress-text")).to_have_text("100% · tile 4 of 4")
+    link = scan.locator(".result a[download]")
     expect(link).to_have_text("Download output")
     href = link.get_attribute("href")
-    assert href == f"{url}/files/data.csv"
-    assert page.request.get(href).text() == "x,y\n0,0\n1,1\n"
-    screenshot(page, "files")
+    assert href is not None and href.startswith(f"{url}/blob/")
+    with zipfile.ZipFile(io.BytesIO(page.request.get(href).body())) as tiles:
+        assert len(tiles.namelist()) == 4
+    expect(property_value(page, "stage", "position")).to_contain_text('"x": 150')
+
+    # A picture is shown as the image it is: the view where the scan left the stage.
+    capture = rig_card(page, "camera", "capture")
+    capture.get_by_role("button", name="Invoke").click()
+    image = capture.locator(".result img")
+    expect(image).to_be_visible()
+    expect(image).to_have_attribute("alt", "Output (image/jpeg)")
+    page.wait_for_function(
+        "(image) => image.complete && image.naturalWidth === 320", arg=image.element_handle()
+    )
+    captured = shown_picture(image)
+    assert captured is not None
+    assert mean_difference(captured, expected_view(150, 150)) < 4
+    # The README's picture (docs/panel.png): the live view, a finished capture
+    # showing its picture, the invocations.
+    page.set_viewport_size(README)
+    page.evaluate("window.scrollTo(0, 0)")
+    expect(frame).to_have_attribute("src", f"{url}/camera/stream")
+    bottom = capture.bounding_box()
+    screenshot(page, "panel-rig", height=bottom["y"] + bottom["height"] + 16)
 
 
 def test_wide_screen_layout_puts_the_invocations_beside_the_things(page: Any, serve: Serve) -> None:

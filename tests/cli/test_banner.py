@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx2
 
 from labthings_async.cli.serve import banner
+from labthings_async.config import load_config
 
 COMMAND = str(Path(sys.executable).with_name("labthings-async"))
 DEADLINE = 30.0
@@ -40,9 +41,10 @@ def test_the_banner_without_the_panel_on_every_interface() -> None:
 
 def test_the_readme_shows_what_make_serve_prints() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
-    shown = re.search(r"`make serve` prints where everything is:\n\n((?:    .*\n)+)", readme)
+    shown = re.search(r"`make serve`[^`]* prints where everything is:\n\n((?:    .*\n)+)", readme)
     assert shown is not None, "the README's banner example is gone"
-    printed = banner(["127.0.0.1:5000"], prefix="", things=["microscope"], panel=True)
+    served = load_config(Path(__file__).parents[2] / "labthings_async/examples/rig.json")
+    printed = banner(["127.0.0.1:5000"], prefix="", things=list(served.things), panel=True)
     # The README leaves out the last line, "Press Ctrl-C to stop."
     assert [line[4:] for line in shown.group(1).splitlines()] == printed.splitlines()[:-1]
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from serving import free_port
 
 import labthings_async as lt
 
@@ -44,13 +45,6 @@ class Broken(lt.Thing):
     def setup(self) -> None:
         raise OSError("no camera on /dev/video0")
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -179,7 +173,7 @@ def test_serve_with_a_prefix_from_the_command_line(workdir: Path) -> None:
             '{"things": {"a": "greeters:Greeter"}, "options": {"max_thread": 4}}',
             [],
             "config file 'lab.json': ThingServer has no option 'max_thread' "
-            "(did you mean 'max_threads'?); its options are: application_config, body_limit, ",
+            "(did you mean 'max_threads'?); its options are: allowed_hosts, application_config, ",
         ),
         (
             '{"things": {"a": "greeters:Greeter"}, "options": {"prefix": "/api"}}',
@@ -356,13 +350,16 @@ def test_an_unknown_event_loop_is_one_line_and_exit_status_2(workdir: Path) -> N
 
 
 def test_uvloop_not_installed_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    from labthings_async.server import run_event_loop
+    from labthings_async.server import run_to_the_end
 
     monkeypatch.setitem(sys.modules, "uvloop", None)  # As if it were not installed.
+    ran = []
 
-    async def main() -> int:
-        return 1
+    async def main() -> None:
+        ran.append(True)
 
     with pytest.raises(lt.ConfigError, match=r"pip install 'labthings-async\[uvloop\]'"):
-        run_event_loop(main(), "uvloop")
-    assert run_event_loop(main(), "asyncio") == 1
+        run_to_the_end(main(), "uvloop")
+    assert ran == []
+    run_to_the_end(main(), "asyncio")
+    assert ran == [True]

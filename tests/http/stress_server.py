@@ -21,7 +21,10 @@ class Stage(lt.Thing):
 
 async def main(fd: int) -> None:
     """Serve until SIGTERM."""
-    await lt.ThingServer({"stage": Stage()}).serve(f"fd://{fd}")
+    # 10,000 streams, on as many connections: above the defaults (1,000 and
+    # 4,096), which exist to protect a lab server from exactly this.
+    server = lt.ThingServer({"stage": Stage()}, max_streams=12_000, max_connections=12_000)
+    await server.serve(f"fd://{fd}")
 
 
 if __name__ == "__main__":

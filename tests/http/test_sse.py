@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -245,7 +246,12 @@ def subscriptions_of(server: ThingServer) -> int:
 
 def no_open_streams(server: ThingServer) -> Callable[[], bool]:
     """A condition: the server holds no stream and no shared subscription."""
-    return lambda: not server.state.streams and subscriptions_of(server) == 0
+    return no_open_streams_but(server, 0)
+
+
+def no_open_streams_but(server: ThingServer, count: int) -> Callable[[], bool]:
+    """A condition: the server holds ``count`` streams and shared subscriptions, no more."""
+    return lambda: len(server.state.streams) == count and subscriptions_of(server) == count
 
 
 async def invoke(client: httpx2.AsyncClient, url: str, body: Any = None) -> dict[str, Any]:
@@ -698,6 +704,53 @@ async def test_stalled_subscriber_holds_up_nothing_and_stays_bounded(
     await wait_until(no_open_streams(server), "the stalled stream to be freed")
 
 
+async def test_a_stalled_client_is_cut_off_and_lets_go_of_what_it_held(
+    serve_things: ServeThings, client: httpx2.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = ThingServer({"stage": Stage()}, subscriber_queue=4, stream_stall_timeout=0.5)
+    url = await serve_things(server)
+    with caplog.at_level(logging.INFO, logger="labthings_async.server"):
+        async with stalled_client(url, "/stage/frame/events"):
+            await wait_until(lambda: len(server.state.streams) == 1, "the stalled stream")
+            async with open_stream(client, f"{url}/stage/position/events") as reader:
+                await invoke_and_wait(client, f"{url}/stage/film", FILM)
+                await wait_until(no_open_streams_but(server, 1), "the stalled stream to be cut off")
+                # The client that reads is served on.
+                await invoke_and_wait(client, f"{url}/stage/move", {"to": 5})
+                (moved,) = await reader.take(1)
+    assert moved.json() == 5
+    assert any(
+        record.getMessage().startswith("cut off the event stream of 127.0.0.1:")
+        and record.getMessage().endswith(": it took nothing for 0.5 s")
+        for record in caplog.records
+    ), caplog.text
+
+
+async def test_a_stalled_client_that_hangs_up_has_nothing_more_rendered(
+    serve_things: ServeThings, client: httpx2.AsyncClient
+) -> None:
+    server = ThingServer({"stage": Stage()}, subscriber_queue=4)
+    url = await serve_things(server)
+    buffer = server.manager.hub.properties
+
+    def rendered() -> int:
+        return sum(event.cache is not None for event in buffer.events_after(0))
+
+    async with stalled_client(url, "/stage/frame/events"):
+        await wait_until(lambda: len(server.state.streams) == 1, "the stalled stream")
+        (stalled,) = server.state.streams
+        assert isinstance(stalled, lt.Subscription)
+        await invoke_and_wait(client, f"{url}/stage/film", FILM)
+        await wait_until(lambda: stalled.lagged, "the server's writes to back up")
+        before = rendered()
+    await wait_until(no_open_streams(server), "the stream to end")
+    # What the client never took (most of the film) is not rendered when it
+    # hangs up: one chunk at most (a write holds about 256 KiB: three frames).
+    assert len(buffer) == FILM["count"]
+    assert before < FILM["count"]
+    assert rendered() - before <= 3, f"{rendered() - before} more frames of 128 kB rendered"
+
+
 async def test_opening_and_dropping_10000_streams_leaks_nothing(
     serve_things: ServeThings,
 ) -> None:
@@ -819,6 +872,24 @@ async def test_shutdown_with_a_stalled_subscriber_ends_by_the_graceful_timeout()
         elapsed = await shut_down()
 
     assert elapsed < 1 + 2.0, f"shutdown took {elapsed:.2f} s"
+
+
+async def test_the_lost_notice_keeps_its_name_on_a_stream_of_values(
+    serve_things: ServeThings, client: httpx2.AsyncClient
+) -> None:
+    server = ThingServer({"stage": Stage()}, event_buffer=8)
+    url = await serve_things(server)
+    for position in range(1, 21):
+        await client.put(f"{url}/stage/position", json=position)
+    events, _ = await read_events(
+        client, f"{url}/stage/position/values", headers={"Last-Event-ID": "1"}, limit=2
+    )
+    lost, first_value = events
+    # node-wot reads only unnamed events: a named notice is never taken for a value.
+    assert lost.type == "lost"
+    assert lost.json()["lastEventId"] == 1
+    assert first_value.type == "message"
+    assert first_value.json() > 1
 
 
 # -- properties ----------------------------------------------------------------------
@@ -991,12 +1062,15 @@ def test_malformed_last_event_id_is_a_422_problem(value: str) -> None:
         in_header = http.get(firehose, headers={b"Last-Event-ID": value.encode("latin-1")})
         in_query = http.get(firehose, params={"lastEventId": value})
 
-        for response in (in_header, in_query):
+        for response, path in (
+            (in_header, "$.headers.Last-Event-ID"),
+            (in_query, "$.query.lastEventId"),
+        ):
             assert response.status_code == 422, response.text
             assert response.headers["content-type"] == PROBLEM_JSON
             problem = response.json()
             assert problem["status"] == 422
-            assert problem["errors"][0]["path"] == "$.headers.Last-Event-ID"
+            assert problem["errors"][0]["path"] == path
         assert no_open_streams(server)()
 
 

@@ -33,7 +33,7 @@ TIMEOUT = 300.0
 """Seconds each step may take, on a machine shared with other work."""
 
 SERVER = Path(__file__).with_name("stress_server.py")
-STREAM = b"GET /stage/position/events HTTP/1.1\r\nHost: stress\r\n\r\n"
+STREAM = b"GET /stage/position/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 
 @pytest.fixture

@@ -71,8 +71,11 @@ class Sensor(lt.Thing):
         raise RuntimeError("overheated")
 
 
-async def run_script(harness: Path, td_url: str, steps: list[dict[str, Any]]) -> list[Any]:
-    """Run the harness on ``steps``; one result object per step."""
+async def run_script(
+    harness: Path, td_url: str, steps: list[dict[str, Any]], token: str | None = None
+) -> list[Any]:
+    """Run the harness on ``steps`` (with a bearer token, if given); one result per step."""
+    env = {**os.environ, "WOT_CLIENT_TOKEN": token} if token else None
     process = await asyncio.create_subprocess_exec(
         "node",
         str(harness / "wot_client.mjs"),
@@ -80,6 +83,7 @@ async def run_script(harness: Path, td_url: str, steps: list[dict[str, Any]]) ->
         json.dumps(steps),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        env=env,
     )
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, err.decode()
@@ -148,3 +152,31 @@ async def test_node_wot_observes_a_property_over_sse(node_wot: Path, serve_thing
     )
     assert results[0]["ok"], results
     assert results[0]["value"] == [7.0, 42.0]
+
+
+async def test_node_wot_given_a_token_drives_a_server_that_wants_one(
+    node_wot: Path, serve_things: Any
+) -> None:
+    """Guards issue 14, point 12: with tokens, W3C consumers still work, given theirs."""
+    server = lt.ThingServer({"sensor": Sensor()}, tokens={"operate": ["node-wot-operates"]})
+    root = await serve_things(server)
+    steps: list[dict[str, Any]] = [
+        {"op": "readProperty", "name": "gain"},
+        {"op": "writeProperty", "name": "gain", "value": 3.0},
+        {"op": "invokeAction", "name": "measure", "input": {"repeats": 1}},
+        {
+            "op": "observeProperty",
+            "name": "gain",
+            "count": 1,
+            "timeoutMs": 10000,
+            "then": [{"op": "invokeAction", "name": "calibrate"}],
+        },
+    ]
+    results = await run_script(node_wot, f"{root}/sensor/", steps, token="node-wot-operates")
+    assert all(result["ok"] for result in results), results
+    assert results[0]["value"] == 1.0
+    assert results[2]["value"] == {"value": 6.0, "unit": "V"}
+    assert results[3]["value"] == [42.0]
+    # Without the token, node-wot is refused.
+    refused = await run_script(node_wot, f"{root}/sensor/", steps[:1])
+    assert refused[0]["ok"] is False

@@ -7,7 +7,7 @@
 // and the opened invocation's own stream (for its log), closed when it ends.
 // A browser allows six connections per server, shared by all its tabs.
 
-import { openStream, request } from "./api.js";
+import { openStream, request, signIn } from "./api.js";
 import { FieldSet, buildField, h, problemText } from "./forms.js";
 import { cameraElement, cameraLinks, formatInline, formatJSON, outputElement } from "./values.js";
 
@@ -686,9 +686,9 @@ function refreshAll() {
   }, 100);
 }
 
-function connect() {
+function connect(reconnected = false) {
   const stream = openStream(only ? `events?thing=${encodeURIComponent(only)}` : "events");
-  let everOpened = false;
+  let everOpened = reconnected;
   const firstOpen = new Promise((resolve) => {
     stream.addEventListener("open", () => {
       elements.connection.textContent = "Live";
@@ -701,6 +701,13 @@ function connect() {
   stream.addEventListener("error", () => {
     elements.connection.textContent = stream.readyState === EventSource.CLOSED ? "Disconnected" : "Reconnecting…";
     elements.connection.className = "connection down";
+    if (stream.readyState === EventSource.CLOSED) {
+      // The browser gives up on a refusal (an expired stream token, say):
+      // sign in again, then open a new stream, which resumes by refreshing.
+      window.setTimeout(async () => {
+        if (await signIn()) connect(true);
+      }, 2000);
+    }
   });
   stream.addEventListener("status", (message) => {
     const change = JSON.parse(message.data);
@@ -721,6 +728,13 @@ function connect() {
 async function boot() {
   for (const select of [elements.filterThing, elements.filterAction, elements.filterStatus]) {
     select.addEventListener("change", onFilterChange);
+  }
+  // On a server with tokens, the person signs in before anything is read.
+  if (!(await signIn())) {
+    elements.things.replaceChildren(
+      h("p", { class: "form-error", text: "This server needs a token. Reload the page to enter one." }),
+    );
+    return;
   }
   // The stream opens first: whatever the snapshots below miss, it carries.
   const streamOpen = connect();

@@ -64,6 +64,11 @@ const require = createRequire(import.meta.url);
 const DEFAULT_STEP_TIMEOUT_MS = Number(process.env.WOT_CLIENT_STEP_TIMEOUT_MS ?? 10000);
 const DEFAULT_OBSERVE_TIMEOUT_MS = 5000;
 const TD_LOADER = process.env.WOT_CLIENT_TD_LOADER ?? "servient";
+// A bearer token for a server that wants one: given to node-wot the W3C way
+// (servient.addCredentials, keyed by the Thing's id), and sent with the TD
+// request, so the server's TD carries a stream token in its event-stream
+// hrefs (node-wot opens those with an EventSource, which sends no headers).
+const TOKEN = process.env.WOT_CLIENT_TOKEN;
 
 const KNOWN_OPS = new Set([
     "fetchTD",
@@ -259,8 +264,10 @@ async function main() {
         thingPromise ??= (async () => {
             let td;
             try {
-                if (TD_LOADER === "fetch") {
-                    const res = await fetch(tdUrl, { headers: { accept: "application/td+json, application/json" } });
+                if (TD_LOADER === "fetch" || TOKEN) {
+                    const headers = { accept: "application/td+json, application/json" };
+                    if (TOKEN) headers.authorization = `Bearer ${TOKEN}`;
+                    const res = await fetch(tdUrl, { headers });
                     if (!res.ok) throw new Error(`GET ${tdUrl} -> HTTP ${res.status}`);
                     td = await res.json();
                 } else {
@@ -269,6 +276,7 @@ async function main() {
             } catch (e) {
                 throw new Error(`loading TD failed (${TD_LOADER}): ${errorInfo(e).error}`);
             }
+            if (TOKEN) servient.addCredentials({ [td.id]: { token: TOKEN } });
             try {
                 return await WoT.consume(td);
             } catch (e) {
