@@ -130,7 +130,7 @@ class _Follower:
     @classmethod
     async def open(cls, port: int) -> _Follower:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"GET /bench/value/events HTTP/1.1\r\nHost: bench\r\n\r\n")
+        writer.write(b"GET /bench/value/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         follower = cls(reader, writer)
         await follower.read_until(b": connected\n\n")
         return follower

@@ -12,12 +12,17 @@ from the write being sent to its arrival, server CPU per delivery, and this
 process's own load over the writes (near 1, the latencies are partly its
 own). LabThings-FastAPI gives each websocket a 5-message buffer and drops
 what does not fit (with a warning), so loss under load is its own behaviour.
+
+Run: ``python -m benchmarks.property_fanout [--quick]`` (``fanout`` runs it too).
+The target: at 1,000 subscribers, p50 and p99 no worse than LabThings'
+websocket in the same run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,9 +31,15 @@ import msgspec
 
 from .followers import Follower, SSEFollower, WebsocketFollower, open_followers
 from .http_client import Connection
+from .results import Series, Target, TopicResult
+from .servers import Kind, serve
 from .stats import percentile
+from .topic import Settings, paired_ratio, run_topic
 
-__all__ = ("FanoutOutcome", "property_fanout")
+__all__ = ("FanoutOutcome", "measure", "property_fanout")
+
+WORKLOAD = "5 fan-out, property changes"
+INTERVAL = 0.01
 
 _SETTLE = 10.0
 _PROBE = -1
@@ -166,3 +177,80 @@ async def _until_delivered(members: list[Follower]) -> float:
 
 def _messages(member: Follower) -> list[tuple[float, bytes]]:
     return member.messages if isinstance(member, WebsocketFollower) else []
+
+
+def _add(result: TopicResult, case: str, side: str, metric: str, unit: str, value: float) -> None:
+    series = result.find(case, side, metric) or result.add(
+        Series(WORKLOAD, case, side, metric, unit)
+    )
+    series.samples.append(value)
+
+
+async def measure(settings: Settings, result: TopicResult) -> None:
+    """Property fan-out on both servers, 1 to 1,000 subscribers, a fresh server per repeat."""
+    counts = settings.size((1, 100, 1000), (1, 10, 100))
+    events = settings.size(100, 20)
+    kinds: list[Kind] = ["ours", "labthings"] if settings.labthings else ["ours"]
+    cases = {
+        n: f"{n:,} subscriber{'s' * (n > 1)} x {events} writes, {INTERVAL * 1000:g} ms apart"
+        for n in counts
+    }
+    for _ in range(settings.repeats):
+        for kind in kinds:
+            with serve(kind, settings.cpus) as server:
+                for subscribers, case in cases.items():
+                    run = await property_fanout(
+                        server.port, kind, subscribers, events, INTERVAL, server.cpu_seconds
+                    )
+                    _add(
+                        result,
+                        case,
+                        kind,
+                        "delivered / expected",
+                        "%",
+                        100 * run.delivered_fraction,
+                    )
+                    _add(result, case, kind, "p50", "ms", run.p50 * 1000)
+                    _add(result, case, kind, "p99", "ms", run.p99 * 1000)
+                    _add(
+                        result,
+                        case,
+                        kind,
+                        "server CPU per delivery",
+                        "µs",
+                        run.server_cpu_per_delivery * 1e6,
+                    )
+                    _add(result, case, kind, "load generator busy", "%", 100 * run.client_load)
+    result.notes.append(
+        "property fan-out: ours is SSE (GET /bench/value/events), LabThings-FastAPI its "
+        "websocket (addPropertyObservation); latency from sending the PUT to the arrival; "
+        "'load generator busy' is this process's CPU over the writes' wall time (near 100%, "
+        "the latencies are partly its own)"
+    )
+    most = cases[counts[-1]]
+    result.ratios += [
+        paired_ratio(
+            f"property fan-out, {most}, delivered: ours / LabThings",
+            result.find(most, "ours", "delivered / expected"),
+            result.find(most, "labthings", "delivered / expected"),
+            Target(">=", 1.0),
+        ),
+        *(
+            paired_ratio(
+                f"property fan-out, {most}, {metric}: ours / LabThings",
+                result.find(most, "ours", metric),
+                result.find(most, "labthings", metric),
+                Target("<=", 1.0),
+            )
+            for metric in ("p50", "p99")
+        ),
+        paired_ratio(
+            f"property fan-out, {most}, server CPU per delivery: ours / LabThings",
+            result.find(most, "ours", "server CPU per delivery"),
+            result.find(most, "labthings", "server CPU per delivery"),
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    sys.exit(run_topic("property_fanout", measure))
