@@ -1100,6 +1100,7 @@ async def test_stress_100_000_invocations_stay_bounded_and_all_end() -> None:
             alive += [weakref.ref(invocation) for invocation in invocations]
             del invocations, invocation
             assert len(manager) <= 1000
+
         # A worker thread drops its call's arguments just after it hands the
         # outcome back, so on a busy machine the last threaded invocation can
         # still be referenced for a moment after it finished: wait for the
