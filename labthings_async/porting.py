@@ -146,8 +146,11 @@ def _missing(module: str, name: str, default: str | None) -> Exception:
     ``ImportError``; ``hasattr`` and ``getattr(..., default)`` still get the
     ``AttributeError`` they expect.
     """
-    asking = sys._getframe(2)  # Our caller is __getattr__; its caller asked.
-    importing = asking.f_code.co_code[asking.f_lasti] == _IMPORT_FROM
+    try:
+        asking = sys._getframe(2)  # Our caller is __getattr__; its caller asked.
+        importing = asking.f_code.co_code[asking.f_lasti] == _IMPORT_FROM
+    except ValueError:  # Asked from C with no Python frame above: not an import.
+        importing = False
     advice = INSTEAD.get(name, default)
     if advice is not None:
         message = f"{module} has no {name} (a LabThings-FastAPI name): {advice} {_GUIDE}"
