@@ -82,7 +82,7 @@ from .models import (
     ProblemDetails,
     Progress,
 )
-from .porting import __getattr__ as __getattr__
+from .porting import root_getattr as __getattr__  # noqa: F401  (PEP 562: lt.X says what to write)
 from .properties import DataProperty, FunctionalProperty, property
 from .server import ThingServer
 from .server_interface import ThingServerInterface

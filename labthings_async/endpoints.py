@@ -30,13 +30,14 @@ import re
 import types
 import typing
 from collections.abc import Callable
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import msgspec
 
 from .codec import Codec, MsgspecCodec, declared_codec
 from .declared_types import resolved_hints
 from .errors import ActionDefinitionError, UnsupportedFeatureError
+from .porting import lt_names
 
 __all__ = ("EndpointDescriptor", "EndpointParameter", "HTTPMethod", "ParameterSource", "endpoint")
 
@@ -271,3 +272,8 @@ def endpoint(
         return EndpointDescriptor(function, method, path, **options)
 
     return decorate
+
+
+if not TYPE_CHECKING:  # mypy goes on checking this module's own names strictly.
+    # The names LabThings-FastAPI's module of this path had import from here too.
+    __getattr__ = lt_names(__name__)

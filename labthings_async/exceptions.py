@@ -19,6 +19,7 @@ from .errors import (
     ReadOnlyPropertyError,
     UnsupportedFeatureError,
 )
+from .porting import lt_names
 
 __all__ = (
     "FeatureNotAvailableError",
@@ -59,25 +60,5 @@ InconsistentTypeError = ActionDefinitionError
 FeatureNotAvailableError = UnsupportedFeatureError
 """A feature that works differently here; the message says what to write instead."""
 
-_INSTEAD = {
-    "ServerActionError": "lt.ActionFailedError (the client's error for an action that failed)",
-    "FailedToInvokeActionError": (
-        "lt.InvalidInputError (input the action refused) or lt.NotFoundError"
-    ),
-    "ClientPropertyError": "lt.InvalidInputError, lt.ReadOnlyPropertyError or lt.ClientError",
-    "NotConnectedToServerError": "lt.ManagerNotRunningError",
-    "NotBoundToInstanceError": "nothing: descriptors here need no binding",
-    "LogConfigurationError": "nothing: invocation logs need no configuration",
-    "NoUrlForContextError": "nothing: URLs are built from each request",
-}
-
-
-def __getattr__(name: str) -> object:
-    """Say what to write instead of a LabThings-FastAPI exception this module lacks."""
-    if name.startswith("__"):
-        raise AttributeError(name)
-    instead = _INSTEAD.get(name, "the class under lt.LabThingsError that names the condition")
-    raise AttributeError(
-        f"labthings_async.exceptions has no {name}: LabThings-FastAPI's {name} is not raised "
-        f"here; catch {instead} instead (docs/porting.md lists every difference)"
-    )
+# A LabThings-FastAPI exception with no class of its own here says what to catch.
+__getattr__ = lt_names(__name__, "catch the class under lt.LabThingsError that names the condition")

@@ -19,12 +19,13 @@ import logging
 import traceback
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from .context import current_invocation
 from .models import LogEntry
+from .porting import lt_names
 from .thing import LOGGER_PREFIX
 
 __all__ = (
@@ -136,3 +137,8 @@ def install_log_capture() -> logging.Logger:
     if parent.level == logging.NOTSET:
         parent.setLevel(logging.INFO)
     return parent
+
+
+if not TYPE_CHECKING:  # mypy goes on checking this module's own names strictly.
+    # The names LabThings-FastAPI's module of this path had import from here too.
+    __getattr__ = lt_names(__name__)

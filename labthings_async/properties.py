@@ -19,12 +19,13 @@ import builtins
 import inspect
 import typing
 from collections.abc import Callable
-from typing import Annotated, Any, Generic, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Protocol, TypeVar, overload
 
 import msgspec
 
 from .codec import Codec, MsgspecCodec, declared_codec, uses_pydantic
 from .errors import ActionDefinitionError, InvalidInputError, ReadOnlyPropertyError
+from .porting import lt_names
 
 __all__ = (
     "DataProperty",
@@ -467,3 +468,8 @@ def property(getter: Callable[[Any], Any] | None = None, /, **options: Any) -> A
     if getter is not None:
         return FunctionalProperty(getter, **options)
     return DataProperty(**options)
+
+
+if not TYPE_CHECKING:  # mypy goes on checking this module's own names strictly.
+    # The names LabThings-FastAPI's module of this path had import from here too.
+    __getattr__ = lt_names(__name__)

@@ -47,6 +47,8 @@ from .tokens import TokenStore
 if TYPE_CHECKING:
     from .http.testing import TestClient
 
+from .porting import lt_names
+
 __all__ = ("EVENT_LOOPS", "ThingServer", "run_to_the_end")
 
 ShutdownTrigger = Callable[[], Awaitable[Any]]
@@ -522,3 +524,8 @@ def _signal_trigger() -> ShutdownTrigger:
                 loop.remove_signal_handler(signum)
 
     return wait_for_signal
+
+
+if not TYPE_CHECKING:  # mypy goes on checking this module's own names strictly.
+    # The names LabThings-FastAPI's module of this path had import from here too.
+    __getattr__ = lt_names(__name__)

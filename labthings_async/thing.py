@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .action import ActionDescriptor
 from .context import current_invocation
@@ -24,6 +24,7 @@ from .hints import class_annotation
 from .lock import ThingLocks
 from .mjpeg import MJPEGStream, MJPEGStreamDescriptor
 from .models import LOST, LogEntry
+from .porting import lt_names
 from .properties import PropertyDescriptor
 from .schema import SchemaError, data_schema
 from .server_interface import ThingServerInterface
@@ -379,3 +380,8 @@ def _check_endpoint_paths(
                 f"Thing {cls.__name__}: endpoint {name!r} would be served at "
                 f"/{{thing}}/{custom.path}, which the Thing's own routes use; give it another path"
             )
+
+
+if not TYPE_CHECKING:  # mypy goes on checking this module's own names strictly.
+    # The names LabThings-FastAPI's module of this path had import from here too.
+    __getattr__ = lt_names(__name__)

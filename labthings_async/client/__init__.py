@@ -13,6 +13,8 @@ framework's errors for the conditions it shares with a server: a
 here under the names a client's user looks for.
 """
 
+from typing import TYPE_CHECKING
+
 from ..errors import (
     AffordanceNotFoundError,
     InvalidArgumentsError,
@@ -23,6 +25,7 @@ from ..errors import (
     ReadOnlyPropertyError,
     ThingNotFoundError,
 )
+from ..porting import lt_names
 from ._async import AsyncActionHandle, AsyncThingClient
 from ._blob import AsyncRemoteBlob, RemoteBlob
 from ._invocation import CancelOutcome, InvocationEvent
@@ -65,3 +68,7 @@ __all__ = (
     "ThingClient",
     "ThingNotFoundError",
 )
+
+if not TYPE_CHECKING:  # mypy goes on checking this package's own names strictly.
+    # LabThings-FastAPI's client names with no counterpart say what to write instead.
+    __getattr__ = lt_names(__name__)

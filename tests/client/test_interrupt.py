@@ -22,7 +22,12 @@ from conftest import ServeThings
 
 import labthings_async as lt
 
-DEADLINE = 20.0
+DEADLINE = 45.0
+"""Seconds a command may take: it starts a Python process, on a machine that may be shared."""
+
+# Each test starts processes and waits on them: more than the default per-test limit
+# when the machine is busy.
+pytestmark = pytest.mark.timeout(4 * DEADLINE)
 
 
 class Stage(lt.Thing):

@@ -1,9 +1,9 @@
 """Helpers of the compatibility tests: LabThings-FastAPI code with only its imports changed.
 
-LabThings-FastAPI's own modules are read from the installed package and
-rewritten import by import (``labthings_fastapi.actions`` is our
-``labthings_async.action``; every other module keeps its name), so the tests
-run exactly the code a migrating user has, changed as the porting guide says.
+LabThings-FastAPI's own modules are read from the installed package with the
+package's name changed in their imports (every module path keeps its name),
+so the tests run exactly the code a migrating user has, changed as the
+porting guide says.
 """
 
 from __future__ import annotations
@@ -29,13 +29,9 @@ T = TypeVar("T")
 LT_PACKAGE = Path(labthings_fastapi.__file__).parent
 COMMAND = str(Path(sys.executable).with_name("labthings-async"))
 
-_RENAMED = (("labthings_fastapi.actions", "labthings_async.action"),)
-
 
 def port_source(source: str) -> str:
     """LabThings-FastAPI source with its imports pointed at labthings_async."""
-    for theirs, ours in _RENAMED:
-        source = source.replace(theirs, ours)
     return source.replace("labthings_fastapi", "labthings_async")
 
 

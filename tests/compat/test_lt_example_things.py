@@ -44,7 +44,7 @@ def test_only_the_import_lines_change() -> None:
     source = EXAMPLES.read_text()
     changed = changed_lines(source, port_source(source))
     assert changed == [
-        "from labthings_async.action import action",
+        "from labthings_async.actions import action",
         "from labthings_async.properties import property as lt_property",
         "from labthings_async.thing import Thing",
     ]
