@@ -34,7 +34,7 @@ from .topic import Settings, paired_ratio, run_topic
 
 __all__ = ("measure",)
 
-WORKLOAD = "12 instructions"
+WORKLOAD = "14 instructions"
 _WARMUP = 300
 _SETTLE = 50
 _WAIT = {"Prefer": "wait=30"}
@@ -49,12 +49,15 @@ class Case:
     method: str
     path: str
     options: tuple[tuple[str, object], ...] = ()
+    loop: str = "asyncio"
 
 
 CASES = (
     Case("floor", "hello-world POST", "POST", "/hello"),
     Case("ours", "noop, Prefer: wait", "POST", "/bench/noop"),
     Case("ours", "async_noop, Prefer: wait", "POST", "/bench/async_noop"),
+    Case("ours", "noop, Prefer: wait, uvloop", "POST", "/bench/noop", loop="uvloop"),
+    Case("ours", "async_noop, Prefer: wait, uvloop", "POST", "/bench/async_noop", loop="uvloop"),
     Case("floor", "hello-world GET", "GET", "/hello"),
     Case("ours", "property GET", "GET", "/bench/value"),
 )
@@ -108,7 +111,7 @@ async def _count(settings: Settings, case: Case, requests: int, clients: int) ->
     """Instructions per request of one case, on a fresh server under callgrind."""
     with tempfile.TemporaryDirectory(prefix="bench-callgrind-") as tmp:
         folder = Path(tmp)
-        with serve(case.kind, settings.cpus, wrapper=_wrapper(folder)) as server:
+        with serve(case.kind, settings.cpus, wrapper=_wrapper(folder), loop=case.loop) as server:
             await _send(server, case, _WARMUP, clients)
             _control(server, "-i", "on")
             await _send(server, case, _SETTLE, clients)
@@ -217,6 +220,14 @@ async def measure(settings: Settings, result: TopicResult) -> None:
                 find("async_noop, Prefer: wait", "ours"),
                 floor_post,
                 Target("<=", 1.5),
+            ),
+            *(
+                paired_ratio(
+                    f"instructions per {label} at {clients}: uvloop / asyncio",
+                    find(f"{label}, Prefer: wait, uvloop", "ours"),
+                    find(f"{label}, Prefer: wait", "ours"),
+                )
+                for label in ("noop", "async_noop")
             ),
             paired_ratio(
                 f"instructions per property GET at {clients}: ours / hello-world GET",
