@@ -100,8 +100,8 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "--loop",
         default="asyncio",
         metavar="LOOP",
-        help="the event loop: asyncio, Python's own (default), or uvloop, which spends less "
-        "CPU per request (pip install 'labthings-async[uvloop]'; Linux and macOS)",
+        help="the event loop: asyncio, Python's own (default), or uvloop, which runs fewer "
+        "instructions per request (pip install 'labthings-async[uvloop]'; Linux and macOS)",
     )
     serve.add_argument(
         "--access-log",
