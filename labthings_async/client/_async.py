@@ -3,8 +3,16 @@
 Layer: client (stdlib, httpx2, and the client modules below it; never the
 manager, routes, server, Starlette or hypercorn). Requests, what replies mean
 and the multi-step flows come from the modules it shares with the sync client
-(``remote_thing``, ``remote_invocation``, ``remote_events``, ``client_base``);
-``client_drivers.AsyncDriver`` performs them.
+(``_thing``, ``_invocation``, ``_observe``, ``_base``); ``_drivers.AsyncDriver``
+performs them.
+
+A call that waits for its action (``await client.move(...)``,
+``invoke_action``) owns the invocation: when the task awaiting it is
+cancelled (``asyncio.timeout``, ``wait_for``, a task group giving up), it
+cancels the invocation on the server too, as the sync client does on Ctrl-C,
+logs what came of it, and lets the cancellation go on. A handle from
+``start_action`` is the caller's to cancel: cancelling a wait on it leaves
+the invocation running.
 
 One ``httpx2.AsyncClient`` carries every request, with connection limits wide
 enough for many invocations followed at once (each open event stream holds a
@@ -14,6 +22,8 @@ connection).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -29,6 +39,7 @@ from ._invocation import (
     InvocationState,
     InvocationView,
     cancel_outcome,
+    describe_cancel,
     follow_invocation,
 )
 from ._observation import AsyncObservation
@@ -57,6 +68,8 @@ from ._thing import (
 from .errors import ClientError
 
 __all__ = ("AsyncActionHandle", "AsyncThingClient", "remote_output")
+
+logger = logging.getLogger("labthings_async.client")
 
 
 class AsyncActionHandle(InvocationView):
@@ -256,11 +269,53 @@ class AsyncThingClient(ThingClientBase):
             ActionCancelledError: It was cancelled.
             NotFoundError: The Thing has no such action.
             ServerUnavailableError: The server could not be reached.
+            asyncio.CancelledError: The caller was cancelled; so is the
+                invocation on the server (see the module's docstring).
         """
-        state = await self._start(name, {**(arguments or {}), **kwargs}, self._settings.invoke_wait)
+        arguments = {**(arguments or {}), **kwargs}
+        # Shielded: cancelled while the request that starts it is in flight,
+        # the call still learns the invocation's ID, so it can cancel it.
+        starting = asyncio.ensure_future(self._start(name, arguments, self._settings.invoke_wait))
+        try:
+            state = await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await self._cancel_on_the_server(await starting)
+            raise
         if not state.finished:
-            await self._driver.run(follow_invocation(state, self._settings))
+            try:
+                await self._driver.run(follow_invocation(state, self._settings))
+            except asyncio.CancelledError:
+                await self._cancel_on_the_server(state)
+                raise
         return remote_output(state, self._driver.http)
+
+    async def _cancel_on_the_server(self, state: InvocationState) -> None:
+        """Cancel an invocation whose caller was cancelled, wait for it to end, and log it.
+
+        Waits at most the ``cancel_wait`` setting, then says what came of it
+        on the ``labthings_async.client`` logger, as the sync client does
+        after a Ctrl-C.
+        """
+        if state.finished:
+            return
+        wait = self._settings.cancel_wait
+        logger.info("cancelling invocation %s of %r...", state.id, state.action)
+        accepted: bool | None = None
+        try:
+            async with asyncio.timeout(wait):
+                response = await self._driver.send(Request("DELETE", state.cancel_url()))
+                accepted = accept_cancel(state, response)
+                await self._driver.run(follow_invocation(state, self._settings))
+        except TimeoutError:
+            if accepted is None:
+                state.fail(ClientError(f"the server did not answer the cancel within {wait} s"))
+        except Exception as error:  # Following failed: the outcome is unconfirmed.
+            state.fail(error)
+        outcome = CancelOutcome.UNCONFIRMED if accepted is None else cancel_outcome(state, accepted)
+        # A warning even when all went well: something happened on the server
+        # because the caller was cancelled, and the caller should hear of it.
+        logger.warning(describe_cancel(state, outcome, wait, str(state.failure)))
 
     async def start_action(
         self,
