@@ -396,7 +396,7 @@ EVENT_LOOPS = ("asyncio", "uvloop")
 def run_to_the_end(main: Coroutine[Any, Any, None], loop: str = "asyncio") -> None:
     """Run ``main`` on a new event loop of the kind named, then end, even if tasks will not.
 
-    ``uvloop`` (the ``uvloop`` extra; Linux and macOS) runs some 12-15% fewer
+    ``uvloop`` (the ``uvloop`` extra; Linux and macOS) runs some 12-18% fewer
     instructions per request than Python's own loop, though the benchmarks
     measured no lower CPU time (see their README); ``asyncio`` runs everywhere.
 
