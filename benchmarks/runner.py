@@ -64,6 +64,7 @@ TOPICS = (
     Topic("camera_stream", "10 camera stream to 1, 10 and 100 viewers"),
     Topic("blob_download", "11 blob download against FileResponse"),
     Topic("stalled_streams", "12 event-stream clients that stop reading"),
+    Topic("sse_subscribers", "13 10,000 event-stream subscribers on one server"),
 )
 
 

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,30 +112,26 @@ def _free_port() -> int:
         return port
 
 
-def _ours_command(port: int, options: dict[str, Any] | None, workdir: Path) -> list[str]:
+def _ours_command(port: int, options: dict[str, Any] | None, workdir: Path, loop: str) -> list[str]:
     script = Path(sys.executable).with_name("labthings-async")
     command = (
         [str(script)] if script.exists() else [sys.executable, "-m", "labthings_async.cli.serve"]
     )
+    # Named only when not the default, so the same command serves a tree before --loop.
+    where = ["--port", str(port), *(["--loop", loop] if loop != "asyncio" else [])]
     if not options:
-        return [
-            *command,
-            "serve",
-            "bench_things:BenchThing",
-            "--name",
-            "bench",
-            "--port",
-            str(port),
-        ]
+        return [*command, "serve", "bench_things:BenchThing", "--name", "bench", *where]
     config = {"things": {"bench": "bench_things:BenchThing"}, "options": options}
     path = workdir / "config.json"
     path.write_text(json.dumps(config))
-    return [*command, "serve", str(path), "--port", str(port)]
+    return [*command, "serve", str(path), *where]
 
 
-def _command(kind: Kind, port: int, options: dict[str, Any] | None, workdir: Path) -> list[str]:
+def _command(
+    kind: Kind, port: int, options: dict[str, Any] | None, workdir: Path, loop: str
+) -> list[str]:
     if kind == "ours":
-        return _ours_command(port, options, workdir)
+        return _ours_command(port, options, workdir, loop)
     if kind == "labthings":
         config = {
             "things": {"bench": "lt_bench_things:LTBenchThing"},
@@ -202,13 +198,22 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def serve(kind: Kind, cpus: CPUPlan, *, options: dict[str, Any] | None = None) -> Iterator[Server]:
+def serve(
+    kind: Kind,
+    cpus: CPUPlan,
+    *,
+    options: dict[str, Any] | None = None,
+    wrapper: Sequence[str] = (),
+    loop: str = "asyncio",
+) -> Iterator[Server]:
     """Start a server, wait until it answers, and stop it when done.
 
     Args:
         kind: Which server.
         cpus: Where to pin it.
         options: ThingServer options for ours (written to a config file).
+        wrapper: A command the server runs under (``valgrind --tool=callgrind``).
+        loop: Ours: the event loop (``asyncio``, or ``uvloop``).
 
     Raises:
         ServerStartError: It exited or never answered.
@@ -220,7 +225,7 @@ def serve(kind: Kind, cpus: CPUPlan, *, options: dict[str, Any] | None = None) -
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                _command(kind, port, options, workdir),
+                [*wrapper, *_command(kind, port, options, workdir, loop)],
                 cwd=BENCH_DIR,
                 stdin=subprocess.DEVNULL,
                 stdout=log,

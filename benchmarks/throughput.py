@@ -5,7 +5,9 @@ Run: ``python -m benchmarks.throughput [--quick]``.
 Closed loop: each client invokes ``noop`` and waits for it to finish before
 the next, on its own keep-alive connection. Server CPU time per invocation is
 read from ``/proc`` over the same window, so it does not depend on the client.
-Ours: with ``Prefer: wait`` and with tight polling. LabThings-FastAPI: with
+Ours: with ``Prefer: wait`` and with tight polling, a threaded ``noop`` and
+an ``async_noop``, on the default asyncio loop and on uvloop (``serve --loop
+uvloop``; skipped when the server has no such option). LabThings-FastAPI: with
 tight polling and with its ThingClient's schedule (0.05 s, then 0.5 s); its
 better figure is the baseline. The floor: hello-world POSTs on hypercorn.
 Each (server, mode) gets a fresh server per repeat, which then runs 1, 8 and
@@ -15,9 +17,12 @@ grows within that server, as it would for a user).
 
 from __future__ import annotations
 
+import functools
 import math
+import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from .http_client import Connection
 from .invoking import Mode, invoke
@@ -39,15 +44,33 @@ class Variant:
     kind: Kind
     mode: Mode | None
     label: str
+    action: str = "noop"
+    loop: str = "asyncio"
 
 
 VARIANTS = (
     Variant("ours", "wait", "noop, Prefer: wait"),
     Variant("ours", "poll", "noop, tight polling"),
+    Variant("ours", "wait", "async noop, Prefer: wait", action="async_noop"),
+    Variant("ours", "wait", "noop, Prefer: wait, uvloop", loop="uvloop"),
+    Variant("ours", "wait", "async noop, Prefer: wait, uvloop", action="async_noop", loop="uvloop"),
     Variant("labthings", "poll", "noop, tight polling"),
     Variant("labthings", "client_schedule", "noop, ThingClient's polling schedule"),
     Variant("floor", None, "hello-world POST"),
 )
+WAIT, ASYNC_WAIT, FLOOR = VARIANTS[0], VARIANTS[2], VARIANTS[-1]
+UVLOOP_WAIT, UVLOOP_ASYNC_WAIT = VARIANTS[3], VARIANTS[4]
+
+
+@functools.cache
+def serve_has_loop_option() -> bool:
+    """True if this ``labthings-async serve`` takes ``--loop`` (a tree before it had none)."""
+    script = Path(sys.executable).with_name("labthings-async")
+    command = (
+        [str(script)] if script.exists() else [sys.executable, "-m", "labthings_async.cli.serve"]
+    )
+    done = subprocess.run([*command, "serve", "--help"], capture_output=True, check=False)
+    return b"--loop" in done.stdout
 
 
 def _case(variant: Variant, concurrency: int) -> str:
@@ -70,7 +93,7 @@ async def _run_variant(
     server: Server, variant: Variant, settings: Settings, result: TopicResult
 ) -> None:
     seconds, warmup = settings.size((3.0, 0.5), (0.3, 0.1))
-    path = server.thing_path if variant.mode is None else server.thing_path + "noop"
+    path = server.thing_path if variant.mode is None else server.thing_path + variant.action
 
     async def operation(connection: Connection) -> object:
         if variant.mode is None:
@@ -94,9 +117,12 @@ async def _run_variant(
 async def measure(settings: Settings, result: TopicResult) -> None:
     """Measure every variant ``settings.repeats`` times, interleaved."""
     variants = [v for v in VARIANTS if settings.labthings or v.kind != "labthings"]
+    if not serve_has_loop_option():
+        variants = [v for v in variants if v.loop == "asyncio"]
+        result.notes.append("uvloop rows skipped: this server's serve command has no --loop")
     for _ in range(settings.repeats):
         for variant in variants:
-            with serve(variant.kind, settings.cpus) as server:
+            with serve(variant.kind, settings.cpus, loop=variant.loop) as server:
                 await _run_variant(server, variant, settings, result)
     result.notes.append(
         "CPU is utime+stime of the server process from /proc/PID/stat (10 ms ticks) over the "
@@ -123,11 +149,15 @@ def _best(result: TopicResult, concurrency: int, metric: str, pick: str) -> Seri
     return Series(WORKLOAD, f"LabThings best, {concurrency}", "labthings", metric, "", samples)
 
 
+def _cpu(result: TopicResult, variant: Variant, concurrency: int) -> Series | None:
+    metric = "server CPU/request" if variant.kind == "floor" else "server CPU/invocation"
+    return result.find(_case(variant, concurrency), variant.kind, metric)
+
+
 def _ratios(result: TopicResult) -> None:
-    wait, floor = VARIANTS[0], VARIANTS[-1]
     ratios: list[Ratio] = []
     for concurrency in CONCURRENCY:
-        ours_rate = result.find(_case(wait, concurrency), "ours", "rate")
+        ours_rate = result.find(_case(WAIT, concurrency), "ours", "rate")
         target = Target(">=", 4.0) if concurrency > 1 else None
         ratios.append(
             paired_ratio(
@@ -137,26 +167,47 @@ def _ratios(result: TopicResult) -> None:
                 target,
             )
         )
-    for concurrency in CONCURRENCY:
-        ours_cpu = result.find(_case(wait, concurrency), "ours", "server CPU/invocation")
+    for variant in (WAIT, UVLOOP_WAIT):
+        how = variant.label.removeprefix("noop, ")
+        for concurrency in CONCURRENCY:
+            ratios.append(
+                paired_ratio(
+                    f"server CPU per noop at {concurrency}: ours ({how}) / LabThings "
+                    "(its best mode)",
+                    _cpu(result, variant, concurrency),
+                    _best(result, concurrency, "server CPU/invocation", "min"),
+                    Target("<=", 1 / 6) if concurrency > 1 else None,
+                )
+            )
+    for variant, limit in ((WAIT, 2.0), (ASYNC_WAIT, 1.5), (UVLOOP_WAIT, 2.0)):
+        for concurrency in CONCURRENCY:
+            ratios.append(
+                paired_ratio(
+                    f"server CPU per invocation at {concurrency}: ours ({variant.label}) / "
+                    "hello-world floor",
+                    _cpu(result, variant, concurrency),
+                    _cpu(result, FLOOR, concurrency),
+                    Target("<=", limit) if concurrency > 1 else None,
+                )
+            )
+    for concurrency in CONCURRENCY[1:]:
         ratios.append(
             paired_ratio(
-                f"server CPU per noop at {concurrency}: ours (Prefer: wait) / LabThings "
-                "(its best mode)",
-                ours_cpu,
-                _best(result, concurrency, "server CPU/invocation", "min"),
-                Target("<=", 0.2) if concurrency > 1 else None,
+                f"server CPU per invocation at {concurrency}: ours ({UVLOOP_ASYNC_WAIT.label}) / "
+                "hello-world floor",
+                _cpu(result, UVLOOP_ASYNC_WAIT, concurrency),
+                _cpu(result, FLOOR, concurrency),
             )
         )
-    for concurrency in CONCURRENCY:
-        ratios.append(
-            paired_ratio(
-                f"server CPU per noop at {concurrency}: ours (Prefer: wait) / hello-world floor",
-                result.find(_case(wait, concurrency), "ours", "server CPU/invocation"),
-                result.find(_case(floor, concurrency), "floor", "server CPU/request"),
-                Target("<=", 2.0) if concurrency > 1 else None,
+        for threaded, on_loop in ((WAIT, UVLOOP_WAIT), (ASYNC_WAIT, UVLOOP_ASYNC_WAIT)):
+            ratios.append(
+                paired_ratio(
+                    f"server CPU per invocation at {concurrency}: {on_loop.label} / "
+                    f"{threaded.label}",
+                    _cpu(result, on_loop, concurrency),
+                    _cpu(result, threaded, concurrency),
+                )
             )
-        )
     result.ratios += ratios
 
 

@@ -176,6 +176,22 @@ class Topic:
             for subscriber in tuple(self._subscribers):
                 subscriber.offer(event)
 
+    @classmethod
+    def closed_with(cls, events: list[Event]) -> Topic:
+        """A topic that has ended holding ``events`` (published already, oldest first)."""
+        topic = cls(max(len(events), 1))
+        topic._events = events
+        topic.closed = True
+        return topic
+
+    def holds_only(self, name: str) -> bool:
+        """True if every event it has held is named ``name`` (none has left the buffer)."""
+        return self.evicted_through == 0 and all(event.name == name for event in self._events)
+
+    def ids(self) -> list[int]:
+        """The IDs of the buffered events, oldest first."""
+        return [event.id for event in self._events]
+
     def events_after(self, event_id: int) -> list[Event]:
         """The buffered events with an ID greater than ``event_id``, oldest first."""
         start = bisect.bisect_right(self._events, event_id, key=_event_id)

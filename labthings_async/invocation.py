@@ -20,6 +20,7 @@ import asyncio
 import builtins
 import functools
 import logging
+import struct
 import time
 import traceback
 import uuid
@@ -198,23 +199,27 @@ class Invocation:
         error: Problem details of the failure, for ``error`` and ``cancelled``.
         exception: The exception the action raised, for ``error``.
         events: The invocation's own event topic (status, log and progress),
-            which replays its history to late subscribers.
-        task: The asyncio task running it, until it finishes.
+            which replays its history to late subscribers. Once finished, an
+            invocation whose story was its status changes alone keeps only
+            their IDs, and ``events`` rebuilds the topic from it when asked.
+        task: The asyncio task running an async action (or waiting for a
+            lock), until it finishes; a threaded action has none.
     """
 
     __slots__ = (
         "__weakref__",
         "_cancel_hook",
         "_cancel_request",
-        "_done",
         "_host",
         "_log",
         "_log_len",
         "_logger",
+        "_status_ids",
+        "_topic",
+        "_waiters",
         "action",
         "attachments",
         "error",
-        "events",
         "exception",
         "id_text",
         "input",
@@ -268,9 +273,10 @@ class Invocation:
         self.progress: Progress | None = None
         self.error: ProblemDetails | None = None
         self.exception: BaseException | None = None
-        self.events = Topic(history_len)
+        self._topic: Topic | None = Topic(history_len)
+        self._status_ids = b""
         self.task: asyncio.Task[None] | None = None
-        self._done: asyncio.Event | None = None
+        self._waiters: list[asyncio.Future[None]] | None = None
         self._logger: logging.Logger | None = None
 
     def __repr__(self) -> str:
@@ -370,42 +376,106 @@ class Invocation:
         if status.is_finished:
             # Its task is about to end; a retained invocation need not keep it.
             self.task = None
-            self.events.close()
-            if self._done is not None:
-                self._done.set()
+            topic = self._topic
+            if topic is not None:
+                topic.close()
+                if self._status_ids:
+                    self._topic = None  # Its story can be rebuilt (see _publish_status).
+            waiters = self._waiters
+            if waiters is not None:
+                self._waiters = None
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
 
     def publish_created(self) -> None:
         """Publish the ``pending`` event of a new invocation (loop thread only)."""
         self._publish_status()
 
     def _publish_status(self) -> None:
-        """Publish the status as a snapshot of the invocation now: the event never holds it."""
+        """Publish the status as a snapshot of the invocation now: the event never holds it.
+
+        An invocation's own stream ends with its result. When it finishes
+        with nobody following it and nothing but status changes in its
+        history, which is most invocations, that last event is not built:
+        the IDs of its status changes are kept instead, and ``events``
+        rebuilds the same events from the invocation if someone asks.
+        """
         hub = self._host.hub
         status = self.status
-        finished = status.is_finished
+        summary = Event(
+            "status",
+            payload=self._snapshot(status),
+            thing=self.thing_name,
+            affordance=self.action.name,
+            terminal=status.is_finished,
+        )
+        topic = self._topic
+        if topic is None:  # Only an invocation tracked after it finished has none.
+            hub.publish(summary, hub.invocations)
+        elif not status.is_finished:
+            hub.publish(summary, topic, hub.invocations)
+        elif topic.subscriber_count == 0 and topic.holds_only("status"):
+            hub.publish(summary, hub.invocations)
+            ids = (*topic.ids(), summary.id)
+            self._status_ids = struct.pack(f"{len(ids)}q", *ids)  # A tuple of ints costs 3x.
+        else:
+            hub.publish_pair(self._final_event(), summary, topic, hub.invocations)
+
+    def _snapshot(self, status: Status) -> StatusChange:
+        """The invocation as a ``status`` event says it changed to ``status``."""
         thing = self.thing_name
-        action = self.action.name
-        snapshot = StatusChange(
+        return StatusChange(
             id=self.id_text,
             thing=thing,
-            action=_action_path(thing, action),
+            action=_action_path(thing, self.action.name),
             status=status,
+            time_requested=self.time_requested,
+            time_started=None if status is Status.PENDING else self.time_started,
+            time_completed=self.time_completed if status.is_finished else None,
+        )
+
+    def _final_event(self) -> Event:
+        """The last event of its own stream: the finished status, with output or error."""
+        thing = self.thing_name
+        result = FinalStatus(
+            id=self.id_text,
+            thing=thing,
+            action=_action_path(thing, self.action.name),
+            status=self.status,
             time_requested=self.time_requested,
             time_started=self.time_started,
             time_completed=self.time_completed,
+            output=self.output,
+            error=self.error,
         )
-        summary = Event(
-            "status", payload=snapshot, thing=thing, affordance=action, terminal=finished
+        return Event(
+            "status", payload=result, thing=thing, affordance=self.action.name, terminal=True
         )
-        if not finished:
-            hub.publish(summary, self.events, hub.invocations)
-            return
-        # An invocation's own stream ends with its result; the firehose gets the summary.
-        result = FinalStatus(
-            **msgspec.structs.asdict(snapshot), output=self.output, error=self.error
-        )
-        final = Event("status", payload=result, thing=thing, affordance=action, terminal=True)
-        hub.publish_pair(final, summary, self.events, hub.invocations)
+
+    @property
+    def events(self) -> Topic:
+        """Its own event topic; for a finished one kept as IDs, rebuilt now (and closed)."""
+        topic = self._topic
+        if topic is not None:
+            return topic
+        ids = struct.unpack(f"{len(self._status_ids) // 8}q", self._status_ids)
+        statuses = (Status.PENDING, Status.RUNNING)[: len(ids) - 1]
+        rebuilt = []
+        for event_id, status in zip(ids, statuses, strict=False):
+            event = Event(
+                "status",
+                payload=self._snapshot(status),
+                thing=self.thing_name,
+                affordance=self.action.name,
+            )
+            event.id = event_id
+            rebuilt.append(event)
+        if ids:
+            final = self._final_event()
+            final.id = ids[-1]
+            rebuilt.append(final)
+        return Topic.closed_with(rebuilt)
 
     # -- how it ends (loop thread) ------------------------------------------------
 
@@ -590,10 +660,34 @@ class Invocation:
     async def wait(self) -> Invocation:
         """Wait until the invocation has finished; returns it."""
         if not self.status.is_finished:
-            if self._done is None:
-                self._done = asyncio.Event()
-            await self._done.wait()
+            waiter = self.waiter()
+            try:
+                await waiter
+            finally:
+                self.stop_waiting(waiter)
         return self
+
+    def waiter(self) -> asyncio.Future[None]:
+        """A future of its own that resolves when the invocation finishes (loop thread).
+
+        For a wait with a limit of the caller's own, cheaper than a cancel
+        scope around ``wait()``: give it back with ``stop_waiting`` if you
+        stop waiting before it resolves.
+        """
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.status.is_finished:
+            waiter.set_result(None)
+        elif self._waiters is None:
+            self._waiters = [waiter]
+        else:
+            self._waiters.append(waiter)
+        return waiter
+
+    def stop_waiting(self, waiter: asyncio.Future[None]) -> None:
+        """Forget a ``waiter`` nobody awaits any more (loop thread)."""
+        waiters = self._waiters
+        if waiters is not None and waiter in waiters:
+            waiters.remove(waiter)
 
     def result(self) -> Any:
         """The output of a completed invocation, decoded afresh from what clients receive.

@@ -522,11 +522,18 @@ class ActionManager:
                 # The task is cancelled only at shutdown, to stop waiting for a
                 # thread that will not stop; clients cancel threaded actions
                 # cooperatively, through the cancel hook.
-                output = await self.threads.run(_call_in_thread, invocation)
-            except BaseException as error:  # Every way user code ends.
-                invocation.finish(error=error)
-            else:
+                output, error = await self.threads.submit(_call_in_thread, invocation)
+            except asyncio.CancelledError as cancelled:
+                invocation.finish(error=cancelled)
+                return
+            # What the action raised comes back as a value, not raised here: its
+            # traceback would then hold this frame, and so the invocation keeping
+            # it, in a cycle only a garbage collection frees.
+            if error is None:
                 invocation.finish(output)
+            else:
+                invocation.finish(error=error)
+                del error
         finally:
             slots.release_on_behalf_of(invocation)
 
@@ -548,8 +555,15 @@ class ActionManager:
             # Caught here, before asyncio sees it: a SystemExit or
             # KeyboardInterrupt reaching the task would stop the event loop.
             invocation.finish(error=error)
+            # The exception it keeps holds this frame in its traceback: without
+            # this, the two would keep each other alive until a garbage collection.
+            del invocation
         else:
             invocation.finish(output)
+        finally:
+            # Those waiting for it may run before this task's context is freed;
+            # it must not keep the invocation alive past what the table retains.
+            bind_invocation(None)
 
     # -- bookkeeping (called by Invocation.transition) -------------------------------
 
@@ -779,3 +793,4 @@ def _call_in_thread(invocation: Invocation) -> msgspec.Raw:
         return encoded
     finally:
         unbind_invocation(token)
+        del invocation  # The traceback of what the action raised keeps this frame.

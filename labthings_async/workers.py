@@ -15,9 +15,11 @@ are daemon threads, and die with the process.
 
 Whoever awaits a call may stop waiting at any time (a cancelled task, a
 timeout): the thread runs on, and what it returns is dropped. A thread cannot
-be interrupted, only abandoned. A finished call comes back to the loop with
-one ``call_soon_threadsafe``, as anyio's do; events a call publishes on the
-way go through the manager's ``EventBridge``, as before.
+be interrupted, only abandoned. A finished call joins an outbox of its loop;
+the first one in wakes the loop (one ``call_soon_threadsafe``), and calls
+that finish before the loop gets to it ride along, so many threads finishing
+together cost the loop one wake-up, not one each. Events a call publishes on
+the way go through the manager's ``EventBridge``, as before.
 
 Each call runs in a copy of the caller's context (``contextvars``), as
 anyio's do. Idle threads wait ``idle_timeout`` seconds for another call, then
@@ -27,7 +29,6 @@ end.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import inspect
 import logging
@@ -92,16 +93,9 @@ class _Worker(threading.Thread):
             except BaseException as raised:  # User code: every way it ends.
                 error = raised
             pool.idle(self)
-            # A closed loop (RuntimeError) has nobody left waiting for an abandoned call.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_deliver, future, (result, error))
+            pool.hand_back(loop, future, (result, error))
             # Nothing of the call may stay alive in an idle thread.
             del context, func, args, future, loop, result, error
-
-
-def _deliver(future: asyncio.Future[_Outcome], outcome: _Outcome) -> None:
-    if not future.done():
-        future.set_result(outcome)
 
 
 class WorkerThreads:
@@ -122,6 +116,11 @@ class WorkerThreads:
         self._lock = threading.Lock()
         self._idle: list[_Worker] = []
         self._threads: set[_Worker] = set()
+        # Finished calls on their way back, per loop; a loop is in here while
+        # a delivery to it is scheduled.
+        self._outboxes: dict[
+            asyncio.AbstractEventLoop, list[tuple[asyncio.Future[_Outcome], _Outcome]]
+        ] = {}
 
     def __repr__(self) -> str:
         return f"<WorkerThreads {self.name!r}: {self.busy} busy, {len(self._idle)} idle>"
@@ -167,6 +166,30 @@ class WorkerThreads:
             finally:
                 del error  # The traceback would keep this frame, and the frame the error.
         return result  # type: ignore[no-any-return]
+
+    def hand_back(
+        self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[_Outcome], outcome: _Outcome
+    ) -> None:
+        """Resolve ``future`` on ``loop`` with ``outcome`` (from the worker's thread)."""
+        with self._lock:
+            outbox = self._outboxes.get(loop)
+            if outbox is not None:
+                outbox.append((future, outcome))  # A delivery is on its way: ride along.
+                return
+            self._outboxes[loop] = [(future, outcome)]
+        try:
+            loop.call_soon_threadsafe(self._deliver, loop)
+        except RuntimeError:  # A closed loop has nobody left waiting for an abandoned call.
+            with self._lock:
+                self._outboxes.pop(loop, None)
+
+    def _deliver(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Resolve every call finished for ``loop`` so far (on that loop)."""
+        with self._lock:
+            outbox = self._outboxes.pop(loop, [])
+        for future, outcome in outbox:
+            if not future.done():
+                future.set_result(outcome)
 
     def idle(self, worker: _Worker) -> None:
         """Take ``worker`` back for another call (from the worker's thread)."""

@@ -5,6 +5,7 @@ import gc
 import itertools
 import logging
 import re
+import tracemalloc
 import uuid
 import weakref
 from datetime import UTC, datetime, timedelta
@@ -223,6 +224,62 @@ async def test_each_transition_publishes_one_status_event() -> None:
     status_ids = [event.id for event in events if event.name == "status"]
     assert [event.id for event in firehose] == status_ids
     assert "error" not in firehose[-1].json()
+
+
+async def test_a_finished_invocations_story_is_the_same_whether_anyone_followed_it() -> None:
+    host = Host()
+    followed = running(host)
+    following = followed.events.subscribe(after=0)
+    alone = running(host)  # nobody subscribes while it runs
+    cancelled = make_invocation(host)
+    followed.finish(2.0)
+    alone.finish(2.0)
+    cancelled.cancel()
+    live = []
+    while (event := following.next_nowait()) is not None:
+        live.append(event)
+    firehose = {event.id: event for event in host.hub.invocations.events_after(0)}
+    for invocation, statuses in [
+        (followed, ["pending", "running", "completed"]),
+        (alone, ["pending", "running", "completed"]),
+        (cancelled, ["pending", "cancelled"]),
+    ]:
+        replay = invocation.events.events_after(0)
+        assert [event.json()["status"] for event in replay] == statuses
+        assert [event.terminal for event in replay] == [False] * (len(statuses) - 1) + [True]
+        assert invocation.events.closed
+        # The same IDs as the firehose's events of the same changes, the same times.
+        for event in replay:
+            summary = firehose[event.id].json()
+            assert {key: event.json()[key] for key in summary} == summary
+    assert [(event.id, event.data) for event in followed.events.events_after(0)] == [
+        (event.id, event.data) for event in live
+    ]
+    assert alone.events.events_after(0)[-1].json()["output"] == 2.0
+    assert cancelled.events.events_after(0)[-1].json()["error"]["type"] == CANCELLED_PROBLEM_TYPE
+    # Resuming after the running event gives the end only.
+    after = alone.events.events_after(0)[1].id
+    assert [event.json()["status"] for event in alone.events.events_after(after)] == ["completed"]
+
+
+async def test_a_finished_invocation_nobody_followed_keeps_no_events() -> None:
+    host = Host()
+    tracemalloc.start()
+    try:
+        invocations = [running(host) for _ in range(200)]
+        before, _ = tracemalloc.get_traced_memory()
+        for invocation in invocations:
+            invocation.finish(1.0)
+        gc.collect()
+        after, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Finishing frees more than it takes: the events of each one's own
+    # stream go (a few hundred bytes), its output, end time and event IDs stay.
+    assert after < before, f"{(after - before) / len(invocations):.0f} bytes more each"
+    assert all(
+        invocation.events.events_after(0)[-1].json()["output"] == 1.0 for invocation in invocations
+    )
 
 
 async def test_log_and_progress_are_kept_and_published() -> None:

@@ -370,7 +370,10 @@ async def test_cancel_pending_waiting_for_a_thread_never_runs() -> None:
         await gated.full.wait()
         queued = manager.invoke_action(gated, "work", {"label": "queued"})
         await anyio.lowlevel.checkpoint()  # let it start waiting for the thread
-        assert queued.task is not None
+        # The one thread is busy: it waits.
+        assert [summary.id for summary in manager.list_invocations(status="pending")] == [
+            queued.id_text
+        ]
         queued.cancel()
         assert queued.status is Status.CANCELLED
         gated.gate.set()
@@ -1034,6 +1037,28 @@ async def test_max_retained_bounds_the_invocations_alive_whatever_the_firehose_h
         assert sum(ref() is not None for ref in alive) == 10
         assert firehose.lagged
         firehose.close()
+
+
+async def test_max_retained_is_a_hard_bound_freed_by_reference_counting_alone() -> None:
+    things = {"counter": Counter(), "faulty": Faulty()}
+    gc.collect()
+    gc.disable()  # Nothing waits for a collection: no invocation may sit in a cycle.
+    try:
+        async with lt.ActionManager(things, max_retained=10) as manager:
+            for thing, action in [
+                ("counter", "noop"),
+                ("counter", "anoop"),
+                ("faulty", "fail"),
+                ("faulty", "afail"),
+                ("counter", "increment"),
+            ]:
+                invocations = [manager.invoke_action(thing, action) for _ in range(50)]
+                await finish(*invocations)
+                alive = [weakref.ref(invocation) for invocation in invocations]
+                del invocations
+                assert sum(ref() is not None for ref in alive) == 10, action
+    finally:
+        gc.enable()
 
 
 async def test_large_outputs_are_freed_with_their_invocations() -> None:

@@ -97,6 +97,13 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         help="the least severe log records printed: the server's and the actions' (default info)",
     )
     serve.add_argument(
+        "--loop",
+        default="asyncio",
+        metavar="LOOP",
+        help="the event loop: asyncio, Python's own (default), or uvloop, which runs fewer "
+        "instructions per request (pip install 'labthings-async[uvloop]'; Linux and macOS)",
+    )
+    serve.add_argument(
         "--access-log",
         metavar="FILE",
         nargs="?",
@@ -264,8 +271,14 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         run_to_the_end(
-            server.serve(f"{config.host}:{config.port}", config=hypercorn_config, ready=show_banner)
+            server.serve(
+                f"{config.host}:{config.port}", config=hypercorn_config, ready=show_banner
+            ),
+            args.loop,
         )
+    except ConfigError as error:  # The loop asked for is not installed.
+        print(f"labthings-async: {error}", file=sys.stderr)
+        return EXIT_CONFIG
     except KeyboardInterrupt:  # Ctrl-C before the server was up: setup was cancelled.
         print("labthings-async: interrupted while starting", file=sys.stderr)
         return EXIT_INTERRUPTED

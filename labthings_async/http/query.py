@@ -111,6 +111,8 @@ def decode_query(request: Request, query_type: type[Q]) -> Q:
     Raises:
         InvalidInputError: A parameter does not fit (422), naming it as ``$.query.NAME``.
     """
+    if not request.scope.get("query_string"):
+        return _decode({}, query_type, "query")  # The usual case: nothing to parse.
     return _decode(request.query_params, query_type, "query")
 
 

@@ -25,11 +25,13 @@ subscription at once, and nothing of its backlog is rendered.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
+from functools import partial
 
 import anyio
 from starlette.responses import Response
@@ -129,11 +131,17 @@ async def event_frames(
             ready = _ready_frames(subscription, render)
             if not ready:
                 next_event: Event | None = None
-                with anyio.move_on_after(min(keepalive, left)):
-                    try:
+                # asyncio's timeout, not anyio's move_on_after: on the path of
+                # every event of every stream, a cancel scope costs several
+                # times more. It only ever ends this wait, and a cancellation
+                # from outside (the response's own scope) passes through it.
+                try:
+                    async with asyncio.timeout(min(keepalive, left)):
                         next_event = await anext(subscription)
-                    except StopAsyncIteration:
-                        return
+                except StopAsyncIteration:
+                    return
+                except TimeoutError:
+                    pass
                 if next_event is None:
                     yield KEEPALIVE
                     continue
@@ -163,6 +171,12 @@ def _ready_frames(
     return ready
 
 
+def _expire(timeout: asyncio.Timeout) -> None:
+    """End a write now (the server is shutting down), unless its timeout has fired already."""
+    if not timeout.expired():
+        timeout.reschedule(-math.inf)
+
+
 class EventStreamResponse(Response):
     """A ``text/event-stream`` response that stops when the client disconnects.
 
@@ -174,9 +188,9 @@ class EventStreamResponse(Response):
             generator that never started runs none of its own clean-up when
             closed (a ``HEAD``, or a client gone before the first chunk), so
             whatever the stream holds is released here.
-        shutdown_scopes: Cancel scopes the server cancels when it starts to
-            shut down. While a write waits for the client to take more bytes,
-            its scope is in this set, so a client that has stopped reading
+        shutdown_scopes: What the server calls when it starts to shut down.
+            While a write waits for the client to take more bytes, what
+            cancels it is in this set, so a client that has stopped reading
             cannot hold up the shutdown.
         stall_timeout: Seconds a write may wait for the client to take more
             bytes; then the stream is cut off.
@@ -192,7 +206,7 @@ class EventStreamResponse(Response):
         head_only: bool = False,
         headers: Mapping[str, str] | None = None,
         on_close: Callable[[], object] | None = None,
-        shutdown_scopes: set[anyio.CancelScope] | None = None,
+        shutdown_scopes: set[Callable[[], object]] | None = None,
         stall_timeout: float = 30.0,
         client: str = "a client",
     ) -> None:
@@ -250,16 +264,25 @@ class EventStreamResponse(Response):
         close waiting on the same full buffer, indefinitely. So the write is
         cancelled at shutdown, and after ``stall_timeout`` seconds.
         """
-        # One scope for both: the shutdown cancels it, the deadline is the stall's.
-        with anyio.CancelScope(deadline=anyio.current_time() + self.stall_timeout) as scope:
-            self.shutdown_scopes.add(scope)
-            try:
-                await send({"type": "http.response.body", "body": body, "more_body": more_body})
-            finally:
-                self.shutdown_scopes.discard(scope)
-        if not scope.cancelled_caught:
+        # One timeout for both: the shutdown moves it to now, the deadline is
+        # the stall's. asyncio's, not an anyio cancel scope: it is on the path
+        # of every write of every stream, and costs a fraction.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.stall_timeout
+        stopped = False
+        try:
+            async with asyncio.timeout_at(deadline) as timeout:
+                release = partial(_expire, timeout)
+                self.shutdown_scopes.add(release)
+                try:
+                    await send({"type": "http.response.body", "body": body, "more_body": more_body})
+                finally:
+                    self.shutdown_scopes.discard(release)
+        except TimeoutError:
+            stopped = True
+        if not stopped:
             return True
-        if anyio.current_time() >= scope.deadline:
+        if loop.time() >= deadline:
             logger.info(
                 "cut off the event stream of %s: it took nothing for %g s",
                 self.client,

@@ -1,6 +1,6 @@
 """What every route needs to know about the server it belongs to.
 
-Layer: HTTP (anyio, starlette's request, the manager). One ``ServerState`` is
+Layer: HTTP (starlette's request, the manager). One ``ServerState`` is
 built by the ThingServer and kept on the app (``app.state.labthings``), where
 the module-level endpoints find it through ``server_state(request)``: routes
 hold no globals and no closures.
@@ -8,9 +8,9 @@ hold no globals and no closures.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import anyio
 from starlette.requests import HTTPConnection
 
 from ..events import EventStream
@@ -49,8 +49,9 @@ class ServerState:
         stream_throughput: How fast event streams have been closing, for
             the ``Retry-After`` of a refused one.
         closing: True once the server has begun to shut down.
-        held: Cancel scopes of requests held open by ``Prefer: wait``,
-            released at once when the server starts shutting down.
+        held: What releases each request held open (by ``Prefer: wait``, or
+            an event stream's write waiting for its client), all called at
+            once when the server starts shutting down.
         panel: Serve the page for people: the control panel at ``/`` (and a
             Thing's panel at its URL, to browsers) and the API docs at ``/docs``.
         tokens: The bearer tokens accepted and their roles; None: no
@@ -74,7 +75,7 @@ class ServerState:
     stream_lifetime: float | None = None
     stream_throughput: Throughput = field(default_factory=Throughput)
     closing: bool = False
-    held: set[anyio.CancelScope] = field(default_factory=set)
+    held: set[Callable[[], object]] = field(default_factory=set)
     panel: bool = True
     tokens: TokenStore | None = None
     stream_tokens: StreamTokens = field(default_factory=StreamTokens)
@@ -91,8 +92,8 @@ class ServerState:
         self.closing = True
         for subscription in tuple(self.streams):
             subscription.close()
-        for scope in tuple(self.held):
-            scope.cancel()
+        for release in tuple(self.held):
+            release()
 
 
 def server_state(connection: HTTPConnection) -> ServerState:

@@ -15,6 +15,8 @@ import httpx2
 import pytest
 from serving import free_port
 
+import labthings_async as lt
+
 COMMAND = str(Path(sys.executable).with_name("labthings-async"))
 DEADLINE = 20.0
 
@@ -308,3 +310,56 @@ def test_the_readme_command_line_examples_show_what_the_commands_print(workdir: 
     finally:
         stop(process, signal.SIGTERM)
     assert checked == ["get", "set", "set", "describe"]
+
+
+LOOP_MODULE = """
+import asyncio
+
+import labthings_async as lt
+
+
+class Probe(lt.Thing):
+    @lt.action
+    async def loop(self) -> str:
+        return type(asyncio.get_running_loop()).__module__
+"""
+
+
+@pytest.mark.parametrize(("loop", "module"), [("asyncio", "asyncio"), ("uvloop", "uvloop")])
+def test_serve_runs_on_the_event_loop_asked_for(workdir: Path, loop: str, module: str) -> None:
+    (workdir / "probe.py").write_text(LOOP_MODULE)
+    process, url = start(workdir, "probe:Probe", "--loop", loop)
+    with httpx2.Client(base_url=url, timeout=10) as http:
+        invoked = http.post("/probe/loop", headers={"Prefer": "wait=10"})
+        assert invoked.json()["output"].startswith(module)
+    assert stop(process, signal.SIGINT) < 5
+    assert "Traceback" not in (workdir / "stderr.txt").read_text()
+
+
+def test_an_unknown_event_loop_is_one_line_and_exit_status_2(workdir: Path) -> None:
+    done = subprocess.run(
+        [COMMAND, "serve", "greeters:Greeter", "--loop", "trio", "--port", str(free_port())],
+        cwd=workdir,
+        capture_output=True,
+        timeout=DEADLINE,
+    )
+    assert done.returncode == 2
+    assert done.stderr.decode().strip().splitlines() == [
+        "labthings-async: unknown event loop 'trio'; choose one of asyncio, uvloop"
+    ]
+
+
+def test_uvloop_not_installed_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from labthings_async.server import run_to_the_end
+
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # As if it were not installed.
+    ran = []
+
+    async def main() -> None:
+        ran.append(True)
+
+    with pytest.raises(lt.ConfigError, match=r"pip install 'labthings-async\[uvloop\]'"):
+        run_to_the_end(main(), "uvloop")
+    assert ran == []
+    run_to_the_end(main(), "asyncio")
+    assert ran == [True]
