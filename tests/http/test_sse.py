@@ -26,6 +26,7 @@ from inprocess import in_process
 from things import Signal
 
 import labthings_async as lt
+from labthings_async.http.sse import MAX_PACE, WRITE_SHARE, pace_for
 from labthings_async.server import ThingServer
 
 TIMEOUT = 10.0
@@ -1109,3 +1110,12 @@ def test_stream_of_no_observable_property_is_a_404_problem(path: str) -> None:
         assert response.headers["content-type"] == PROBLEM_JSON
         assert response.json()["status"] == 404
         assert no_open_streams(server)()
+
+
+def test_a_busy_stream_pauses_in_proportion_to_the_streams_open_and_only_when_it_matters() -> None:
+    # A pause under the loop's shortest sleep (1 ms) would last 1 ms anyway:
+    # a stream followed alone, or with two others, goes on at once.
+    assert pace_for(1) == pace_for(3) == 0.0
+    assert pace_for(4) == pytest.approx(4 * WRITE_SHARE)
+    assert pace_for(100) == pytest.approx(100 * WRITE_SHARE)
+    assert pace_for(100_000) == MAX_PACE
