@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, cast
@@ -27,6 +28,14 @@ pytest_plugins = ("browsing",)
 # installs (`make test-browser` does). Without it those tests cannot be
 # collected; the default run deselects them anyway (`-m "not browser"`).
 collect_ignore = [] if importlib.util.find_spec("playwright") else ["browser"]
+
+# Ctrl-C as on a terminal for the commands and scripts the tests interrupt. A
+# test run started in the background of a script (`cmd &`, nohup, some CI
+# runners) inherits SIGINT ignored, and so would every process it starts: a
+# Python started that way never raises KeyboardInterrupt. A handler here is
+# reset to the default in each child, which then installs Python's own.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ServeThings = Callable[[ThingServer], Awaitable[str]]
 """Start a ThingServer on hypercorn; returns its root URL (no prefix, no trailing slash)."""
