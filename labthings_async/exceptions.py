@@ -19,7 +19,7 @@ from .errors import (
     ReadOnlyPropertyError,
     UnsupportedFeatureError,
 )
-from .porting import lt_names
+from .porting import CATCH_ITS_CLASS, lt_names
 
 __all__ = (
     "FeatureNotAvailableError",
@@ -61,4 +61,4 @@ FeatureNotAvailableError = UnsupportedFeatureError
 """A feature that works differently here; the message says what to write instead."""
 
 # A LabThings-FastAPI exception with no class of its own here says what to catch.
-__getattr__ = lt_names(__name__, "catch the class under lt.LabThingsError that names the condition")
+__getattr__ = lt_names(__name__, CATCH_ITS_CLASS)

@@ -29,11 +29,12 @@ import sys
 import types
 from collections.abc import Callable, Sequence
 
-__all__ = ("AT_THE_TOP", "INSTEAD", "MODULES", "lt_names", "root_getattr")
+__all__ = ("AT_THE_TOP", "CATCH_ITS_CLASS", "INSTEAD", "MODULES", "lt_names", "root_getattr")
 
 _PACKAGE = __name__.rpartition(".")[0]
 _GUIDE = "(docs/porting.md lists every difference)"
-_EXCEPTIONS = "catch the class under lt.LabThingsError that names the condition"
+CATCH_ITS_CLASS = "catch the class under lt.LabThingsError that names the condition"
+"""The advice for a LabThings-FastAPI exception with no class of its own here."""
 
 INSTEAD: dict[str, str] = {
     # The top level.
@@ -62,7 +63,7 @@ INSTEAD: dict[str, str] = {
     "PropertyRedefinitionError": "catch lt.ActionDefinitionError (refused at class definition)",
     "FeatureNotEnabledError": "catch lt.UnsupportedFeatureError",
     "NoBlobManagerError": "nothing to catch: blobs need no manager here",
-    "CausedByUserCodeError": _EXCEPTIONS,
+    "CausedByUserCodeError": CATCH_ITS_CLASS,
     "InvalidClassSettingsError": "nothing to catch: Thing classes here have no class settings",
     # Helpers for tests and actions.
     "create_thing_without_server": (
