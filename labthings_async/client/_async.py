@@ -58,9 +58,9 @@ from ._sansio import (
 )
 from ._thing import (
     accept_cancel,
-    accept_invocation,
     description_request,
     invoke_prepared,
+    invoking,
     parse_description,
     property_value,
     property_written,
@@ -83,21 +83,26 @@ class AsyncActionHandle(InvocationView):
         cancellation: What came of the last ``cancel_and_wait``; None if there was none.
     """
 
-    def __init__(self, state: InvocationState, driver: AsyncDriver) -> None:
+    def __init__(
+        self, state: InvocationState, driver: AsyncDriver, flow: AsyncGenerator[Any]
+    ) -> None:
         super().__init__(state)
         self._driver = driver
         self.cancellation: CancelOutcome | None = None
         self._changed = asyncio.Event()
         state.listeners.append(self._wake)
-        self._task = asyncio.get_running_loop().create_task(self._follow())
+        self._task = asyncio.get_running_loop().create_task(self._follow(flow))
 
     def _wake(self, event: InvocationEvent | None = None) -> None:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
-    async def _follow(self) -> None:
+    async def _follow(self, flow: AsyncGenerator[Any]) -> None:
+        """Run the rest of the invocation's flow: following it, once it is named."""
         try:
-            await self._driver.run(follow_invocation(self._state, self._driver.settings))
+            async with contextlib.aclosing(flow):
+                async for _ in flow:
+                    pass
         except asyncio.CancelledError:
             self._state.fail(
                 ClientError(f"stopped following invocation {self.id}: the client closed")
@@ -272,20 +277,26 @@ class AsyncThingClient(ThingClientBase):
             asyncio.CancelledError: The caller was cancelled; so is the
                 invocation on the server (see the module's docstring).
         """
-        arguments = {**(arguments or {}), **kwargs}
-        # Shielded: cancelled while the request that starts it is in flight,
-        # the call still learns the invocation's ID, so it can cancel it.
-        starting = asyncio.ensure_future(self._start(name, arguments, self._settings.invoke_wait))
-        try:
-            state = await asyncio.shield(starting)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await self._cancel_on_the_server(await starting)
-            raise
-        if not state.finished:
+        wait = self._settings.invoke_wait
+        state, flow = self._invoking(name, {**(arguments or {}), **kwargs}, wait)
+        async with contextlib.aclosing(flow):
+            # Shielded: cancelled while the request that starts it is in
+            # flight, the call still learns the invocation's ID, so it can
+            # cancel it.
+            named = asyncio.ensure_future(anext(flow))
             try:
-                await self._driver.run(follow_invocation(state, self._settings))
+                await asyncio.shield(named)
             except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await named
+                    await flow.aclose()
+                    await self._cancel_on_the_server(state)
+                raise
+            try:
+                async for _ in flow:
+                    pass
+            except asyncio.CancelledError:
+                await flow.aclose()
                 await self._cancel_on_the_server(state)
                 raise
         return remote_output(state, self._driver.http)
@@ -337,8 +348,14 @@ class AsyncThingClient(ThingClientBase):
             on_log: Called with each ``LogEntry``, on the loop.
             **kwargs: The action's arguments.
         """
-        state = await self._start(name, {**(arguments or {}), **kwargs}, 0.0, on_progress, on_log)
-        handle = AsyncActionHandle(state, self._driver)
+        arguments = {**(arguments or {}), **kwargs}
+        state, flow = self._invoking(name, arguments, 0.0, on_progress, on_log)
+        try:
+            await anext(flow)  # Until the server has named the invocation.
+        except BaseException:
+            await flow.aclose()
+            raise
+        handle = AsyncActionHandle(state, self._driver, flow)
         self._handles.add(handle)
         handle._task.add_done_callback(lambda _: self._handles.discard(handle))
         return handle
@@ -390,14 +407,21 @@ class AsyncThingClient(ThingClientBase):
             )
         return super().__getattr__(name)
 
-    async def _start(
+    def _invoking(
         self,
         name: str,
         arguments: Mapping[str, Any],
         wait: float,
         on_progress: Callable[[Progress], object] | None = None,
         on_log: Callable[[LogEntry], object] | None = None,
-    ) -> InvocationState:
+    ) -> tuple[InvocationState, AsyncGenerator[Any]]:
+        """The invocation's state, and its flow (see ``invoking``), not yet started.
+
+        Without ``wait`` the POST asks for the invocation's event stream, so
+        one request invokes and follows it; with one it asks the server to
+        hold the reply (``Prefer: wait``), so a quick action comes back
+        finished.
+        """
         request, state = invoke_prepared(
             self._thing,
             name,
@@ -407,7 +431,8 @@ class AsyncThingClient(ThingClientBase):
             on_progress=on_progress,
             on_log=on_log,
         )
-        return accept_invocation(state, await self._driver.send(request))
+        flow = invoking(request, state, self._settings, stream=wait == 0)
+        return state, self._driver.iterate(flow)
 
 
 def remote_output(state: InvocationState, http: httpx2.AsyncClient) -> Any:

@@ -57,7 +57,11 @@ class _AsyncStream:
     ) -> httpx2.Response:
         await self.close()
         request = http.build_request(
-            "GET", step.url, headers=stream_headers(step), timeout=timeouts
+            step.method,
+            step.url,
+            content=step.content,
+            headers=stream_headers(step),
+            timeout=timeouts,
         )
         response = await http.send(request, stream=True)
         if not is_event_stream(response):
@@ -165,7 +169,11 @@ class _SyncStream:
     ) -> httpx2.Response:
         self.close()
         request = http.build_request(
-            "GET", step.url, headers=stream_headers(step), timeout=timeouts
+            step.method,
+            step.url,
+            content=step.content,
+            headers=stream_headers(step),
+            timeout=timeouts,
         )
         response = http.send(request, stream=True)
         if not is_event_stream(response):

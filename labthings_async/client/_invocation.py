@@ -27,6 +27,7 @@ from ..errors import InvocationNotFoundError
 from ..models import LOST, InvocationStatus, LogEntry, ProblemDetails, Progress
 from ._replies import checked
 from ._sansio import (
+    END_STREAM,
     ClientSettings,
     Protocol,
     Request,
@@ -381,16 +382,23 @@ def cancel_outcome(state: InvocationState, accepted: bool) -> CancelOutcome:
 # -- following ----------------------------------------------------------------------
 
 
-def follow_invocation(state: InvocationState, settings: ClientSettings) -> Protocol:
+def follow_invocation(
+    state: InvocationState, settings: ClientSettings, *, stream_open: bool = False
+) -> Protocol:
     """The flow that follows an invocation until it finishes.
 
     Reads the invocation's SSE stream (``links[rel=events]``), reconnecting
     with ``Last-Event-ID`` when it drops and re-reading the invocation after a
-    ``lost`` event; polls ``links[rel=self]`` when there is no stream.
+    ``lost`` event; polls ``links[rel=self]`` when there is no stream. With
+    ``stream_open``, its stream is open already (the reply to the POST that
+    invoked it) and is read first.
     """
+    events_url = state.link("events") if state.streaming else None
+    if stream_open and (state.finished or events_url is None):
+        yield END_STREAM  # Nothing to read on it, or nowhere to resume it: let it go.
+        stream_open = False
     if state.finished:
         return
-    events_url = state.link("events") if state.streaming else None
     if events_url is not None:
 
         def handle(event: SSEEvent) -> Iterator[Step] | None:
@@ -402,7 +410,7 @@ def follow_invocation(state: InvocationState, settings: ClientSettings) -> Proto
             return iter(())
 
         try:
-            yield from read_stream(events_url, state.cursor, handle, settings)
+            yield from read_stream(events_url, state.cursor, handle, settings, opened=stream_open)
             return
         except StreamRefusedError:
             state.streaming = False  # An odd server, or a proxy in the way: poll.

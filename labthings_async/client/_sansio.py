@@ -119,14 +119,18 @@ class Request:
 
 @dataclass(frozen=True)
 class OpenStream:
-    """GET an event stream; the result is the response, its body not yet read.
+    """Ask for an event stream; the result is the response, its body not yet read.
 
-    A reply that is not a 200 ``text/event-stream`` is read in full instead.
+    A GET, or any request whose reply may be a stream (an invoking POST).
+    A reply that is not a ``text/event-stream`` is read in full instead.
     Opening a stream closes the one opened before.
     """
 
     url: str
     last_event_id: str = ""
+    method: str = "GET"
+    content: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -236,16 +240,16 @@ def step_url(step: Step) -> str:
 
 def stream_headers(step: OpenStream) -> dict[str, str]:
     """The headers of a request for an event stream (with ``Last-Event-ID`` to resume)."""
-    headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+    headers = {**step.headers, "Accept": "text/event-stream", "Cache-Control": "no-cache"}
     if step.last_event_id:
         headers["Last-Event-ID"] = step.last_event_id
     return headers
 
 
 def is_event_stream(response: httpx2.Response) -> bool:
-    """True for a 200 reply whose body is a ``text/event-stream``."""
+    """True for a 200 (or, answering a POST, 201) reply whose body is a ``text/event-stream``."""
     content_type = response.headers.get("content-type", "")
-    return response.status_code == 200 and (
+    return response.status_code in (200, 201) and (
         content_type.partition(";")[0].strip().lower() == "text/event-stream"
     )
 
@@ -286,9 +290,17 @@ EventHandler = Callable[[SSEEvent], Iterator[Step] | None]
 
 
 def read_stream(
-    url: str, cursor: StreamCursor, handle: EventHandler, settings: ClientSettings
+    url: str,
+    cursor: StreamCursor,
+    handle: EventHandler,
+    settings: ClientSettings,
+    *,
+    opened: bool = False,
 ) -> Generator[Step, Any, None]:
     """Read an event stream until ``handle`` says stop, reconnecting when it drops.
+
+    With ``opened``, the stream is open already (the reply to the request
+    that made what it follows), and ``url`` is where to reconnect.
 
     ``handle`` says stop at an event after which the server ends the stream
     (an invocation's terminal status), so the rest of the body is read.
@@ -307,9 +319,11 @@ def read_stream(
     failures = 0
     while True:
         try:
-            response = yield OpenStream(url, cursor.last_event_id)
-            if not is_event_stream(response):
-                raise StreamRefusedError(response)
+            if not opened:
+                response = yield OpenStream(url, cursor.last_event_id)
+                if not is_event_stream(response):
+                    raise StreamRefusedError(response)
+            opened = False
             while True:
                 event: SSEEvent | None = yield NEXT_EVENT
                 if event is None:

@@ -20,9 +20,10 @@ re-raises the ``KeyboardInterrupt``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any
 
 import httpx2
@@ -39,7 +40,6 @@ from ._invocation import (
     InvocationView,
     cancel_outcome,
     describe_cancel,
-    follow_invocation,
 )
 from ._observation import Observation
 from ._observe import (
@@ -57,9 +57,9 @@ from ._sansio import (
 )
 from ._thing import (
     accept_cancel,
-    accept_invocation,
     description_request,
     invoke_prepared,
+    invoking,
     parse_description,
     property_value,
     property_written,
@@ -83,7 +83,7 @@ class ActionHandle(InvocationView):
             cancel an interrupted ``result()`` made); None if there was none.
     """
 
-    def __init__(self, state: InvocationState, driver: SyncDriver) -> None:
+    def __init__(self, state: InvocationState, driver: SyncDriver, flow: Generator[Any]) -> None:
         super().__init__(state)
         self._driver = driver
         self.cancellation: CancelOutcome | None = None
@@ -91,10 +91,15 @@ class ActionHandle(InvocationView):
         self._finished = threading.Event()
         state.listeners.append(self._wake)
         if state.finished:
-            self._finished.set()  # Nothing to follow.
+            # Nothing to follow: the rest of the flow only lets its stream go.
+            flow.close()
+            self._finished.set()
         else:
             thread = threading.Thread(
-                target=self._follow, name=f"follow {state.action} {state.id}", daemon=True
+                target=self._follow,
+                args=(flow,),
+                name=f"follow {state.action} {state.id}",
+                daemon=True,
             )
             thread.start()
 
@@ -102,9 +107,12 @@ class ActionHandle(InvocationView):
         with self._changed:
             self._changed.notify_all()
 
-    def _follow(self) -> None:
+    def _follow(self, flow: Generator[Any]) -> None:
+        """Run the rest of the invocation's flow: following it, once it is named."""
         try:
-            self._driver.run(follow_invocation(self._state, self._driver.settings))
+            with contextlib.closing(flow):
+                for _ in flow:
+                    pass
         except Exception as error:  # Kept for result(), which raises it.
             self._state.fail(error)
         finally:
@@ -310,7 +318,8 @@ class ThingClient(ThingClientBase):
             ServerUnavailableError: The server could not be reached.
         """
         with HeldInterrupt() as held:
-            handle = self._start(name, {**(arguments or {}), **kwargs}, self._settings.invoke_wait)
+            wait = self._settings.invoke_wait
+            handle = self._start(name, {**(arguments or {}), **kwargs}, wait)
             try:
                 held.release()
                 return handle.result()
@@ -401,7 +410,13 @@ class ThingClient(ThingClientBase):
         on_progress: Callable[[Progress], object] | None = None,
         on_log: Callable[[LogEntry], object] | None = None,
     ) -> ActionHandle:
-        """Invoke, and make the handle that follows the invocation (call it under a hold)."""
+        """Invoke, and make the handle that follows the invocation (call it under a hold).
+
+        Without ``wait`` the POST asks for the invocation's event stream, so
+        one request invokes and follows it; with one it asks the server to
+        hold the reply (``Prefer: wait``), so a quick action comes back
+        finished. Returns once the server has named the invocation.
+        """
         request, state = invoke_prepared(
             self._thing,
             name,
@@ -411,8 +426,9 @@ class ThingClient(ThingClientBase):
             on_progress=on_progress,
             on_log=on_log,
         )
-        accept_invocation(state, self._driver.send(request))
-        return ActionHandle(state, self._driver)
+        flow = self._driver.iterate(invoking(request, state, self._settings, stream=wait == 0))
+        next(flow)  # Until the server has named the invocation (a failure is raised).
+        return ActionHandle(state, self._driver, flow)
 
     def __getattr__(self, name: str) -> Any:
         thing = self.__dict__.get("_thing")

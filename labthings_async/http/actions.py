@@ -5,7 +5,9 @@ answers as LabThings clients expect (201, ``Location``, the invocation; an
 RFC 7240 ``Prefer: wait=N`` holds the reply up to N s, as an action's
 ``response_timeout`` does without one), or with
 ``?reply=output`` as W3C consumers expect (the output itself, or the failure
-as a problem). A held reply is released at once when the server shuts down.
+as a problem), or, to a client whose ``Accept`` names ``text/event-stream``,
+with 201 and the invocation's event stream, so one request follows it to
+the end. A held reply is released at once when the server shuts down.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..action import ActionDescriptor
+from ..errors import TooManyStreamsError
 from ..invocation import Invocation
 from ..models import InvocationStatus, ProblemDetails
 from ..thing import Thing
@@ -24,9 +27,12 @@ from .invocations import invocation_list
 from .problem import problem_response
 from .query import InvokeQuery, decode_query
 from .state import ServerState, server_state
-from .wire import base_url, json_response, prefer_wait, read_json_body
+from .streams import invocation_created
+from .wire import accepted, base_url, json_response, prefer_wait, read_json_body
 
 __all__ = ("action_endpoint", "invoke")
+
+_SSE = "text/event-stream"
 
 
 async def action_endpoint(
@@ -48,6 +54,11 @@ async def invoke(request: Request, *, thing: Thing, descriptor: ActionDescriptor
     href = f"{base}/action_invocations/{invocation.id_text}"
     if query.reply == "output":
         return await _output_reply(state, invocation, href, base)
+    if accepted(request).get(_SSE, 0.0) > 0:
+        try:
+            return invocation_created(request, invocation, base)
+        except TooManyStreamsError:
+            pass  # The invocation stands: the usual reply names it, to follow later.
     wait = prefer_wait(request, state.max_wait)
     headers = {}
     if wait:

@@ -11,7 +11,6 @@ path it is served under, so its relative links work behind any mount prefix.
 from __future__ import annotations
 
 import html
-import re
 from pathlib import Path
 from string import Template
 
@@ -22,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..thing import Thing
 from .state import server_state
-from .wire import API_ROOT
+from .wire import API_ROOT, accepted
 
 __all__ = ("ASSETS", "docs", "page_routes", "panel", "thing_panel", "wants_html")
 
@@ -43,8 +42,6 @@ _PANEL_HEADERS = {
 }
 _DOCS_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 
-_MEDIA_RANGE = re.compile(r"^\s*([^;\s]+)\s*(?:;(.*))?$")
-_QUALITY = re.compile(r"(?:^|;)\s*q\s*=\s*([0-9.]+)", re.IGNORECASE)
 _JSON_TYPES = ("application/json", "application/td+json")
 
 
@@ -57,22 +54,9 @@ def wants_html(request: Request) -> bool:
     """
     if request.query_params.get("format") == "json":
         return False
-    html_quality = 0.0
-    json_quality = 0.0
-    for media_range in request.headers.get("accept", "").split(","):
-        match = _MEDIA_RANGE.match(media_range)
-        if match is None:
-            continue
-        media_type = match.group(1).lower()
-        quality_match = _QUALITY.search(match.group(2) or "")
-        try:
-            quality = float(quality_match.group(1)) if quality_match else 1.0
-        except ValueError:
-            continue
-        if media_type == "text/html":
-            html_quality = max(html_quality, quality)
-        elif media_type in _JSON_TYPES:
-            json_quality = max(json_quality, quality)
+    qualities = accepted(request)
+    html_quality = qualities.get("text/html", 0.0)
+    json_quality = max(qualities.get(media_type, 0.0) for media_type in _JSON_TYPES)
     return html_quality > 0 and html_quality >= json_quality
 
 

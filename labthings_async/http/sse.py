@@ -122,6 +122,7 @@ async def event_frames(
     retry_ms: int = 2000,
     pace: Callable[[], float] = lambda: 0.0,
     lifetime: float | None = None,
+    lead: bytes = b"",
 ) -> AsyncIterator[bytes]:
     """The bytes of an event stream: a greeting, then events and keep-alives.
 
@@ -132,10 +133,11 @@ async def event_frames(
     including a client that goes away while the greeting is being sent. With
     a ``lifetime``, the stream ends after that many seconds; a client
     reconnects with ``Last-Event-ID`` and misses nothing still buffered.
+    ``lead`` is sent with the greeting, before any event.
     """
     deadline = math.inf if lifetime is None else time.monotonic() + lifetime
     async with subscription:
-        yield b"retry: %d\n: connected\n\n" % retry_ms
+        yield b"retry: %d\n: connected\n\n%s" % (retry_ms, lead)
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -196,6 +198,8 @@ class EventStreamResponse(Response):
         frames: The stream's bytes (see ``event_frames``).
         head_only: Answer the headers only (for ``HEAD``); ``frames`` is closed.
         headers: Extra headers.
+        status_code: The response's status (201 for a stream that answers
+            the POST that made what it follows).
         on_close: Called once the response is over, however it ends. An async
             generator that never started runs none of its own clean-up when
             closed (a ``HEAD``, or a client gone before the first chunk), so
@@ -217,6 +221,7 @@ class EventStreamResponse(Response):
         *,
         head_only: bool = False,
         headers: Mapping[str, str] | None = None,
+        status_code: int = 200,
         on_close: Callable[[], object] | None = None,
         shutdown_scopes: set[Callable[[], object]] | None = None,
         stall_timeout: float = 30.0,
@@ -228,7 +233,7 @@ class EventStreamResponse(Response):
         self.head_only = head_only
         self.on_close = on_close
         self.shutdown_scopes = shutdown_scopes if shutdown_scopes is not None else set()
-        self.status_code = 200
+        self.status_code = status_code
         self.background = None
         self.init_headers({**SSE_HEADERS, **(headers or {})})
 
@@ -237,7 +242,11 @@ class EventStreamResponse(Response):
         try:
             async with aclosing(self.frames) as frames:  # type: ignore[type-var]
                 await send(
-                    {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
+                    {
+                        "type": "http.response.start",
+                        "status": self.status_code,
+                        "headers": self.raw_headers,
+                    }
                 )
                 if self.head_only:
                     await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -12,14 +12,17 @@ only six connections per server.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..blob import absolute_links
 from ..errors import AffordanceNotFoundError, TooManyStreamsError
 from ..events import Event, EventStream, Subscription
+from ..extensions import encode_value
+from ..invocation import Invocation
 from ..multiplex import open_server_events
 from ..properties import PropertyDescriptor
 from ..thing import Thing
@@ -29,7 +32,9 @@ from .state import server_state
 from .wire import base_url
 
 __all__ = (
+    "INVOCATION_EVENT",
     "all_invocation_events",
+    "invocation_created",
     "open_stream",
     "stream_response",
     "invocation_events",
@@ -40,12 +45,26 @@ __all__ = (
 )
 
 
+INVOCATION_EVENT = "invocation"
+"""The first event of the stream that answers an invoking ``POST``: the invocation."""
+
+
 def open_stream(
     request: Request,
     subscription: EventStream,
     render: Callable[[Event], bytes] = named_frame,
+    *,
+    lead: bytes = b"",
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
-    """The event-stream response for ``subscription``, closed when the server shuts down."""
+    """The event-stream response for ``subscription``, closed when the server shuts down.
+
+    ``lead`` goes out with the greeting, before the first event.
+
+    Raises:
+        TooManyStreamsError: ``max_streams`` are open already.
+    """
     state = server_state(request)
     frames = event_frames(
         subscription,
@@ -54,8 +73,9 @@ def open_stream(
         retry_ms=state.retry_ms,
         pace=lambda: pace_for(len(state.streams)),
         lifetime=state.stream_lifetime,
+        lead=lead,
     )
-    return stream_response(request, subscription, frames)
+    return stream_response(request, subscription, frames, status_code=status_code, headers=headers)
 
 
 def stream_response(
@@ -63,12 +83,19 @@ def stream_response(
     subscription: EventStream,
     chunks: AsyncIterator[bytes],
     response_class: type[EventStreamResponse] = EventStreamResponse,
+    *,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     """A streaming response sending ``chunks`` as ``subscription`` delivers, until it ends.
 
     The server's shutdown closes the subscription (so the stream ends) and
     cuts short a write its client does not take; the subscription is
     forgotten however the response ends.
+
+    Raises:
+        TooManyStreamsError: ``max_streams`` are open already (the
+            subscription is closed).
     """
     state = server_state(request)
     if state.closing:
@@ -97,6 +124,8 @@ def stream_response(
     return response_class(
         chunks,
         head_only=request.method == "HEAD",
+        headers=headers,
+        status_code=status_code,
         on_close=forget,
         shutdown_scopes=state.held,
         stall_timeout=state.stream_stall_timeout,
@@ -105,21 +134,54 @@ def stream_response(
 
 
 async def invocation_events(request: Request) -> Response:
-    """``GET /action_invocations/{id}/events``: the invocation's story, then live.
-
-    Its last event carries the output, whose blob hrefs are made absolute
-    here, for this request, as every other reply makes them.
-    """
+    """``GET /action_invocations/{id}/events``: the invocation's story, then live."""
     manager = server_state(request).manager
     invocation_id: uuid.UUID = request.path_params["id"]
     invocation = manager.get_invocation(invocation_id)
-    base = base_url(request)
+    subscription = manager.subscribe(invocation, after=last_event_id(request))
+    return open_stream(request, subscription, _invocation_frame(base_url(request)))
+
+
+def invocation_created(request: Request, invocation: Invocation, base: str) -> Response:
+    """The reply to a ``POST`` that asked for the new invocation's event stream.
+
+    201 and ``Location``, as the JSON reply; then, as a stream, an
+    ``invocation`` event holding what the JSON reply would (it has no ID,
+    so a reconnection resumes from the events), then the invocation's events
+    as on its ``events`` link, from the start, ending after the final status.
+    One request follows an invocation from start to end.
+
+    Raises:
+        TooManyStreamsError: No stream can be opened now; the invocation
+            stands, and the caller replies as usual.
+    """
+    manager = server_state(request).manager
+    lead = b"event: %s\ndata: %s\n\n" % (
+        INVOCATION_EVENT.encode(),
+        msgspec.json.encode(invocation.response(base), enc_hook=encode_value),
+    )
+    return open_stream(
+        request,
+        manager.subscribe(invocation),
+        _invocation_frame(base),
+        lead=lead,
+        status_code=201,
+        headers={"Location": f"{base}/action_invocations/{invocation.id_text}"},
+    )
+
+
+def _invocation_frame(base: str) -> Callable[[Event], bytes]:
+    """How an invocation's events are framed for a request.
+
+    The last carries the output, whose blob hrefs are made absolute for
+    this request, as every other reply makes them.
+    """
 
     def render(event: Event) -> bytes:
         frame = named_frame(event)
         return absolute_links(frame, base) if event.terminal else frame
 
-    return open_stream(request, manager.subscribe(invocation, after=last_event_id(request)), render)
+    return render
 
 
 async def all_invocation_events(request: Request) -> Response:

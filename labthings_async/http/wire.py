@@ -26,6 +26,7 @@ from ..extensions import encode_value
 
 __all__ = (
     "API_ROOT",
+    "accepted",
     "base_url",
     "first_segment",
     "json_response",
@@ -34,6 +35,8 @@ __all__ = (
 )
 
 _JSON_TYPES = re.compile(r"^(application/([\w.+-]+\+)?json|text/json)\s*(;.*)?$", re.IGNORECASE)
+_MEDIA_RANGE = re.compile(r"^\s*([^;\s]+)\s*(?:;(.*))?$")
+_QUALITY = re.compile(r"(?:^|;)\s*q\s*=\s*([0-9.]+)", re.IGNORECASE)
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*\"?(\d+(?:\.\d+)?)\"?", re.IGNORECASE)
 
 
@@ -115,6 +118,29 @@ async def read_json_body(request: Request, limit: int, seconds: float = 30.0) ->
         raise BodyTimeoutError(
             f"the body did not arrive within {seconds:g} s ({size} bytes came); send it all at once"
         ) from None
+
+
+def accepted(request: Request) -> dict[str, float]:
+    """The media types the ``Accept`` header names, each with its quality (``q``).
+
+    Only what is named counts: ``*/*`` is kept as it is, not matched against
+    anything, so a client that sends it (httpx, curl, LabThings' client)
+    gets each route's usual reply. A range whose quality cannot be read is
+    skipped.
+    """
+    qualities: dict[str, float] = {}
+    for media_range in request.headers.get("accept", "").split(","):
+        match = _MEDIA_RANGE.match(media_range)
+        if match is None:
+            continue
+        quality_match = _QUALITY.search(match.group(2) or "")
+        try:
+            quality = float(quality_match.group(1)) if quality_match else 1.0
+        except ValueError:
+            continue
+        media_type = match.group(1).lower()
+        qualities[media_type] = max(quality, qualities.get(media_type, 0.0))
+    return qualities
 
 
 def prefer_wait(request: Request, cap: float) -> float:

@@ -86,13 +86,18 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {_JSON: {"schema": schema}}}
 
 
-def _event(name: str | None, data: dict[str, Any]) -> dict[str, Any]:
-    """The schema of one kind of event: named ``name`` (None: unnamed), ``data`` of JSON."""
+def _event(name: str | None, data: dict[str, Any], *, with_id: bool = True) -> dict[str, Any]:
+    """The schema of one kind of event: named ``name`` (None: unnamed), ``data`` of JSON.
+
+    An event ``with_id`` carries the ID a reconnection resumes after.
+    """
     properties: dict[str, Any] = {
-        "id": {"type": "string", "pattern": "^[0-9]+$"},
         "data": {"type": "string", "contentMediaType": _JSON, "contentSchema": data},
     }
-    required = ["id", "data"]
+    required = ["data"]
+    if with_id:
+        properties["id"] = {"type": "string", "pattern": "^[0-9]+$"}
+        required.append("id")
     if name is None:
         properties["event"] = {"const": "message"}
     else:
@@ -133,9 +138,14 @@ def _event_stream(description: str, events: Sequence[dict[str, Any]]) -> dict[st
     return {
         "description": f"{description}. Each event's data is JSON; a reconnecting client "
         "sends the last id it saw as Last-Event-ID and misses nothing still buffered",
-        "content": {_SSE: {"schema": {"anyOf": [_GREETING, *events]}}},
+        "content": _stream_content(events),
         "headers": {"Cache-Control": {"schema": {"type": "string", "const": "no-cache"}}},
     }
+
+
+def _stream_content(events: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The ``text/event-stream`` content whose events are each one of ``events``."""
+    return {_SSE: {"schema": {"anyOf": [_GREETING, *events]}}}
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -238,6 +248,16 @@ def openapi_document(
     summaries = {"type": "array", "items": _ref("InvocationSummary")}
     invocation = _json(_ref("InvocationResponse"), "The invocation")
     status_event = _event("status", _ref("StatusChange"))
+    invocation_events = [
+        status_event,
+        _event("status", _ref("FinalStatus")),
+        _event("log", _ref("LogEntry")),
+        _event("progress", _ref("Progress")),
+    ]
+    invocation_stream = [
+        _event("invocation", _ref("InvocationResponse"), with_id=False),
+        *invocation_events,
+    ]
     paths: dict[str, Any] = {
         "/things/": {
             "get": {
@@ -341,12 +361,7 @@ def openapi_document(
                             "Its status, log and progress events, replayed then live; the "
                             "stream ends after the final status, which carries the output or "
                             "the error",
-                            [
-                                status_event,
-                                _event("status", _ref("FinalStatus")),
-                                _event("log", _ref("LogEntry")),
-                                _event("progress", _ref("Progress")),
-                            ],
+                            invocation_events,
                         ),
                         **_problems("404", "422"),
                     },
@@ -564,7 +579,15 @@ def openapi_document(
                                 schema(action.output_type), "The output (with ?reply=output)"
                             ),
                             "201": {
-                                **_json(_ref("InvocationResponse"), "Invoked"),
+                                "description": "Invoked: the invocation; or, when Accept "
+                                "names text/event-stream, its event stream, which opens "
+                                "with an invocation event holding the same, then has its "
+                                "events as on its events link, and ends after the final "
+                                "status (one request invokes and follows it)",
+                                "content": {
+                                    _JSON: {"schema": _ref("InvocationResponse")},
+                                    **_stream_content(invocation_stream),
+                                },
                                 "headers": {
                                     "Location": {"schema": {"type": "string", "format": "uri"}}
                                 },

@@ -542,8 +542,13 @@ async def test_a_dropped_stream_is_resumed_without_repeats(
         await reconnected.wait()
     bench.lab.release.set()
     assert await handle.result(timeout=TIMEOUT) == "released"
-    streams = [request for request in recorder.requests if request.url.path.endswith("/events")]
-    assert [request.headers.get("last-event-id") for request in streams] == [None, last_id]
+    # The POST's reply was the first stream; the reconnection resumes on the events link.
+    streams = [
+        (request.method, request.url.path.rsplit("/", 1)[-1], request.headers.get("last-event-id"))
+        for request in recorder.requests
+        if request.headers.get("accept") == "text/event-stream"
+    ]
+    assert streams == [("POST", "gated", None), ("GET", "events", last_id)]
     events = [event async for event in handle.events()]
     ids = [event.id for event in events if event.id is not None]
     assert ids == sorted(set(ids))
@@ -555,13 +560,9 @@ async def test_a_dropped_stream_is_resumed_without_repeats(
 async def test_lost_events_are_recovered_by_reading_the_invocation(
     serve_things: ServeThings, recorder: Recorder
 ) -> None:
-    bench = await serve_bench(serve_things, history_len=4)
-
-    async def subscribe_late(request: httpx2.Request) -> None:
-        if request.url.path.endswith("/events"):
-            await bench.lab.logged.wait()  # The buffer has overflowed by now.
-
-    recorder.on_request.append(subscribe_late)
+    # The stream holds two events in its queue: the burst of records leaves
+    # it behind, and the 4-event buffer has moved on when it catches up.
+    bench = await serve_bench(serve_things, history_len=4, subscriber_queue=2)
     async with await AsyncThingClient.from_url(bench.url, http=recorder.http) as thing:
         handle = await thing.start_action("chatter", records=20)
         assert await handle.result(timeout=TIMEOUT) == 20
