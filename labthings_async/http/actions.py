@@ -54,7 +54,7 @@ async def invoke(request: Request, *, thing: Thing, descriptor: ActionDescriptor
     href = f"{base}/action_invocations/{invocation.id_text}"
     if query.reply == "output":
         return await _output_reply(state, invocation, href, base)
-    if accepted(request).get(_SSE, 0.0) > 0:
+    if _wants_event_stream(request):
         try:
             return invocation_created(request, invocation, base)
         except TooManyStreamsError:
@@ -69,6 +69,17 @@ async def invoke(request: Request, *, thing: Thing, descriptor: ActionDescriptor
         await _hold(state, invocation, min(descriptor.response_timeout, state.max_wait))
     headers["Location"] = href
     return json_response(invocation.response(base), 201, headers)
+
+
+def _wants_event_stream(request: Request) -> bool:
+    """True when ``Accept`` names ``text/event-stream``, and JSON no higher.
+
+    ``*/*`` does not count: a client that sends it (httpx, curl, LabThings'
+    client) gets the invocation as JSON, as it always has.
+    """
+    qualities = accepted(request)
+    stream = qualities.get(_SSE, 0.0)
+    return stream > 0 and stream >= qualities.get("application/json", 0.0)
 
 
 async def _hold(state: ServerState, invocation: Invocation, seconds: float) -> None:

@@ -589,6 +589,66 @@ async def test_polling_when_there_is_no_stream(bench: Bench, recorder: Recorder)
     assert [record.message for record in handle.log] == ["waiting for release"]
 
 
+async def test_one_request_invokes_and_follows_when_no_reply_is_held(
+    bench: Bench, recorder: Recorder
+) -> None:
+    progress: list[float | None] = []
+    async with await AsyncThingClient.from_url(
+        bench.url, http=recorder.http, invoke_wait=0
+    ) as thing:
+        recorder.forget()
+        assert await thing.add(a=2, b=3) == 5
+        handle = await thing.start_action("gated", on_progress=lambda p: progress.append(p.percent))
+        bench.lab.release.set()
+        assert await handle.result(timeout=TIMEOUT) == "released"
+        with pytest.raises(ActionFailedError, match="kaboom"):
+            await thing.fail()
+    # Each POST's reply was the invocation's stream, followed to its end.
+    assert recorder.seen() == ["POST /lab/add", "POST /lab/gated", "POST /lab/fail"]
+    assert progress == [50.0, 100.0]
+    assert [event.name async for event in handle.events()] == [
+        "status", "status", "progress", "log", "progress", "status"
+    ]  # fmt: skip
+
+
+async def test_the_sync_client_invokes_and_follows_in_one_request_too(
+    serve_things: ServeThings,
+) -> None:
+    requests: list[str] = []
+    bench = await serve_bench(serve_things)
+
+    def note(request: httpx2.Request) -> None:
+        requests.append(f"{request.method} {request.url.path}")
+
+    def use() -> tuple[int, int, list[str]]:
+        with (
+            httpx2.Client(timeout=TIMEOUT, event_hooks={"request": [note]}) as http,
+            ThingClient.from_url(bench.url, http=http, invoke_wait=0) as thing,
+        ):
+            requests.clear()
+            total = thing.add(a=4, b=5)
+            handle = thing.start_action("add", a=1)
+            return total, handle.result(timeout=TIMEOUT), [record.message for record in handle.log]
+
+    assert await asyncio.to_thread(use) == (9, 2, ["adding 1 and 1"])
+    assert requests == ["POST /lab/add", "POST /lab/add"]
+
+
+async def test_with_every_stream_taken_the_client_polls_and_loses_nothing(
+    serve_things: ServeThings, recorder: Recorder
+) -> None:
+    bench = await serve_bench(serve_things, max_streams=0)
+    async with await AsyncThingClient.from_url(
+        bench.url, http=recorder.http, invoke_wait=0
+    ) as thing:
+        recorder.forget()
+        assert await thing.add(a=1, b=1) == 2
+    seen = recorder.seen()
+    assert seen[0] == "POST /lab/add"  # Answered with JSON: no stream could be opened.
+    assert seen[1].endswith("/events")  # Refused (503) as well...
+    assert seen[2].startswith("GET /action_invocations/")  # ...so it polls.
+
+
 async def test_sixty_four_concurrent_invocations_all_complete(bench: Bench) -> None:
     async with await AsyncThingClient.from_url(bench.url, invoke_wait=0) as thing:
         outputs = await asyncio.wait_for(

@@ -458,6 +458,159 @@ async def test_invocation_stream_ends_with_cancellation(
     assert rest[0].json()["error"]["title"] == "InvocationCancelledError"
 
 
+@contextlib.asynccontextmanager
+async def invoke_streaming(
+    client: httpx2.AsyncClient, url: str, body: Any = None, accept: str = "text/event-stream"
+) -> AsyncIterator[tuple[httpx2.Response, EventStream]]:
+    """POST an invocation asking for its event stream as the reply."""
+    request = client.build_request(
+        "POST", url, json=body or {}, headers={"Accept": accept}, timeout=None
+    )
+    with anyio.fail_after(TIMEOUT):
+        response = await client.send(request, stream=True)
+    try:
+        assert response.status_code == 201, response.status_code
+        assert response.headers["content-type"].startswith("text/event-stream")
+        yield response, EventStream(response)
+    finally:
+        await response.aclose()
+
+
+async def test_a_post_that_accepts_an_event_stream_is_answered_with_the_invocations_stream(
+    serve_things: ServeThings, client: httpx2.AsyncClient
+) -> None:
+    gate = Gate()
+    server = ThingServer({"worker": Worker(gate)})
+    url = await serve_things(server)
+    async with invoke_streaming(client, f"{url}/worker/work", {"before": 1}) as (response, stream):
+        first = await stream.next_event()
+        replayed = await stream.until(lambda event: event.type == "progress")
+        gate.release.set()
+        live = await stream.rest()
+
+    assert first is not None and first.type == "invocation"
+    assert first.last_event_id == "", "a reconnection resumes from the events, not from it"
+    invocation = first.json()
+    assert response.headers["location"] == invocation["href"] == link(invocation, "self")
+    assert invocation["status"] == "pending"
+    assert invocation["input"] == {"before": 1, "after": 1}
+    assert [status_of(event) for event in replayed + live] == [
+        "status:pending",
+        "status:running",
+        "log",
+        "progress",
+        "log",
+        "status:completed",
+    ]
+    final = live[-1].json()
+    assert (final["id"], final["output"]) == (invocation["id"], "done")
+    ids = ids_of(replayed + live)
+    assert ids == sorted(set(ids))
+    assert stream.ended
+    assert stream.parser.comments[0] == "connected"
+    await wait_until(no_open_streams(server), "the stream to be forgotten")
+
+
+async def test_the_stream_answering_a_post_ends_with_the_error_or_the_cancellation(
+    serve_things: ServeThings, client: httpx2.AsyncClient
+) -> None:
+    gate = Gate()
+    url = await serve_things(ThingServer({"worker": Worker(gate)}))
+    async with invoke_streaming(client, f"{url}/worker/fail") as (_, stream):
+        failed = await stream.rest()
+    async with invoke_streaming(client, f"{url}/worker/linger") as (response, stream):
+        await stream.until(lambda event: status_of(event) == "status:running")
+        await gate.reached.wait()
+        cancel = await client.delete(response.headers["location"])
+        assert cancel.status_code == 200, cancel.text
+        cancelled = await stream.rest()
+
+    assert [status_of(event) for event in failed] == [
+        "invocation",
+        "status:pending",
+        "status:running",
+        "log",
+        "log",
+        "status:error",
+    ]
+    assert failed[-1].json()["error"]["detail"] == "the lamp is broken"
+    assert [status_of(event) for event in cancelled] == ["status:cancelled"]
+
+
+async def test_a_dropped_answer_stream_resumes_on_the_events_link_missing_nothing(
+    serve_things: ServeThings, client: httpx2.AsyncClient
+) -> None:
+    gate = Gate()
+    url = await serve_things(ThingServer({"worker": Worker(gate)}))
+    async with invoke_streaming(client, f"{url}/worker/work") as (_, stream):
+        invocation = (await stream.take(1))[0].json()
+        before = await stream.until(lambda event: event.type == "progress")
+    # The client has hung up; the action goes on, and so do its events.
+    gate.release.set()
+    headers = {"Last-Event-ID": before[-1].last_event_id}
+    async with open_stream(client, link(invocation, "events"), headers) as stream:
+        after = await stream.rest()
+
+    assert [status_of(event) for event in before + after] == [
+        "status:pending",
+        "status:running",
+        "log",
+        "progress",
+        "log",
+        "status:completed",
+    ]
+    ids = ids_of(before + after)
+    assert ids == sorted(set(ids)), "nothing seen twice"
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "*/*",
+        "application/json",
+        "text/event-stream;q=0",
+        "application/json, text/event-stream;q=0.5",
+    ],
+)
+async def test_a_post_that_does_not_prefer_an_event_stream_gets_the_invocation_as_json(
+    serve_things: ServeThings, client: httpx2.AsyncClient, accept: str
+) -> None:
+    url = await serve_things(ThingServer({"worker": Worker()}))
+    response = await client.post(f"{url}/worker/noop_async", json={}, headers={"Accept": accept})
+    assert response.status_code == 201, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["location"] == response.json()["href"]
+
+
+async def test_output_reply_wins_over_an_event_stream_accept(
+    serve_things: ServeThings, client: httpx2.AsyncClient
+) -> None:
+    url = await serve_things(ThingServer({"stage": Stage()}))
+    response = await client.post(
+        f"{url}/stage/move?reply=output", json={"to": 3}, headers={"Accept": "text/event-stream"}
+    )
+    assert (response.status_code, response.json()) == (200, 3)
+
+
+async def test_with_every_stream_taken_a_post_asking_for_one_gets_json_and_its_invocation_runs(
+    serve_things: ServeThings, client: httpx2.AsyncClient
+) -> None:
+    server = ThingServer({"stage": Stage()}, max_streams=0)
+    url = await serve_things(server)
+    response = await client.post(
+        f"{url}/stage/move", json={"to": 7}, headers={"Accept": "text/event-stream"}
+    )
+    assert response.status_code == 201, response.text
+    assert response.headers["content-type"] == "application/json"
+    invocation = response.json()
+    await wait_until(
+        lambda: server.manager.get_invocation(invocation["id"]).finished, "the move to finish"
+    )
+    finished = await client.get(link(invocation, "self"))
+    assert (finished.json()["status"], finished.json()["output"]) == ("completed", 7)
+    assert not server.state.streams
+
+
 async def test_late_subscriber_gets_the_whole_story_and_the_result(
     serve_things: ServeThings, client: httpx2.AsyncClient
 ) -> None:
