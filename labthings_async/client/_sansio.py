@@ -66,6 +66,8 @@ class ClientSettings:
         invoke_wait: Seconds a plain call asks the server to hold its reply
             (``Prefer: wait``) so a quick action comes back finished, in one
             round trip; a slower one is then followed on its event stream.
+            0 asks for that stream as the reply instead (as ``start_action``
+            does): one request invokes and follows.
         stream_timeout: Seconds of silence after which an event stream is
             thought dead and reopened (servers send keep-alives every 15 s).
         poll_interval: Longest pause between polls, when a server offers no
