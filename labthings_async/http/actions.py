@@ -77,6 +77,8 @@ def _wants_event_stream(request: Request) -> bool:
     ``*/*`` does not count: a client that sends it (httpx, curl, LabThings'
     client) gets the invocation as JSON, as it always has.
     """
+    if _SSE not in request.headers.get("accept", ""):
+        return False  # Every other POST: no parsing on the path of every invocation.
     qualities = accepted(request)
     stream = qualities.get(_SSE, 0.0)
     return stream > 0 and stream >= qualities.get("application/json", 0.0)
