@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 __all__ = (
+    "INVOCATION_EVENT",
     "LOST",
     "FieldIssue",
     "InvocationResponse",
@@ -35,6 +36,10 @@ Property streams name each event after its property, so no property may be
 called this (``Thing`` refuses one when the class is defined): a client can
 tell the notice by its name.
 """
+
+INVOCATION_EVENT = "invocation"
+"""The name, on the wire, of the event that opens the stream answering an invoking
+POST: the invocation, as the JSON reply would hold it."""
 
 
 class InvocationStatus(enum.StrEnum):

@@ -26,7 +26,7 @@ from ..errors import (
     ReadOnlyPropertyError,
     ThingNotFoundError,
 )
-from ..models import FieldIssue, LogEntry, Progress
+from ..models import INVOCATION_EVENT, FieldIssue, LogEntry, Progress
 from ._blob import link_of
 from ._invocation import InvocationEvent, InvocationState, Listener, follow_invocation
 from ._replies import checked
@@ -274,10 +274,6 @@ def invoke_prepared(
     state = new_invocation_state(name, settings, on_progress, on_log)
     state.output_schema = thing.action_affordance(name).get("output")
     return request, state
-
-
-INVOCATION_EVENT = "invocation"
-"""The event that opens the stream answering an invoking POST: the invocation itself."""
 
 
 def invoking(

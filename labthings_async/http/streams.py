@@ -23,6 +23,7 @@ from ..errors import AffordanceNotFoundError, TooManyStreamsError
 from ..events import Event, EventStream, Subscription
 from ..extensions import encode_value
 from ..invocation import Invocation
+from ..models import INVOCATION_EVENT
 from ..multiplex import open_server_events
 from ..properties import PropertyDescriptor
 from ..thing import Thing
@@ -32,7 +33,6 @@ from .state import server_state
 from .wire import base_url
 
 __all__ = (
-    "INVOCATION_EVENT",
     "all_invocation_events",
     "invocation_created",
     "open_stream",
@@ -43,10 +43,6 @@ __all__ = (
     "server_events",
     "thing_events",
 )
-
-
-INVOCATION_EVENT = "invocation"
-"""The first event of the stream that answers an invoking ``POST``: the invocation."""
 
 
 def open_stream(

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..models import (
+    INVOCATION_EVENT,
     FinalStatus,
     InvocationResponse,
     InvocationSummary,
@@ -255,7 +256,7 @@ def openapi_document(
         _event("progress", _ref("Progress")),
     ]
     invocation_stream = [
-        _event("invocation", _ref("InvocationResponse"), with_id=False),
+        _event(INVOCATION_EVENT, _ref("InvocationResponse"), with_id=False),
         *invocation_events,
     ]
     paths: dict[str, Any] = {
