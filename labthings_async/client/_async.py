@@ -209,6 +209,8 @@ class AsyncThingClient(ThingClientBase):
         self._http = http if http is not None else _new_http(self._settings)
         self._driver = AsyncDriver(self._http, self._settings)
         self._handles: set[AsyncActionHandle] = set()
+        self._cleanups: set[asyncio.Future[None]] = set()
+        """Cancels on the server that outlived their callers (see ``invoke_action``)."""
 
     @classmethod
     async def from_url(
@@ -234,9 +236,14 @@ class AsyncThingClient(ThingClientBase):
         return client
 
     async def aclose(self) -> None:
-        """Stop following invocations and close the connections (if the client made them)."""
+        """Stop following invocations and close the connections (if the client made them).
+
+        A cancel still on its way to the server, for a call whose caller gave
+        up, is waited for first (each is bounded by the ``cancel_wait`` setting).
+        """
         for handle in tuple(self._handles):
             handle.stop_following()
+        await asyncio.gather(*self._cleanups, return_exceptions=True)
         if self._owns_http:
             await self._http.aclose()
 
@@ -279,19 +286,24 @@ class AsyncThingClient(ThingClientBase):
         """
         wait = self._settings.invoke_wait
         state, flow = self._invoking(name, {**(arguments or {}), **kwargs}, wait)
+        # Shielded: cancelled while the request that starts it is in flight,
+        # the call still learns the invocation's ID, so it can cancel it.
+        named = asyncio.ensure_future(anext(flow))
+        try:
+            await asyncio.shield(named)
+        except asyncio.CancelledError:
+            # In a task of its own, kept: cancelled again meanwhile (a task
+            # group, then a timeout), the caller goes at once, and the
+            # invocation is still cancelled once it is named.
+            cleanup = asyncio.ensure_future(self._cancel_once_named(named, flow, state))
+            self._cleanups.add(cleanup)
+            cleanup.add_done_callback(self._cleanups.discard)
+            await asyncio.shield(cleanup)
+            raise
+        except BaseException:
+            await flow.aclose()
+            raise
         async with contextlib.aclosing(flow):
-            # Shielded: cancelled while the request that starts it is in
-            # flight, the call still learns the invocation's ID, so it can
-            # cancel it.
-            named = asyncio.ensure_future(anext(flow))
-            try:
-                await asyncio.shield(named)
-            except asyncio.CancelledError:
-                with contextlib.suppress(Exception):
-                    await named
-                    await flow.aclose()
-                    await self._cancel_on_the_server(state)
-                raise
             try:
                 async for _ in flow:
                     pass
@@ -300,6 +312,22 @@ class AsyncThingClient(ThingClientBase):
                 await self._cancel_on_the_server(state)
                 raise
         return remote_output(state, self._driver.http)
+
+    async def _cancel_once_named(
+        self, named: asyncio.Future[Any], flow: AsyncGenerator[Any], state: InvocationState
+    ) -> None:
+        """Wait for the server to name the invocation, then cancel it there.
+
+        Nothing is cancelled if the server refused it or could not be
+        reached: no invocation is known to exist.
+        """
+        try:
+            await named
+        except Exception:
+            return
+        finally:
+            await flow.aclose()
+        await self._cancel_on_the_server(state)
 
     async def _cancel_on_the_server(self, state: InvocationState) -> None:
         """Cancel an invocation whose caller was cancelled, wait for it to end, and log it.

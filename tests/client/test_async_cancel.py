@@ -127,3 +127,36 @@ async def test_giving_up_on_a_handle_leaves_its_invocation_running(
         await handle.cancel_and_wait(TIMEOUT)
     assert await statuses(root) == ["cancelled"]
     assert said(caplog) == []
+
+
+async def test_a_call_cancelled_twice_before_its_invocation_is_named_still_cancels_it(
+    serve_things: ServeThings,
+) -> None:
+    stage = Stage()
+    root = await serve_things(lt.ThingServer({"stage": stage}))
+    answered = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold_the_reply(response: httpx2.Response) -> None:
+        if response.request.method == "POST":  # The invocation exists; its name is not read yet.
+            answered.set()
+            await release.wait()
+
+    hooks = {"response": [hold_the_reply]}
+    async with (
+        httpx2.AsyncClient(timeout=TIMEOUT, event_hooks=hooks) as http,
+        await lt.AsyncThingClient.from_url(f"{root}/stage/", http=http, invoke_wait=0) as client,
+    ):
+        call = asyncio.create_task(client.slow())
+        async with asyncio.timeout(TIMEOUT):
+            await answered.wait()
+        call.cancel()
+        for _ in range(3):
+            await asyncio.sleep(0)  # The first cancel is taken: the call waits for the name.
+        call.cancel()  # A second one (a task group, then a timeout) ends the wait...
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        release.set()
+    # ...and the invocation is still cancelled on the server, once it is
+    # named: closing the client waits for that.
+    assert await statuses(root) == ["cancelled"]
