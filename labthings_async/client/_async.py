@@ -41,6 +41,7 @@ from ._invocation import (
     cancel_outcome,
     describe_cancel,
     follow_invocation,
+    invoking,
 )
 from ._observation import AsyncObservation
 from ._observe import (
@@ -60,7 +61,6 @@ from ._thing import (
     accept_cancel,
     description_request,
     invoke_prepared,
-    invoking,
     parse_description,
     property_value,
     property_written,

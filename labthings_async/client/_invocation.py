@@ -6,7 +6,8 @@ client_replies).
 (the reply to the POST, events from its SSE stream, polled snapshots, the
 reply to a cancel) and turns each *change* into one ``InvocationEvent``, so a
 replayed stream, a reconnection or a re-read after ``lost`` never reports the
-same thing twice. ``follow_invocation`` is the sans-I/O flow that drives it to
+same thing twice. ``invoking`` is the sans-I/O flow of one invocation: the
+POST (whose reply may be its event stream), then ``follow_invocation`` to
 the end: the invocation's event stream when the server links one, polling
 ``links[rel=self]`` when it does not (LabThings-FastAPI 0.3.0).
 """
@@ -23,18 +24,22 @@ from typing import Any
 import httpx2
 import msgspec
 
-from ..errors import InvocationNotFoundError
-from ..models import LOST, InvocationStatus, LogEntry, ProblemDetails, Progress
+from ..errors import AffordanceNotFoundError, InvocationNotFoundError
+from ..models import INVOCATION_EVENT, LOST, InvocationStatus, LogEntry, ProblemDetails, Progress
 from ._replies import checked
 from ._sansio import (
     END_STREAM,
+    NEXT_EVENT,
     ClientSettings,
+    Emit,
+    OpenStream,
     Protocol,
     Request,
     Sleep,
     Step,
     StreamCursor,
     StreamRefusedError,
+    is_event_stream,
     read_stream,
 )
 from .errors import (
@@ -52,10 +57,12 @@ __all__ = (
     "InvocationState",
     "InvocationView",
     "Listener",
+    "accept_invocation",
     "cancel_outcome",
     "describe_cancel",
     "follow_invocation",
     "format_percent",
+    "invoking",
 )
 
 _EPOCH = "1970-01-01T00:00:00Z"
@@ -415,6 +422,58 @@ def follow_invocation(
         except StreamRefusedError:
             state.streaming = False  # An odd server, or a proxy in the way: poll.
     yield from _poll(state, settings)
+
+
+def invoking(
+    request: Request, state: InvocationState, settings: ClientSettings, *, stream: bool
+) -> Protocol:
+    """The flow of an invocation: invoke, emit ``state`` once it is named, follow it to its end.
+
+    With ``stream`` (and event streams in use), the POST asks for the
+    invocation's event stream as its reply (``Accept: text/event-stream``):
+    our server answers 201 and a stream that opens with an ``invocation``
+    event, so one request invokes and follows. A server that answers with
+    the invocation as JSON instead (LabThings-FastAPI, or ours with every
+    stream taken) is followed as usual. The POST is never sent twice: a
+    stream that drops is resumed on the invocation's ``events`` link.
+
+    Raises:
+        LabThingsError: The server refused the invocation (see ``accept_invocation``).
+        ServerUnavailableError: The reply ended before it named the invocation.
+    """
+    if stream and state.streaming:
+        response = yield OpenStream(
+            request.url, method=request.method, content=request.content, headers=request.headers
+        )
+        if is_event_stream(response):
+            first: SSEEvent | None = yield NEXT_EVENT
+            if first is None or first.type != INVOCATION_EVENT:
+                raise ServerUnavailableError(
+                    f"the event stream answering the POST to {request.url} ended or went on "
+                    f"without naming the invocation; it may be running on the server"
+                )
+            state.observe_invocation(first.json())
+            yield Emit(state)
+            yield from follow_invocation(state, settings, stream_open=True)
+            return
+    else:
+        response = yield request
+    accept_invocation(state, response)
+    yield Emit(state)
+    yield from follow_invocation(state, settings)
+
+
+def accept_invocation(state: InvocationState, response: httpx2.Response) -> InvocationState:
+    """Merge the reply to an invoking POST into ``state``.
+
+    Raises:
+        LabThingsError: The server refused the invocation (``AffordanceNotFoundError``
+            for a 404, ``InvalidInputError`` for refused arguments...).
+    """
+    state.observe_invocation(
+        checked(response, f"action {state.action!r}", missing=AffordanceNotFoundError).json()
+    )
+    return state
 
 
 def _reread(state: InvocationState) -> Protocol:

@@ -40,6 +40,7 @@ from ._invocation import (
     InvocationView,
     cancel_outcome,
     describe_cancel,
+    invoking,
 )
 from ._observation import Observation
 from ._observe import (
@@ -59,7 +60,6 @@ from ._thing import (
     accept_cancel,
     description_request,
     invoke_prepared,
-    invoking,
     parse_description,
     property_value,
     property_written,

@@ -26,33 +26,25 @@ from ..errors import (
     ReadOnlyPropertyError,
     ThingNotFoundError,
 )
-from ..models import INVOCATION_EVENT, FieldIssue, LogEntry, Progress
+from ..models import FieldIssue, LogEntry, Progress
 from ._blob import link_of
-from ._invocation import InvocationEvent, InvocationState, Listener, follow_invocation
+from ._invocation import InvocationEvent, InvocationState, Listener
 from ._replies import checked
 from ._sansio import (
-    NEXT_EVENT,
     ClientSettings,
-    Emit,
-    OpenStream,
-    Protocol,
     Request,
-    is_event_stream,
     json_request,
 )
 from ._schema_check import validate
-from .errors import ServerUnavailableError, invalid_arguments
-from .eventsource import SSEEvent
+from .errors import invalid_arguments
 
 __all__ = (
     "RemoteThing",
     "accept_cancel",
-    "accept_invocation",
     "affordance_names",
     "check_url",
     "description_request",
     "invoke_prepared",
-    "invoking",
     "new_invocation_state",
     "parse_description",
     "property_value",
@@ -274,58 +266,6 @@ def invoke_prepared(
     state = new_invocation_state(name, settings, on_progress, on_log)
     state.output_schema = thing.action_affordance(name).get("output")
     return request, state
-
-
-def invoking(
-    request: Request, state: InvocationState, settings: ClientSettings, *, stream: bool
-) -> Protocol:
-    """The flow of an invocation: invoke, emit ``state`` once it is named, follow it to its end.
-
-    With ``stream`` (and event streams in use), the POST asks for the
-    invocation's event stream as its reply (``Accept: text/event-stream``):
-    our server answers 201 and a stream that opens with an ``invocation``
-    event, so one request invokes and follows. A server that answers with
-    the invocation as JSON instead (LabThings-FastAPI, or ours with every
-    stream taken) is followed as usual. The POST is never sent twice: a
-    stream that drops is resumed on the invocation's ``events`` link.
-
-    Raises:
-        LabThingsError: The server refused the invocation (see ``accept_invocation``).
-        ServerUnavailableError: The reply ended before it named the invocation.
-    """
-    if stream and state.streaming:
-        response = yield OpenStream(
-            request.url, method=request.method, content=request.content, headers=request.headers
-        )
-        if is_event_stream(response):
-            first: SSEEvent | None = yield NEXT_EVENT
-            if first is None or first.type != INVOCATION_EVENT:
-                raise ServerUnavailableError(
-                    f"the event stream answering the POST to {request.url} ended or went on "
-                    f"without naming the invocation; it may be running on the server"
-                )
-            state.observe_invocation(first.json())
-            yield Emit(state)
-            yield from follow_invocation(state, settings, stream_open=True)
-            return
-    else:
-        response = yield request
-    accept_invocation(state, response)
-    yield Emit(state)
-    yield from follow_invocation(state, settings)
-
-
-def accept_invocation(state: InvocationState, response: httpx2.Response) -> InvocationState:
-    """Merge the reply to an invoking POST into ``state``.
-
-    Raises:
-        LabThingsError: The server refused the invocation (``AffordanceNotFoundError``
-            for a 404, ``InvalidInputError`` for refused arguments...).
-    """
-    state.observe_invocation(
-        checked(response, f"action {state.action!r}", missing=AffordanceNotFoundError).json()
-    )
-    return state
 
 
 def accept_cancel(state: InvocationState, response: httpx2.Response) -> bool:

@@ -44,6 +44,16 @@ class Stage(lt.Thing):
         return "arrived anyway"
 
 
+Served = tuple[Stage, str]
+"""A Stage on a real server, and the server's root URL."""
+
+
+@pytest.fixture
+async def served(serve_things: ServeThings) -> Served:
+    stage = Stage()
+    return stage, await serve_things(lt.ThingServer({"stage": stage}))
+
+
 async def statuses(root: str) -> list[str]:
     """The status of every invocation the server has."""
     async with httpx2.AsyncClient(timeout=TIMEOUT) as http:
@@ -71,10 +81,9 @@ def said(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 @pytest.mark.parametrize("invoke_wait", [0.0, 10.0], ids=["followed", "request in flight"])
 async def test_a_cancelled_call_cancels_its_invocation_on_the_server(
-    serve_things: ServeThings, caplog: pytest.LogCaptureFixture, invoke_wait: float
+    served: Served, caplog: pytest.LogCaptureFixture, invoke_wait: float
 ) -> None:
-    stage = Stage()
-    root = await serve_things(lt.ThingServer({"stage": stage}))
+    stage, root = served
     async with await lt.AsyncThingClient.from_url(
         f"{root}/stage/", invoke_wait=invoke_wait
     ) as client:
@@ -89,10 +98,9 @@ async def test_a_cancelled_call_cancels_its_invocation_on_the_server(
 
 
 async def test_a_timeout_around_the_call_cancels_it_too(
-    serve_things: ServeThings, caplog: pytest.LogCaptureFixture
+    served: Served, caplog: pytest.LogCaptureFixture
 ) -> None:
-    stage = Stage()
-    root = await serve_things(lt.ThingServer({"stage": stage}))
+    _, root = served
     async with await lt.AsyncThingClient.from_url(f"{root}/stage/") as client:
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(0.5):
@@ -102,10 +110,9 @@ async def test_a_timeout_around_the_call_cancels_it_too(
 
 
 async def test_an_action_that_ignores_the_cancel_is_reported_as_such(
-    serve_things: ServeThings, caplog: pytest.LogCaptureFixture
+    served: Served, caplog: pytest.LogCaptureFixture
 ) -> None:
-    stage = Stage()
-    root = await serve_things(lt.ThingServer({"stage": stage}))
+    stage, root = served
     async with await lt.AsyncThingClient.from_url(f"{root}/stage/") as client:
         await give_up_once_moving(stage, asyncio.create_task(client.stubborn()))
 
@@ -115,10 +122,9 @@ async def test_an_action_that_ignores_the_cancel_is_reported_as_such(
 
 
 async def test_giving_up_on_a_handle_leaves_its_invocation_running(
-    serve_things: ServeThings, caplog: pytest.LogCaptureFixture
+    served: Served, caplog: pytest.LogCaptureFixture
 ) -> None:
-    stage = Stage()
-    root = await serve_things(lt.ThingServer({"stage": stage}))
+    _, root = served
     async with await lt.AsyncThingClient.from_url(f"{root}/stage/") as client:
         handle = await client.start_action("slow")
         with pytest.raises(TimeoutError):
@@ -130,10 +136,9 @@ async def test_giving_up_on_a_handle_leaves_its_invocation_running(
 
 
 async def test_a_call_cancelled_twice_before_its_invocation_is_named_still_cancels_it(
-    serve_things: ServeThings,
+    served: Served,
 ) -> None:
-    stage = Stage()
-    root = await serve_things(lt.ThingServer({"stage": stage}))
+    _, root = served
     answered = asyncio.Event()
     release = asyncio.Event()
 
