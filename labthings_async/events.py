@@ -329,14 +329,26 @@ class Subscription:
             event = self.next_nowait()
             if event is not None:
                 return event
-            if self._finished or (self._topic.closed and not self._lagged):
-                self.close()
+            if not await self.ready():
                 raise StopAsyncIteration
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+
+    async def ready(self) -> bool:
+        """Wait until ``next_nowait`` may have an event, or ``wake`` is called; False once ended.
+
+        For a reader that waits without a timer of its own: whatever else it
+        waits for (a keep-alive, a deadline) calls ``wake``.
+        """
+        if self._queue or (self._lagged and not self._finished):
+            return True
+        if self._finished or self._topic.closed:
+            self.close()
+            return False
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+        return True
 
     def next_nowait(self) -> Event | None:
         """The next event if one is ready without waiting, else None."""
@@ -377,6 +389,12 @@ class EventStream(Protocol):
 
     def next_nowait(self) -> Event | None:
         """The next event if one is ready without waiting, else None."""
+
+    async def ready(self) -> bool:
+        """Wait until ``next_nowait`` may have an event, or ``wake`` is called; False once ended."""
+
+    def wake(self) -> None:
+        """Wake the reader waiting in ``ready`` or ``__anext__``."""
 
     def __aiter__(self) -> EventStream: ...
 

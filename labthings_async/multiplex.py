@@ -106,7 +106,7 @@ class Multiplex:
             _Reader(
                 source,
                 source.topic.subscribe(
-                    after=after, accept=source.accept, maxsize=maxsize, on_wake=self._wake
+                    after=after, accept=source.accept, maxsize=maxsize, on_wake=self.wake
                 ),
             )
             for source in sources
@@ -114,7 +114,8 @@ class Multiplex:
         self.last_id = after if after is not None else 0
         """ID of the last event delivered (or the resume point)."""
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
+        """Wake the reader waiting in ``ready`` or ``__anext__``."""
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -154,14 +155,24 @@ class Multiplex:
             event = self.next_nowait()
             if event is not None:
                 return event
-            if self._ended():
-                self.close()
+            if not await self.ready():
                 raise StopAsyncIteration
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+
+    async def ready(self) -> bool:
+        """Wait until ``next_nowait`` may have an event, or ``wake`` is called; False once ended.
+
+        Call it once ``next_nowait`` has answered None: that read every
+        topic's queue, and any event after it wakes this wait.
+        """
+        if self._ended():
+            self.close()
+            return False
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+        return True
 
     def close(self) -> None:
         """Stop reading every topic and forget the subscriptions (idempotent)."""
@@ -170,7 +181,7 @@ class Multiplex:
             reader.subscription.close()
             reader.ready.clear()
             reader.newest.clear()
-        self._wake()
+        self.wake()
 
     async def __aenter__(self) -> Multiplex:
         return self

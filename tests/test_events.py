@@ -285,3 +285,33 @@ def test_event_payload_is_encoded_once() -> None:
     assert event.data == b'{"n":1}'
     assert event.json() == {"n": 1}
     assert (event.id, event.thing, event.affordance, event.terminal) == (0, "t", "a", True)
+
+
+async def test_ready_wakes_for_an_event_or_a_wake_and_says_when_the_subscription_ended() -> None:
+    hub, topic = EventHub(), Topic(100)
+    subscription = topic.subscribe(after=None)
+    woken: list[bool] = []
+
+    async def waiter() -> None:
+        woken.append(await subscription.ready())
+
+    with anyio.fail_after(TIMEOUT):
+        # Woken without an event (a keep-alive's alarm): True, and nothing to read.
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(waiter)
+            await anyio.lowlevel.checkpoint()
+            subscription.wake()
+        assert woken == [True]
+        assert subscription.next_nowait() is None
+        # An event ready: True at once.
+        publish(hub, topic, 1)
+        assert await subscription.ready()
+        assert [event.id for event in drain(subscription)] == [1]
+        # Closed while waiting: woken; then False, the subscription has ended.
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(waiter)
+            await anyio.lowlevel.checkpoint()
+            topic.close()
+        assert woken == [True, True]
+        assert subscription.next_nowait() is None
+        assert not await subscription.ready()

@@ -28,10 +28,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import aclosing
-from functools import partial
+from contextlib import aclosing, suppress
 
 import anyio
 from starlette.responses import Response
@@ -135,35 +133,71 @@ async def event_frames(
     reconnects with ``Last-Event-ID`` and misses nothing still buffered.
     ``lead`` is sent with the greeting, before any event.
     """
-    deadline = math.inf if lifetime is None else time.monotonic() + lifetime
+    loop = asyncio.get_running_loop()
+    deadline = math.inf if lifetime is None else loop.time() + lifetime
     async with subscription:
-        yield b"retry: %d\n: connected\n\n%s" % (retry_ms, lead)
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            ready = _ready_frames(subscription, render)
-            if not ready:
-                next_event: Event | None = None
-                # asyncio's timeout, not anyio's move_on_after: on the path of
-                # every event of every stream, a cancel scope costs several
-                # times more. It only ever ends this wait, and a cancellation
-                # from outside (the response's own scope) passes through it.
-                try:
-                    async with asyncio.timeout(min(keepalive, left)):
-                        next_event = await anext(subscription)
-                except StopAsyncIteration:
-                    return
-                except TimeoutError:
-                    pass
-                if next_event is None:
+        alarm = _Alarm(subscription.wake, keepalive, deadline)
+        try:
+            yield b"retry: %d\n: connected\n\n%s" % (retry_ms, lead)
+            alarm.written()
+            while loop.time() < deadline:
+                ready = _ready_frames(subscription, render)
+                if ready:
+                    yield b"".join(ready)
+                    alarm.written()
+                    # Also a turn of the loop for the disconnect watch: a client
+                    # that has gone is noticed here, before another chunk is rendered.
+                    await asyncio.sleep(pace())
+                elif alarm.keepalive_due():
                     yield KEEPALIVE
-                    continue
-                ready = _ready_frames(subscription, render, [render(next_event)])
-            yield b"".join(ready)
-            # Also a turn of the loop for the disconnect watch: a client that
-            # has gone is noticed here, before another chunk is rendered.
-            await anyio.sleep(pace())
+                    alarm.written()
+                elif not await subscription.ready():
+                    return
+        finally:
+            alarm.cancel()
+
+
+class _Alarm:
+    """Wakes a waiting stream when its keep-alive is due, or its lifetime is over.
+
+    One timer per stream, moved only when it fires: waiting for each event
+    under a timeout of its own would set and cancel a timer on the path of
+    every event of every stream.
+    """
+
+    def __init__(self, wake: Callable[[], None], keepalive: float, deadline: float) -> None:
+        self._wake = wake
+        self._keepalive = keepalive
+        self._deadline = deadline
+        self._loop = asyncio.get_running_loop()
+        self._last_write = self._loop.time()
+        self._timer = self._loop.call_at(self._next(), self._ring)
+
+    def written(self) -> None:
+        """The stream has just sent something: the next keep-alive is counted from now."""
+        self._last_write = self._loop.time()
+
+    def keepalive_due(self) -> bool:
+        """True if the stream has sent nothing for ``keepalive`` seconds."""
+        return self._loop.time() >= self._last_write + self._keepalive
+
+    def cancel(self) -> None:
+        """The stream is over."""
+        self._timer.cancel()
+
+    def _next(self) -> float:
+        return min(self._last_write + self._keepalive, self._deadline)
+
+    def _ring(self) -> None:
+        now = self._loop.time()
+        if now >= self._next():
+            self._wake()
+            # Looked at again a whole period on: the stream may be slow to
+            # send its keep-alive (a write under way), and is not woken again
+            # and again meanwhile.
+            self._timer = self._loop.call_at(now + self._keepalive, self._ring)
+        else:
+            self._timer = self._loop.call_at(self._next(), self._ring)
 
 
 def _ready_frames(
@@ -185,10 +219,54 @@ def _ready_frames(
     return ready
 
 
-def _expire(timeout: asyncio.Timeout) -> None:
-    """End a write now (the server is shutting down), unless its timeout has fired already."""
-    if not timeout.expired():
-        timeout.reschedule(-math.inf)
+class _WriteWatch:
+    """Ends a stream's write that waits too long: a stalled client, or the server shutting down.
+
+    One per stream, not one per write: a write only marks when it began
+    (``begin``) and that it is over (``end``), and a single timer, re-armed
+    once per ``stall_timeout``, looks at the write under way. Most writes
+    return at once, so a timer set and cancelled around each would be work
+    for nothing on the path of every write of every stream.
+    """
+
+    def __init__(self, timeout: asyncio.Timeout, stall_timeout: float) -> None:
+        self._timeout = timeout
+        self._stall_timeout = stall_timeout
+        self._loop = asyncio.get_running_loop()
+        self._writing_since: float | None = None
+        self.stalled = False
+        self._timer = self._loop.call_later(stall_timeout, self._look)
+
+    def begin(self) -> None:
+        """A write begins: it is cut short if it lasts ``stall_timeout``."""
+        self._writing_since = self._loop.time()
+
+    def end(self) -> None:
+        """The write is over."""
+        self._writing_since = None
+
+    def shutdown(self) -> None:
+        """The server is stopping: end the write under way, if there is one, now."""
+        if self._writing_since is not None:
+            self._end_now()
+
+    def close(self) -> None:
+        """The stream is over: the timer goes."""
+        self._timer.cancel()
+
+    def _look(self) -> None:
+        since = self._writing_since
+        now = self._loop.time()
+        if since is not None and now - since >= self._stall_timeout:
+            self.stalled = True
+            self._end_now()
+            return
+        start = now if since is None else since
+        self._timer = self._loop.call_at(start + self._stall_timeout, self._look)
+
+    def _end_now(self) -> None:
+        if not self._timeout.expired():
+            self._timeout.reschedule(-math.inf)
 
 
 class EventStreamResponse(Response):
@@ -265,48 +343,40 @@ class EventStreamResponse(Response):
                 task_group.cancel_scope.cancel()
 
             task_group.start_soon(watch_for_disconnect)
-            try:
-                async for chunk in frames:
-                    if not await self._write(send, chunk, more_body=True):
-                        break
-                else:
-                    await self._write(send, b"", more_body=False)
-            except OSError:
-                pass  # The client went away mid-write.
+            with suppress(OSError):  # The client went away mid-write.
+                await self._write_all(frames, send)
             task_group.cancel_scope.cancel()
 
-    async def _write(self, send: Send, body: bytes, *, more_body: bool) -> bool:
-        """Send one chunk; False if the stream is to end: shutdown, or a stalled client.
+    async def _write_all(self, frames: AsyncIterator[bytes], send: Send) -> None:
+        """Send every chunk, then the end; a write cut short ends the stream.
 
         hypercorn's write waits until the client has taken most of what was
         sent before. A client that stopped reading (asleep, or wedged) makes it
         wait for good; hypercorn would then wait for that connection at
         shutdown, and a cancellation arriving there later leaves its own
-        close waiting on the same full buffer, indefinitely. So the write is
-        cancelled at shutdown, and after ``stall_timeout`` seconds.
+        close waiting on the same full buffer, indefinitely. So a write is
+        cut short at shutdown, and after ``stall_timeout`` seconds (``_WriteWatch``).
         """
-        # One timeout for both: the shutdown moves it to now, the deadline is
-        # the stall's. asyncio's, not an anyio cancel scope: it is on the path
-        # of every write of every stream, and costs a fraction.
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.stall_timeout
-        stopped = False
+        # asyncio's timeout, not an anyio cancel scope: it is entered once per
+        # stream, and only the watch moves it.
+        timeout = asyncio.timeout(None)
+        watch = _WriteWatch(timeout, self.stall_timeout)
+        self.shutdown_scopes.add(watch.shutdown)
         try:
-            async with asyncio.timeout_at(deadline) as timeout:
-                release = partial(_expire, timeout)
-                self.shutdown_scopes.add(release)
-                try:
-                    await send({"type": "http.response.body", "body": body, "more_body": more_body})
-                finally:
-                    self.shutdown_scopes.discard(release)
+            async with timeout:
+                async for chunk in frames:
+                    watch.begin()
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    watch.end()
+                watch.begin()
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         except TimeoutError:
-            stopped = True
-        if not stopped:
-            return True
-        if loop.time() >= deadline:
-            logger.info(
-                "cut off the event stream of %s: it took nothing for %g s",
-                self.client,
-                self.stall_timeout,
-            )
-        return False
+            if watch.stalled:
+                logger.info(
+                    "cut off the event stream of %s: it took nothing for %g s",
+                    self.client,
+                    self.stall_timeout,
+                )
+        finally:
+            self.shutdown_scopes.discard(watch.shutdown)
+            watch.close()

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import socket
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
@@ -26,7 +26,8 @@ from inprocess import in_process
 from things import Signal
 
 import labthings_async as lt
-from labthings_async.http.sse import MAX_PACE, WRITE_SHARE, pace_for
+from labthings_async.events import Event, EventHub, Topic
+from labthings_async.http.sse import MAX_PACE, WRITE_SHARE, event_frames, pace_for
 from labthings_async.server import ThingServer
 
 TIMEOUT = 10.0
@@ -1272,3 +1273,29 @@ def test_a_busy_stream_pauses_in_proportion_to_the_streams_open_and_only_when_it
     assert pace_for(4) == pytest.approx(4 * WRITE_SHARE)
     assert pace_for(100) == pytest.approx(100 * WRITE_SHARE)
     assert pace_for(100_000) == MAX_PACE
+
+
+async def test_a_keep_alive_comes_only_after_a_quiet_spell() -> None:
+    """While events come more often than the keep-alive, none is sent; after them, one is."""
+    hub, topic = EventHub(), Topic(100)
+    frames = event_frames(topic.subscribe(after=None), keepalive=0.2)
+    assert isinstance(frames, AsyncGenerator)
+    chunks: list[bytes] = [await anext(frames)]
+
+    async def read() -> None:
+        async for chunk in frames:
+            chunks.append(chunk)
+            if chunk == b": keep-alive\n\n":
+                return
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(read)
+            for n in range(12):  # 0.6 s of events, 0.05 s apart: three keep-alive periods.
+                hub.publish(Event.encode("tick", n), topic)
+                await anyio.sleep(0.05)
+    await frames.aclose()
+    events = b"".join(chunks[1:-1])
+    assert chunks[-1] == b": keep-alive\n\n"
+    assert events.count(b"event: tick") == 12
+    assert b"keep-alive" not in events
