@@ -49,8 +49,13 @@ __all__ = (
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 KEEPALIVE = b": keep-alive\n\n"
-WRITE_SHARE = 0.00025
-"""Seconds of pause between two writes of a busy stream, per open stream."""
+WRITE_SHARE = 0.0001
+"""Seconds of pause between two writes of a busy stream, per open stream.
+
+While events keep coming, all streams together make at most some 10,000
+writes a second, however many are open (benchmarks/README.md weighs the
+pause against the CPU it saves).
+"""
 
 MAX_PACE = 0.25
 """The longest pause between two writes of a busy stream, however many are open."""
@@ -103,8 +108,8 @@ so a shorter sleep lasts a millisecond all the same."""
 def pace_for(streams: int) -> float:
     """Seconds between two writes of a busy stream, when ``streams`` are open.
 
-    Below the loop's shortest sleep (with fewer than four streams) there is
-    no pause, only a turn of the loop: a 0.25 ms pause would last 1 ms, and
+    Below the loop's shortest sleep (with fewer than ten streams) there is
+    no pause, only a turn of the loop: a 0.5 ms pause would last 1 ms, and
     a stream followed alone, an invocation's say, would wait that long
     between its events for nothing.
     """
