@@ -8,10 +8,13 @@ are ready together go out in one write.
 Many streams must not slow the server: while events keep coming, a stream
 pauses between writes, each write carrying everything that arrived
 meanwhile. The pause grows with the number of open streams
-(``WRITE_SHARE`` seconds each, up to ``MAX_PACE``), so however many there
-are, together they make at most some 1 / ``WRITE_SHARE`` writes a second,
-rather than one per event each; one stream alone hardly pauses. A quiet
-stream's next event goes at once.
+(``WRITE_SHARE`` seconds each, up to ``MAX_PACE``), so together they make
+at most some 1 / ``WRITE_SHARE`` writes a second, rather than one per event
+each, until so many are open that each pauses ``MAX_PACE`` (then no event
+waits longer than that for its stream's turn); one stream alone hardly
+pauses. A quiet stream's next event goes at once. Waiting costs no timer
+per event or per write: each stream has one keep-alive alarm and one stall
+watch, moved only when they ring.
 
 A client that stops reading costs nothing for long: once the server has
 nowhere to put more of its stream, the stream waits, its subscription falls
@@ -53,8 +56,8 @@ WRITE_SHARE = 0.0001
 """Seconds of pause between two writes of a busy stream, per open stream.
 
 While events keep coming, all streams together make at most some 10,000
-writes a second, however many are open (benchmarks/README.md weighs the
-pause against the CPU it saves).
+writes a second, up to 2,500 streams (``MAX_PACE`` / ``WRITE_SHARE``);
+benchmarks/README.md weighs the pause against the CPU it saves.
 """
 
 MAX_PACE = 0.25
