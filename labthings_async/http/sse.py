@@ -208,15 +208,13 @@ class _Alarm:
             self._timer = self._loop.call_at(self._next(), self._ring)
 
 
-def _ready_frames(
-    subscription: EventStream, render: Callable[[Event], bytes], ready: list[bytes] | None = None
-) -> list[bytes]:
-    """``ready`` and the frames of the events ready without waiting, for one write.
+def _ready_frames(subscription: EventStream, render: Callable[[Event], bytes]) -> list[bytes]:
+    """The frames of the events ready without waiting, for one write.
 
     At most ``_BATCH`` frames, and no more once they hold ``_CHUNK_BYTES``.
     """
-    ready = [] if ready is None else ready
-    size = sum(len(frame) for frame in ready)
+    ready: list[bytes] = []
+    size = 0
     while len(ready) < _BATCH and size < _CHUNK_BYTES:
         event = subscription.next_nowait()
         if event is None:
